@@ -1,0 +1,185 @@
+"""The one command line, ``drivethru``, and its subcommands.
+
+Each subcommand imports what it needs when it runs, so that an edge box that installed only
+``drivethru[edge]`` can run ``drivethru edge`` without FastAPI or the event store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="drivethru",
+    help="drivethru: layanan ambil izin tanpa turun dari mobil / drive-through permit pickup.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+code_app = typer.Typer(help="Kode pengambilan / pickup codes.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmark (JSON) / benchmarks printing JSON.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read model / read models.", no_args_is_help=True)
+app.add_typer(code_app, name="code")
+app.add_typer(bench_app, name="bench")
+app.add_typer(projections_app, name="projections")
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Berkas SQLite event store / event store SQLite file."),
+]
+ReadModelsOption = Annotated[
+    Path | None,
+    typer.Option("--read-models", help="Berkas SQLite read model / read-model SQLite file."),
+]
+
+
+@code_app.command("new")
+def code_new(
+    png: Annotated[Path | None, typer.Option(help="Tulis QR ke PNG / write the QR as PNG.")] = None,
+    scale: Annotated[int, typer.Option(help="Piksel per modul / pixels per module.")] = 12,
+) -> None:
+    """Buat kode baru / make a new pickup code (printed, and as a QR if --png)."""
+    import segno
+
+    from core.codes import PickupCode
+
+    code = PickupCode.generate()
+    typer.echo(code.text)
+    if png is not None:
+        qr = segno.make(code.text, error="m", micro=False)
+        qr.save(str(png), scale=scale, border=4)
+        typer.echo(f"QR versi {qr.version} ({qr.mode}) -> {png}", err=True)
+
+
+@code_app.command("check")
+def code_check(code: str) -> None:
+    """Periksa format kode / check a pickup code's format (exit 1 if malformed)."""
+    from core.codes import PickupCode
+    from core.errors import PickupCodeError
+
+    try:
+        parsed = PickupCode.parse(code)
+    except PickupCodeError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"sah / valid  sha256={parsed.sha256}")
+
+
+@bench_app.command("store")
+def bench_store(
+    json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
+    quick: Annotated[bool, typer.Option(help="Selesai < 60 s / finish in under 60 s.")] = False,
+    events: Annotated[int | None, typer.Option(help="Events for the rebuild log.")] = None,
+) -> None:
+    """Event store and projection throughput, with anchors measured in the same run."""
+    from bench.store import run
+
+    result = run(quick=quick, rebuild_events=events)
+    typer.echo(json.dumps(result, indent=None if json_out else 2))
+
+
+@bench_app.command("reader")
+def bench_reader(
+    json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
+    quick: Annotated[bool, typer.Option(help="Selesai < 60 s / finish in under 60 s.")] = False,
+) -> None:
+    """QR and plate read rates and times against zxing-cpp, OpenCV and RapidOCR alone."""
+    from bench.reader import run
+
+    typer.echo(json.dumps(run(quick=quick), indent=None if json_out else 2))
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(db: DbOption = None, read_models: ReadModelsOption = None) -> None:
+    """Bangun ulang read model dari event store / rebuild the read models from the events."""
+    import asyncio
+
+    from core.service import PermitLog
+    from core.settings import StoreSettings
+    from projections.runner import ProjectionRunner
+    from projections.store import ReadModels
+
+    store = StoreSettings.from_environ(os.environ, sqlite_path=db)
+    target = read_models or Path(os.environ.get("DRIVETHRU_READ_MODELS", "var/read_models.db"))
+    log = PermitLog(store)
+
+    async def rebuild() -> None:
+        async with ReadModels(target) as models:
+            runner = ProjectionRunner(log.recorder, log.mapper.transcoder, models)
+            total = log.recorder.max_notification_id() or 0
+            with typer.progressbar(length=total, label="Membangun ulang / rebuilding") as bar:
+                done = 0
+
+                def progress(position: int, _newest: int) -> None:
+                    nonlocal done
+                    bar.update(position - done)
+                    done = position
+
+                result = await runner.rebuild(progress)
+        typer.echo(
+            f"{result.events} event -> {target} dalam / in {result.seconds:.1f} s "
+            f"({result.events / max(result.seconds, 1e-9):,.0f} event/s)"
+        )
+
+    asyncio.run(rebuild())
+    log.close()
+
+
+@app.command("read")
+def read(
+    paths: Annotated[list[Path], typer.Argument(help="Gambar atau folder / images or folders.")],
+    expected: Annotated[
+        Path | None, typer.Option(help="Plat yang diharapkan, satu per baris / expected plates.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON lines (the default).")] = True,
+) -> None:
+    """Baca QR dan plat dari gambar / read pickup QR codes and plates from images."""
+    from plate_reader.cli import read_files
+
+    raise typer.Exit(read_files(paths, expected_file=expected, out=sys.stdout))
+
+
+@app.command("broker")
+def broker(
+    host: Annotated[str, typer.Option(help="Alamat / bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port MQTT.")] = 1883,
+    username: Annotated[str, typer.Option(help="Nama pengguna / username.")] = "drivethru",
+    password_env: Annotated[
+        str, typer.Option(help="Variabel lingkungan berisi kata sandi / env var with password.")
+    ] = "DRIVETHRU_BROKER_PASSWORD",
+) -> None:
+    """Jalankan broker MQTT bawaan / run the embedded MQTT broker (demos, no Mosquitto)."""
+    from edge_lane.broker import run_broker
+
+    password = os.environ.get(password_env)
+    if not password:
+        typer.echo(
+            f"Setel {password_env} / set {password_env}: the broker never runs without a password",
+            err=True,
+        )
+        raise typer.Exit(2)
+    run_broker(host, port, {username: password})
+
+
+@app.command("demo")
+def demo(
+    db: DbOption = None,
+    read_models: ReadModelsOption = None,
+    permits: Annotated[int, typer.Option(help="Jumlah izin / number of permits.")] = 3,
+) -> None:
+    """Demo: izin melewati seluruh siklus / permits through their whole lifecycle."""
+    from api.demo import run_lifecycle_demo
+
+    run_lifecycle_demo(
+        db or Path("var/demo/drivethru.db"),
+        read_models or Path("var/demo/read_models.db"),
+        permits=permits,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,290 @@
+"""The MQTT message contract, v1 (DESIGN.md): topics and payloads, no MQTT code.
+
+Payloads are UTF-8 JSON with ``"v": 1``, a unique ``id`` and an RFC 3339 ``at``. Unknown
+fields are ignored (other vendors may add their own); anything else that does not fit is
+refused with a reason that goes back to the sender in its ack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from core.errors import ContractError
+
+ROOT = "drivethru/v1"
+MAX_PAYLOAD_BYTES = 64 * 1024
+SHARE_GROUP = "drivethru"
+
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+PlateText = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,12}$")]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    """Fields every v1 message carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    v: Literal[1] = 1
+    id: UUID = Field(default_factory=uuid4)
+    at: AwareDatetime = Field(default_factory=utc_now)
+
+    @field_validator("v", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: object) -> object:
+        if isinstance(value, bool):  # JSON true would pass as 1
+            raise ValueError("v must be the integer 1")
+        return value
+
+
+class PlateEvidence(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    text: PlateText
+    confidence: float = Field(ge=0.0, le=1.0)
+    frames: int = Field(ge=1, le=100_000)
+
+
+class Arrival(Message):
+    """A visit observed at a lane: the code's hash and/or the plate, as known now."""
+
+    site: Name
+    lane: Name
+    visit: UUID
+    camera: Name = "window"
+    source: Literal["camera", "manual", "frigate"] = "camera"
+    code_sha256: Sha256Hex | None = None
+    plate: PlateEvidence | None = None
+
+    @model_validator(mode="after")
+    def _has_evidence(self) -> Arrival:
+        if self.code_sha256 is None and self.plate is None:
+            raise ValueError("an arrival needs code_sha256 or plate")
+        return self
+
+
+class AckOutcome(StrEnum):
+    RELEASED = "released"
+    PRESTAGED = "prestaged"
+    NO_MATCH = "no_match"
+    AMBIGUOUS = "ambiguous"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+class Ack(Message):
+    """The server processed arrival ``id``; the edge may drop it from its outbox."""
+
+    outcome: AckOutcome
+    reason: ShortText | None = None
+    permits: list[str] = Field(default_factory=list)
+
+
+class ReleasedPermit(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    id: str
+    number: str
+    slot: str | None
+    holder: str
+
+
+class Release(Message):
+    """What the lane's window hands over, shown on the lane display."""
+
+    lane: Name
+    window: Name
+    visit: UUID
+    plate: PlateText | None = None
+    permits: list[ReleasedPermit] = Field(default_factory=list)
+    see_operator: bool = False
+
+
+class DeviceState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class LaneStatus(Message):
+    state: DeviceState
+    fps: float | None = None
+    camera_ok: bool | None = None
+    outbox_depth: int | None = None
+    version: str | None = None
+
+
+class ServerStatus(Message):
+    state: DeviceState
+    version: str | None = None
+
+
+class LaneManifest(Message):
+    """Hashes of the codes and the plates of permits waiting at the site."""
+
+    site: Name
+    code_hashes: list[Sha256Hex] = Field(default_factory=list)
+    plates: list[PlateText] = Field(default_factory=list)
+
+
+class ManifestDelegate(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    delegate_id: str
+    name: str
+    nik_masked: str
+    code_sha256: Sha256Hex
+    expires_at: AwareDatetime
+
+
+class TeamPermit(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    permit_id: str
+    number: str
+    holder: str
+    nik_masked: str
+    plate: PlateText | None
+    code_sha256: Sha256Hex
+    delegates: list[ManifestDelegate] = Field(default_factory=list)
+    place: str
+    date: str
+
+
+class TeamManifest(Message):
+    team: Name
+    permits: list[TeamPermit] = Field(default_factory=list)
+
+
+class GeoPoint(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class TeamHandover(Message):
+    """A handover a mobile team recorded, possibly hours before it could send it."""
+
+    team: Name
+    permit_id: str
+    code_sha256: Sha256Hex | None = None
+    happened_at: AwareDatetime
+    by: ShortText
+    recipient: Literal["owner", "delegate"]
+    delegate_id: str | None = None
+    id_checked: bool
+    position: GeoPoint | None = None
+
+
+M = TypeVar("M", bound=Message)
+
+
+def decode(model: type[M], payload: bytes | str) -> M:
+    """Parse and validate a payload; raise `ContractError` with a short reason."""
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise ContractError(f"{where}: {first['msg']}") from None
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json(exclude_none=False).encode()
+
+
+def peek_id(payload: bytes) -> UUID | None:
+    """The ``id`` of a payload that failed validation, so its rejection can still be acked."""
+    try:
+        probe = _IdProbe.model_validate_json(payload[:MAX_PAYLOAD_BYTES])
+    except ValidationError:
+        return None
+    return probe.id
+
+
+class _IdProbe(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic name of one site, built in one place."""
+
+    site: str
+
+    @property
+    def root(self) -> str:
+        return f"{ROOT}/{self.site}"
+
+    def lane(self, lane: str, kind: str) -> str:
+        return f"{self.root}/lanes/{lane}/{kind}"
+
+    def arrivals(self, lane: str) -> str:
+        return self.lane(lane, "arrivals")
+
+    def acks(self, lane: str) -> str:
+        return self.lane(lane, "acks")
+
+    def releases(self, lane: str) -> str:
+        return self.lane(lane, "releases")
+
+    def lane_status(self, lane: str) -> str:
+        return self.lane(lane, "status")
+
+    def lane_manifest(self, lane: str) -> str:
+        return self.lane(lane, "manifest")
+
+    def team_manifest(self, team: str) -> str:
+        return f"{self.root}/teams/{team}/manifest"
+
+    def team_handovers(self, team: str) -> str:
+        return f"{self.root}/teams/{team}/handovers"
+
+    def team_acks(self, team: str) -> str:
+        return f"{self.root}/teams/{team}/acks"
+
+    @property
+    def server_status(self) -> str:
+        return f"{self.root}/server/status"
+
+    @property
+    def all_arrivals(self) -> str:
+        return f"{self.root}/lanes/+/arrivals"
+
+    @property
+    def shared_arrivals(self) -> str:
+        """The arrivals of every lane through a shared subscription, so replicas split them."""
+        return f"$share/{SHARE_GROUP}/{self.all_arrivals}"
+
+    def lane_of(self, topic: str) -> str | None:
+        """The lane a topic under this site's ``lanes/`` belongs to, else None."""
+        prefix = f"{self.root}/lanes/"
+        if not topic.startswith(prefix):
+            return None
+        lane, _, _rest = topic[len(prefix) :].partition("/")
+        return lane or None

@@ -1,0 +1,463 @@
+"""The permit application aggregate: every stage from submission to handover, as events.
+
+Commands are verbs; the events they record are past tense. Rules live in ``check_*``
+methods that raise from the `PermitError` tree. Commands that a retry can repeat (a payment
+callback, a release for the same visit, a handover with the same id) return quietly the
+second time instead of recording a second event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from core.errors import (
+    AlreadyHandedOverError,
+    DelegateNotAuthorisedError,
+    IdentityNotCheckedError,
+    InvalidInputError,
+    InvalidTransitionError,
+    PermitError,
+)
+from core.values import (
+    CodeHolder,
+    Delegate,
+    Handover,
+    PermitStatus,
+    Recipient,
+    ReleaseMethod,
+    code_index_id,
+    permit_id_for,
+)
+
+S = PermitStatus
+
+
+class CodeRefusedError(PermitError):
+    """A pickup code that is known but may not release this permit now."""
+
+    code = "code_refused"
+
+    def __init__(self, permit_id: UUID | None, reason: str, message: str) -> None:
+        super().__init__(permit_id, message)
+        self.reason = reason
+
+
+class PermitApplication(Aggregate):
+    """One citizen's application for one permit, from submission to handover."""
+
+    @staticmethod
+    def create_id(site: str, reference: str) -> UUID:
+        return permit_id_for(site, reference)
+
+    @event("Submitted")
+    def __init__(
+        self,
+        site: str,
+        reference: str,
+        number: str,
+        kind: str,
+        applicant_name: str,
+        nik_hash: str,
+        plate: str | None,
+    ) -> None:
+        self.site = site
+        self.reference = reference
+        self.number = number
+        self.kind = kind
+        self.applicant_name = applicant_name
+        self.nik_hash = nik_hash
+        self.plate = plate
+        self.status = S.SUBMITTED
+        self.fee_rupiah: int | None = None
+        self.payment_reference: str | None = None
+        self.slot: str | None = None
+        self.code_sha256: str | None = None
+        self.code_expires_at: datetime | None = None
+        self.retired_code_hashes: set[str] = set()
+        self.delegates: dict[str, Delegate] = {}
+        self.lane: str | None = None
+        self.window: str | None = None
+        self.visit: UUID | None = None
+        self.team: str | None = None
+        self.handover: Handover | None = None
+        self.conflicts = 0
+
+    # -- rules ---------------------------------------------------------------------------
+
+    def check_status(self, command: str, *allowed: PermitStatus) -> None:
+        if self.status not in allowed:
+            raise InvalidTransitionError(
+                self.id, command, self.status.value, " | ".join(s.value for s in allowed)
+            )
+
+    def check_by(self, by: str) -> None:
+        if not by.strip():
+            raise InvalidInputError(self.id, "Petugas wajib diisi / 'by' is required")
+
+    def check_code_usable(self, code_sha256: str, now: datetime) -> CodeHolder:
+        """Who ``code_sha256`` speaks for, or `CodeRefusedError` with the reason."""
+        if self.status is S.HANDED_OVER:
+            raise CodeRefusedError(
+                self.id, "handed_over", "Izin sudah diserahkan / permit already handed over"
+            )
+        if code_sha256 in self.retired_code_hashes:
+            raise CodeRefusedError(
+                self.id, "replaced", "Kode sudah diganti / code was replaced by a newer one"
+            )
+        if self.status not in (S.READY, S.RELEASED):
+            raise CodeRefusedError(
+                self.id, "not_ready", f"Izin belum siap ({self.status}) / permit not ready"
+            )
+        if code_sha256 == self.code_sha256:
+            if self.code_expires_at is not None and now >= self.code_expires_at:
+                raise CodeRefusedError(self.id, "expired", "Kode kedaluwarsa / code expired")
+            return CodeHolder(self.id, Recipient.OWNER, None)
+        for delegate in self.delegates.values():
+            if delegate.code_sha256 == code_sha256:
+                if now >= delegate.expires_at:
+                    raise CodeRefusedError(
+                        self.id, "expired", "Surat kuasa kedaluwarsa / authorisation expired"
+                    )
+                return CodeHolder(self.id, Recipient.DELEGATE, delegate.delegate_id)
+        raise CodeRefusedError(self.id, "unknown", "Kode tidak dikenal / unknown code")
+
+    def check_not_handed_over(self) -> None:
+        if self.handover is not None:
+            raise AlreadyHandedOverError(self.id, self.handover.handover_id, self.handover.by)
+
+    # -- back office ------------------------------------------------------------------------
+
+    def verify_documents(self, by: str) -> None:
+        self.check_by(by)
+        self.check_status("verify_documents", S.SUBMITTED)
+        self._documents_verified(by)
+
+    @event("DocumentsVerified")
+    def _documents_verified(self, by: str) -> None:
+        self.status = S.DOCUMENTS_VERIFIED
+
+    def request_correction(self, by: str, reason: str) -> None:
+        self.check_by(by)
+        self.check_status("request_correction", S.SUBMITTED, S.DOCUMENTS_VERIFIED)
+        if not reason.strip():
+            raise InvalidInputError(self.id, "Alasan wajib diisi / a reason is required")
+        self._correction_requested(by, reason)
+
+    @event("CorrectionRequested")
+    def _correction_requested(self, by: str, reason: str) -> None:
+        self.status = S.CORRECTION_REQUESTED
+
+    def resubmit_documents(self, note: str) -> None:
+        self.check_status("resubmit_documents", S.CORRECTION_REQUESTED)
+        self._documents_resubmitted(note)
+
+    @event("DocumentsResubmitted")
+    def _documents_resubmitted(self, note: str) -> None:
+        self.status = S.SUBMITTED
+
+    def assess_fee(self, by: str, amount_rupiah: int) -> None:
+        self.check_by(by)
+        self.check_status("assess_fee", S.DOCUMENTS_VERIFIED, S.FEE_ASSESSED)
+        if amount_rupiah < 0:
+            raise InvalidInputError(self.id, "Retribusi negatif / negative fee")
+        self._fee_assessed(by, amount_rupiah)
+
+    @event("FeeAssessed")
+    def _fee_assessed(self, by: str, amount_rupiah: int) -> None:
+        self.fee_rupiah = amount_rupiah
+        # A permit without retribusi has nothing to pay.
+        self.status = S.FEE_PAID if amount_rupiah == 0 else S.FEE_ASSESSED
+
+    def record_payment(self, reference: str, amount_rupiah: int, paid_at: datetime) -> bool:
+        """Record a payment; the same reference again is a retry and changes nothing.
+
+        Returns True when the payment was recorded now.
+        """
+        if reference == self.payment_reference:
+            return False
+        self.check_status("record_payment", S.FEE_ASSESSED)
+        if not reference.strip():
+            raise InvalidInputError(self.id, "Referensi pembayaran kosong / empty reference")
+        if amount_rupiah != self.fee_rupiah:
+            raise InvalidInputError(
+                self.id,
+                f"Jumlah {amount_rupiah} tidak sama dengan retribusi {self.fee_rupiah} / "
+                f"amount {amount_rupiah} differs from the fee {self.fee_rupiah}",
+            )
+        self._fee_paid(reference, amount_rupiah, paid_at)
+        return True
+
+    @event("FeePaid")
+    def _fee_paid(self, reference: str, amount_rupiah: int, paid_at: datetime) -> None:
+        self.payment_reference = reference
+        self.status = S.FEE_PAID
+
+    def approve(self, by: str) -> None:
+        self.check_by(by)
+        self.check_status("approve", S.FEE_PAID)
+        self._approved(by)
+
+    @event("Approved")
+    def _approved(self, by: str) -> None:
+        self.status = S.APPROVED
+
+    def reject(self, by: str, reason: str) -> None:
+        self.check_by(by)
+        self.check_status(
+            "reject", S.SUBMITTED, S.DOCUMENTS_VERIFIED, S.FEE_ASSESSED, S.FEE_PAID
+        )
+        if not reason.strip():
+            raise InvalidInputError(self.id, "Alasan wajib diisi / a reason is required")
+        self._rejected(by, reason)
+
+    @event("Rejected")
+    def _rejected(self, by: str, reason: str) -> None:
+        self.status = S.REJECTED
+
+    def print_document(self, by: str) -> None:
+        self.check_by(by)
+        self.check_status("print", S.APPROVED)
+        self._printed(by)
+
+    @event("Printed")
+    def _printed(self, by: str) -> None:
+        self.status = S.PRINTED
+
+    def stage(self, by: str, slot: str, code_sha256: str, code_expires_at: datetime) -> None:
+        """Put the printed document in a storage slot and issue its pickup code: READY."""
+        self.check_by(by)
+        self.check_status("stage", S.PRINTED)
+        if not slot.strip():
+            raise InvalidInputError(self.id, "Slot penyimpanan wajib diisi / slot is required")
+        self._staged(by, self.site, slot.strip())
+        self._pickup_code_issued(code_sha256, code_expires_at)
+
+    @event("Staged")
+    def _staged(self, by: str, site: str, slot: str) -> None:
+        self.slot = slot
+
+    @event("PickupCodeIssued")
+    def _pickup_code_issued(self, code_sha256: str, expires_at: datetime) -> None:
+        self.code_sha256 = code_sha256
+        self.code_expires_at = expires_at
+        self.status = S.READY
+
+    def reissue_code(
+        self, by: str, code_sha256: str, expires_at: datetime, reason: str
+    ) -> str | None:
+        """Replace the pickup code; the old one dies. Returns the old code's hash."""
+        self.check_by(by)
+        self.check_status("reissue_code", S.READY, S.RELEASED)
+        old = self.code_sha256
+        self._pickup_code_reissued(by, code_sha256, expires_at, reason, old)
+        return old
+
+    @event("PickupCodeReissued")
+    def _pickup_code_reissued(
+        self, by: str, code_sha256: str, expires_at: datetime, reason: str, old_sha256: str | None
+    ) -> None:
+        if old_sha256 is not None:
+            self.retired_code_hashes.add(old_sha256)
+        self.code_sha256 = code_sha256
+        self.code_expires_at = expires_at
+
+    def authorise_delegate(
+        self,
+        delegate_id: str,
+        name: str,
+        nik_hash: str,
+        expires_at: datetime,
+        code_sha256: str,
+        now: datetime,
+    ) -> None:
+        """Record a surat kuasa: the delegate collects with their own code and their KTP."""
+        if self.status.is_final:
+            raise InvalidTransitionError(
+                self.id, "authorise_delegate", self.status.value, "not final"
+            )
+        if not name.strip():
+            raise InvalidInputError(self.id, "Nama penerima kuasa wajib / name required")
+        if expires_at <= now:
+            raise InvalidInputError(self.id, "Kuasa sudah kedaluwarsa / already expired")
+        if delegate_id in self.delegates:
+            raise InvalidInputError(self.id, f"Kuasa {delegate_id} sudah ada / already exists")
+        self._delegate_authorised(delegate_id, name.strip(), nik_hash, expires_at, code_sha256)
+
+    @event("DelegateAuthorised")
+    def _delegate_authorised(
+        self, delegate_id: str, name: str, nik_hash: str, expires_at: datetime, code_sha256: str
+    ) -> None:
+        self.delegates[delegate_id] = Delegate(delegate_id, name, nik_hash, expires_at, code_sha256)
+
+    # -- the lane ---------------------------------------------------------------------------
+
+    def release(
+        self, lane: str, window: str, visit: UUID, method: ReleaseMethod, by_code: str | None
+    ) -> bool:
+        """Release the permit to a lane's window. Returns False for a repeat of the same visit.
+
+        A release to another visit (the car moved to another lane) moves the permit there.
+        """
+        if self.status is S.RELEASED and self.visit == visit:
+            return False
+        self.check_not_handed_over()
+        self.check_status("release", S.READY, S.RELEASED)
+        self._released(lane, window, visit, method.value, by_code)
+        return True
+
+    @event("Released")
+    def _released(
+        self, lane: str, window: str, visit: UUID, method: str, by_code: str | None
+    ) -> None:
+        self.lane, self.window, self.visit = lane, window, visit
+        self.status = S.RELEASED
+
+    def return_to_storage(self, by: str, reason: str) -> None:
+        """The car left without the permit: back to its slot, still READY."""
+        self.check_by(by)
+        self.check_status("return_to_storage", S.RELEASED)
+        self._returned_to_storage(by, reason, self.lane)
+
+    @event("ReturnedToStorage")
+    def _returned_to_storage(self, by: str, reason: str, lane: str | None) -> None:
+        self.lane = self.window = None
+        self.visit = None
+        self.status = S.READY
+
+    def hand_over(
+        self,
+        handover_id: str,
+        by: str,
+        recipient: Recipient,
+        id_checked: bool,
+        channel: str,
+        happened_at: datetime,
+        delegate_id: str | None = None,
+    ) -> bool:
+        """Record the handover; the same ``handover_id`` again is a retry and changes nothing.
+
+        A window hands over a RELEASED permit; a mobile team a READY permit assigned to it.
+        """
+        if self.handover is not None and self.handover.handover_id == handover_id:
+            return False
+        self.check_by(by)
+        self.check_not_handed_over()
+        if channel.startswith("team:"):
+            self.check_status("hand_over", S.READY, S.RELEASED)
+            team = channel.removeprefix("team:")
+            if self.team != team:
+                raise PermitError(
+                    self.id,
+                    f"Izin tidak ditugaskan ke tim {team} / permit not assigned to team {team}",
+                )
+        else:
+            self.check_status("hand_over", S.RELEASED)
+        if not id_checked:
+            raise IdentityNotCheckedError(self.id)
+        if recipient is Recipient.DELEGATE:
+            self.check_delegate(delegate_id, happened_at)
+        self._handed_over(handover_id, by, recipient.value, channel, happened_at, delegate_id)
+        return True
+
+    def check_delegate(self, delegate_id: str | None, at: datetime) -> None:
+        delegate = self.delegates.get(delegate_id or "")
+        if delegate is None:
+            raise DelegateNotAuthorisedError(
+                self.id, "Tidak ada surat kuasa untuk penerima ini / no authorisation on record"
+            )
+        if at >= delegate.expires_at:
+            raise DelegateNotAuthorisedError(
+                self.id, "Surat kuasa kedaluwarsa / the authorisation has expired"
+            )
+
+    @event("HandedOver")
+    def _handed_over(
+        self,
+        handover_id: str,
+        by: str,
+        recipient: str,
+        channel: str,
+        happened_at: datetime,
+        delegate_id: str | None,
+    ) -> None:
+        self.handover = Handover(
+            handover_id, by, Recipient(recipient), channel, happened_at, delegate_id
+        )
+        self.status = S.HANDED_OVER
+
+    def record_handover_conflict(
+        self, handover_id: str, by: str, channel: str, reason: str, happened_at: datetime
+    ) -> None:
+        """Keep a refused handover attempt on the record, for the back office to resolve."""
+        self._handover_conflict_recorded(handover_id, by, channel, reason, happened_at)
+
+    @event("HandoverConflictRecorded")
+    def _handover_conflict_recorded(
+        self, handover_id: str, by: str, channel: str, reason: str, happened_at: datetime
+    ) -> None:
+        self.conflicts += 1
+
+    # -- mobile teams -----------------------------------------------------------------------
+
+    def assign_to_team(self, by: str, team: str, date: str, place: str) -> None:
+        self.check_by(by)
+        self.check_status("assign_to_team", S.READY)
+        if not team.strip():
+            raise InvalidInputError(self.id, "Tim wajib diisi / team is required")
+        self._assigned_to_team(by, team, date, place)
+
+    @event("AssignedToTeam")
+    def _assigned_to_team(self, by: str, team: str, date: str, place: str) -> None:
+        self.team = team
+
+    def unassign_from_team(self, by: str) -> None:
+        self.check_by(by)
+        if self.team is None:
+            raise InvalidInputError(self.id, "Izin tidak ditugaskan / permit not assigned")
+        self._unassigned_from_team(by, self.team)
+
+    @event("UnassignedFromTeam")
+    def _unassigned_from_team(self, by: str, team: str) -> None:
+        self.team = None
+
+    # -- endings ----------------------------------------------------------------------------
+
+    def cancel(self, by: str, reason: str) -> None:
+        self.check_by(by)
+        self.check_not_handed_over()
+        if self.status.is_final:
+            raise InvalidTransitionError(self.id, "cancel", self.status.value, "not final")
+        self._cancelled(by, reason)
+
+    @event("Cancelled")
+    def _cancelled(self, by: str, reason: str) -> None:
+        self.status = S.CANCELLED
+
+    def expire(self, reason: str) -> None:
+        """Not collected in time: the code dies and the document goes back to the office."""
+        self.check_status("expire", S.READY)
+        self._expired(reason)
+
+    @event("Expired")
+    def _expired(self, reason: str) -> None:
+        self.status = S.EXPIRED
+
+
+class PickupCodeIndex(Aggregate):
+    """Points from a code hash to its permit, saved atomically with the permit's own event.
+
+    The event store cannot be queried by attribute; an aggregate whose id derives from the
+    hash (uuid5) is the write model's own, consistent lookup.
+    """
+
+    @staticmethod
+    def create_id(code_sha256: str) -> UUID:
+        return code_index_id(code_sha256)
+
+    @event("Registered")
+    def __init__(self, code_sha256: str, permit_id: UUID) -> None:
+        self.code_sha256 = code_sha256
+        self.permit_id = permit_id

@@ -1,0 +1,391 @@
+"""`PermitService`: the application service every process talks to for permit changes.
+
+Methods take and return primitives and our dataclasses. Each command loads the permit, lets
+the aggregate decide, and saves; when another writer saved first (optimistic concurrency),
+the command is tried again on the fresh permit, so the rules see what really happened. A
+handover that loses such a race is refused and kept on the permit as a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+
+from core.codes import PickupCode, hash_code_text, nik_hash
+from core.errors import (
+    AlreadyHandedOverError,
+    ConcurrentChangeError,
+    InvalidInputError,
+    PermitError,
+    PermitNotFoundError,
+)
+from core.permit import CodeRefusedError, PermitApplication, PickupCodeIndex
+from core.plates import normalise_plate
+from core.settings import ServiceSettings, StoreSettings
+from core.values import (
+    CodeHolder,
+    IssuedCode,
+    PermitStatus,
+    Recipient,
+    ReleaseMethod,
+    code_index_id,
+    permit_id_for,
+)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+SaveListener = Callable[[int], None]
+MAX_ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PermitSnapshot:
+    """What a caller may know about a permit at one moment."""
+
+    id: UUID
+    version: int
+    site: str
+    reference: str
+    number: str
+    kind: str
+    applicant_name: str
+    plate: str | None
+    status: PermitStatus
+    fee_rupiah: int | None
+    slot: str | None
+    code_sha256: str | None
+    code_expires_at: datetime | None
+    lane: str | None
+    window: str | None
+    visit: UUID | None
+    team: str | None
+    handed_over_by: str | None
+    handover_id: str | None
+    conflicts: int
+
+    @classmethod
+    def of(cls, permit: PermitApplication) -> PermitSnapshot:
+        handover = permit.handover
+        return cls(
+            id=permit.id,
+            version=permit.version,
+            site=permit.site,
+            reference=permit.reference,
+            number=permit.number,
+            kind=permit.kind,
+            applicant_name=permit.applicant_name,
+            plate=permit.plate,
+            status=permit.status,
+            fee_rupiah=permit.fee_rupiah,
+            slot=permit.slot,
+            code_sha256=permit.code_sha256,
+            code_expires_at=permit.code_expires_at,
+            lane=permit.lane,
+            window=permit.window,
+            visit=permit.visit,
+            team=permit.team,
+            handed_over_by=handover.by if handover else None,
+            handover_id=handover.handover_id if handover else None,
+            conflicts=permit.conflicts,
+        )
+
+
+class PermitLog(Application[UUID]):
+    """The permit store opened for reading its notification log only (rebuilds, tools)."""
+
+    name = "drivethru"
+
+    def __init__(self, store: StoreSettings) -> None:
+        super().__init__(env=store.eventsourcing_env())
+
+
+class PermitService(Application[UUID]):
+    """Permit applications from submission to handover, on the configured event store."""
+
+    name = "drivethru"
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        clock: Clock = utc_now,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        store_env = dict(settings.store.eventsourcing_env())
+        # Cached aggregates are fast-forwarded from the store on each get, so a command
+        # costs one small read instead of replaying the whole permit.
+        store_env.setdefault("AGGREGATE_CACHE_MAXSIZE", "10000")
+        store_env.update(env or {})
+        super().__init__(env=store_env)
+        self.settings = settings
+        self.clock = clock
+        self._nik_key = settings.nik_key.get_secret_value().encode()
+        self._listeners: list[SaveListener] = []
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def add_save_listener(self, listener: SaveListener) -> None:
+        """Call ``listener(max_notification_id)`` after each save, to wake projections."""
+        self._listeners.append(listener)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        if recordings and self._listeners:
+            last = max(r.notification.id for r in recordings)
+            for listener in self._listeners:
+                listener(last)
+        return recordings
+
+    def _permit(self, permit_id: UUID) -> PermitApplication:
+        try:
+            permit: PermitApplication = self.repository.get(permit_id)
+        except AggregateNotFoundError:
+            raise PermitNotFoundError(permit_id) from None
+        return permit
+
+    def _change(
+        self, permit_id: UUID, command: Callable[[PermitApplication], T], *extra: Any
+    ) -> T:
+        """Run ``command`` on a fresh permit and save, again if another writer came first."""
+        for _ in range(MAX_ATTEMPTS):
+            permit = self._permit(permit_id)
+            result = command(permit)
+            try:
+                self.save(permit, *extra)
+            except IntegrityError:
+                continue
+            return result
+        raise ConcurrentChangeError(permit_id)
+
+    def get(self, permit_id: UUID) -> PermitSnapshot:
+        return PermitSnapshot.of(self._permit(permit_id))
+
+    def history(self, permit_id: UUID) -> list[tuple[str, datetime]]:
+        """The permit's events as (name, time), oldest first."""
+        self._permit(permit_id)
+        return [
+            (type(e).__name__, e.timestamp)
+            for e in self.events.get(permit_id)
+            if isinstance(e, PermitApplication.Event)
+        ]
+
+    # -- intake and back office -------------------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        site: str,
+        reference: str,
+        kind: str,
+        applicant_name: str,
+        nik: str,
+        plate: str | None = None,
+        number: str | None = None,
+    ) -> UUID:
+        """Submit an application; the same reference at the same site again returns its id."""
+        permit_id = permit_id_for(site, reference)
+        try:
+            self._permit(permit_id)
+        except PermitNotFoundError:
+            pass
+        else:
+            return permit_id
+        if not applicant_name.strip():
+            raise InvalidInputError(None, "Nama pemohon wajib / applicant name is required")
+        try:
+            hashed_nik = nik_hash(nik, self._nik_key)
+        except ValueError as error:
+            raise InvalidInputError(None, str(error)) from None
+        permit = PermitApplication(
+            site=site,
+            reference=reference,
+            number=number or reference,
+            kind=kind,
+            applicant_name=applicant_name.strip(),
+            nik_hash=hashed_nik,
+            plate=normalise_plate(plate) if plate else None,
+        )
+        try:
+            self.save(permit)
+        except IntegrityError:
+            pass  # a concurrent submit of the same reference won; same id either way
+        return permit.id
+
+    def verify_documents(self, permit_id: UUID, by: str) -> None:
+        self._change(permit_id, lambda p: p.verify_documents(by))
+
+    def request_correction(self, permit_id: UUID, by: str, reason: str) -> None:
+        self._change(permit_id, lambda p: p.request_correction(by, reason))
+
+    def resubmit_documents(self, permit_id: UUID, note: str) -> None:
+        self._change(permit_id, lambda p: p.resubmit_documents(note))
+
+    def assess_fee(self, permit_id: UUID, by: str, amount_rupiah: int) -> None:
+        self._change(permit_id, lambda p: p.assess_fee(by, amount_rupiah))
+
+    def record_payment(
+        self, permit_id: UUID, reference: str, amount_rupiah: int, paid_at: datetime | None = None
+    ) -> bool:
+        """Record a payment gateway's callback; a repeated reference is a no-op (False)."""
+        when = paid_at or self.clock()
+        return self._change(permit_id, lambda p: p.record_payment(reference, amount_rupiah, when))
+
+    def approve(self, permit_id: UUID, by: str) -> None:
+        self._change(permit_id, lambda p: p.approve(by))
+
+    def reject(self, permit_id: UUID, by: str, reason: str) -> None:
+        self._change(permit_id, lambda p: p.reject(by, reason))
+
+    def print_document(self, permit_id: UUID, by: str) -> None:
+        self._change(permit_id, lambda p: p.print_document(by))
+
+    def stage(self, permit_id: UUID, by: str, slot: str) -> IssuedCode:
+        """Stage the printed permit in ``slot`` and issue its pickup code: it is READY."""
+        code = PickupCode.generate()
+        expires_at = self.clock() + self.settings.code_ttl
+        index = PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)
+        self._change(permit_id, lambda p: p.stage(by, slot, code.sha256, expires_at), index)
+        return IssuedCode(permit_id, code.text, code.sha256, expires_at)
+
+    def reissue_code(self, permit_id: UUID, by: str, reason: str) -> IssuedCode:
+        """A new pickup code for a lost or leaked one; the old code stops working at once."""
+        code = PickupCode.generate()
+        expires_at = self.clock() + self.settings.code_ttl
+        index = PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)
+        self._change(
+            permit_id, lambda p: p.reissue_code(by, code.sha256, expires_at, reason), index
+        )
+        return IssuedCode(permit_id, code.text, code.sha256, expires_at)
+
+    def authorise_delegate(
+        self, permit_id: UUID, *, name: str, nik: str, expires_at: datetime
+    ) -> IssuedCode:
+        """Record a surat kuasa; the delegate gets a pickup code of their own."""
+        try:
+            hashed_nik = nik_hash(nik, self._nik_key)
+        except ValueError as error:
+            raise InvalidInputError(permit_id, str(error)) from None
+        code = PickupCode.generate()
+        delegate_id = code.sha256[:12]
+        index = PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)
+        now = self.clock()
+        self._change(
+            permit_id,
+            lambda p: p.authorise_delegate(
+                delegate_id, name, hashed_nik, expires_at, code.sha256, now
+            ),
+            index,
+        )
+        return IssuedCode(permit_id, code.text, code.sha256, expires_at, Recipient.DELEGATE)
+
+    def check_nik(self, permit_id: UUID, nik: str, delegate_id: str | None = None) -> bool:
+        """Whether ``nik`` is the holder's (or the named delegate's), without storing it."""
+        permit = self._permit(permit_id)
+        try:
+            hashed = nik_hash(nik, self._nik_key)
+        except ValueError:
+            return False
+        if delegate_id is None:
+            return hashed == permit.nik_hash
+        delegate = permit.delegates.get(delegate_id)
+        return delegate is not None and delegate.nik_hash == hashed
+
+    # -- pickup -----------------------------------------------------------------------------
+
+    def resolve_code(self, code: str, *, site: str | None = None) -> CodeHolder:
+        """Who a pickup code (its text or its SHA-256) speaks for, if it may release now."""
+        code_sha256 = code if len(code) == 64 else hash_code_text(PickupCode.parse(code).text)
+        try:
+            index: PickupCodeIndex = self.repository.get(code_index_id(code_sha256))
+        except AggregateNotFoundError:
+            raise CodeRefusedError(None, "unknown", "Kode tidak dikenal / unknown code") from None
+        permit = self._permit(index.permit_id)
+        if site is not None and permit.site != site:
+            raise CodeRefusedError(
+                permit.id,
+                "wrong_site",
+                f"Izin ini diambil di {permit.site} / this permit is collected at {permit.site}",
+            )
+        return permit.check_code_usable(code_sha256, self.clock())
+
+    def release(
+        self,
+        permit_id: UUID,
+        *,
+        lane: str,
+        window: str,
+        visit: UUID,
+        method: ReleaseMethod,
+        code_sha256: str | None = None,
+    ) -> bool:
+        """Release a READY permit to a lane's window; False if this visit already has it."""
+        return self._change(
+            permit_id, lambda p: p.release(lane, window, visit, method, code_sha256)
+        )
+
+    def return_to_storage(self, permit_id: UUID, by: str, reason: str) -> None:
+        self._change(permit_id, lambda p: p.return_to_storage(by, reason))
+
+    def hand_over(
+        self,
+        permit_id: UUID,
+        *,
+        handover_id: str,
+        by: str,
+        recipient: Recipient,
+        id_checked: bool,
+        channel: str,
+        happened_at: datetime | None = None,
+        delegate_id: str | None = None,
+    ) -> bool:
+        """Record the handover, exactly once whatever the races; False for a retry.
+
+        A handover refused because the permit went to someone else first is kept on the
+        permit as a conflict before `AlreadyHandedOverError` is raised.
+        """
+        when = happened_at or self.clock()
+        try:
+            return self._change(
+                permit_id,
+                lambda p: p.hand_over(
+                    handover_id, by, recipient, id_checked, channel, when, delegate_id
+                ),
+            )
+        except AlreadyHandedOverError as refused:
+            reason = f"already handed over by {refused.by} ({refused.handover_id})"
+            self._change(
+                permit_id,
+                lambda p: p.record_handover_conflict(handover_id, by, channel, reason, when),
+            )
+            raise
+
+    def assign_to_team(self, permit_id: UUID, by: str, team: str, date: str, place: str) -> None:
+        self._change(permit_id, lambda p: p.assign_to_team(by, team, date, place))
+
+    def unassign_from_team(self, permit_id: UUID, by: str) -> None:
+        self._change(permit_id, lambda p: p.unassign_from_team(by))
+
+    def cancel(self, permit_id: UUID, by: str, reason: str) -> None:
+        self._change(permit_id, lambda p: p.cancel(by, reason))
+
+    def expire(self, permit_id: UUID, reason: str) -> None:
+        self._change(permit_id, lambda p: p.expire(reason))
+
+
+__all__ = [
+    "CodeRefusedError",
+    "PermitError",
+    "PermitService",
+    "PermitSnapshot",
+    "utc_now",
+]

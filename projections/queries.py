@@ -1,0 +1,172 @@
+"""Read-model queries the API and the bridge use. Each returns frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from core.plates import match_plate
+
+
+@dataclass(frozen=True, slots=True)
+class PermitRow:
+    """A permit as the read models see it (holder name masked)."""
+
+    id: str
+    site: str
+    reference: str
+    number: str
+    kind: str
+    holder: str
+    plate: str | None
+    status: str
+    fee_rupiah: int | None
+    slot: str | None
+    lane: str | None
+    window: str | None
+    visit: str | None
+    team: str | None
+    team_date: str | None
+    team_place: str | None
+    recipient: str | None
+    handed_over_by: str | None
+    conflicts: int
+    submitted_at: str | None
+    ready_at: str | None
+    released_at: str | None
+    handed_over_at: str | None
+    updated_at: str | None
+    version: int
+
+    @classmethod
+    def of(cls, row: aiosqlite.Row) -> PermitRow:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    code_sha256: str
+    permit_id: str
+    recipient: str
+    delegate_id: str | None
+    expires_at: str | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    version: int
+    event: str
+    at: str
+    detail: str | None
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, *args: Any) -> aiosqlite.Row | None:
+    async with conn.execute(sql, args) as cursor:
+        return await cursor.fetchone()
+
+
+async def _all(conn: aiosqlite.Connection, sql: str, *args: Any) -> list[aiosqlite.Row]:
+    async with conn.execute(sql, args) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def permit(conn: aiosqlite.Connection, permit_id: str) -> PermitRow | None:
+    row = await _one(conn, "SELECT * FROM permits WHERE id = ?", permit_id)
+    return PermitRow.of(row) if row else None
+
+
+async def permit_by_number(conn: aiosqlite.Connection, number: str) -> PermitRow | None:
+    row = await _one(conn, "SELECT * FROM permits WHERE number = ?", number)
+    return PermitRow.of(row) if row else None
+
+
+async def permits_by_status(
+    conn: aiosqlite.Connection, site: str, status: str, limit: int = 200
+) -> list[PermitRow]:
+    rows = await _all(
+        conn,
+        "SELECT * FROM permits WHERE site = ? AND status = ? ORDER BY updated_at LIMIT ?",
+        site,
+        status,
+        limit,
+    )
+    return [PermitRow.of(r) for r in rows]
+
+
+async def ready_permits(conn: aiosqlite.Connection, site: str) -> list[PermitRow]:
+    """Permits waiting at a site: READY, or released to a window but not yet handed over."""
+    rows = await _all(
+        conn,
+        "SELECT * FROM permits WHERE site = ? AND status IN ('ready', 'released')",
+        site,
+    )
+    return [PermitRow.of(r) for r in rows]
+
+
+async def ready_by_plate(conn: aiosqlite.Connection, site: str, plate: str) -> list[PermitRow]:
+    rows = await _all(
+        conn,
+        "SELECT * FROM permits WHERE site = ? AND plate = ? AND status IN ('ready', 'released')",
+        site,
+        plate,
+    )
+    return [PermitRow.of(r) for r in rows]
+
+
+async def match_ready_plate(
+    conn: aiosqlite.Connection, site: str, read: str
+) -> tuple[str, list[PermitRow]]:
+    """Match a read plate against the READY plates at a site: (match kind, permits)."""
+    waiting = await ready_permits(conn, site)
+    plates = {p.plate for p in waiting if p.plate}
+    found = match_plate(read, plates)
+    if found.plate is None:
+        return found.kind.value, []
+    return found.kind.value, [p for p in waiting if p.plate == found.plate]
+
+
+async def code(conn: aiosqlite.Connection, code_sha256: str) -> CodeRow | None:
+    row = await _one(conn, "SELECT * FROM pickup_codes WHERE code_sha256 = ?", code_sha256)
+    if row is None:
+        return None
+    return CodeRow(
+        row["code_sha256"],
+        row["permit_id"],
+        row["recipient"],
+        row["delegate_id"],
+        row["expires_at"],
+        bool(row["active"]),
+    )
+
+
+async def active_code_hashes(conn: aiosqlite.Connection, site: str) -> list[str]:
+    """Hashes of the codes that may release a permit at ``site`` now (for lane manifests)."""
+    rows = await _all(
+        conn,
+        "SELECT c.code_sha256 FROM pickup_codes c JOIN permits p ON p.id = c.permit_id "
+        "WHERE c.active = 1 AND p.site = ? AND p.status IN ('ready', 'released')",
+        site,
+    )
+    return [r[0] for r in rows]
+
+
+async def timeline(conn: aiosqlite.Connection, permit_id: str) -> list[TimelineEntry]:
+    rows = await _all(
+        conn,
+        "SELECT version, event, at, detail FROM timeline WHERE permit_id = ? ORDER BY version",
+        permit_id,
+    )
+    return [TimelineEntry(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def site_counts(conn: aiosqlite.Connection, site: str) -> dict[str, int]:
+    rows = await _all(conn, "SELECT status, n FROM site_counts WHERE site = ? AND n != 0", site)
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def open_conflicts(conn: aiosqlite.Connection) -> list[dict[str, str]]:
+    rows = await _all(conn, "SELECT * FROM conflicts WHERE resolved = 0 ORDER BY at")
+    return [dict(r) for r in rows]

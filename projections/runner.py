@@ -1,0 +1,135 @@
+"""The projection runner: follows the event store's notification log into the read models.
+
+SQLite event stores cannot push, so the runner catches up in a loop: read a page of
+notifications after its tracked position, fold it, write it with the new position in one
+transaction. It wakes at once when this process saves events (`PermitService` save
+listeners) and otherwise polls. Notification ids may have gaps (PostgreSQL rolls back
+sequence values): the runner asks for ids *after* its position, never for ``position + 1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eventsourcing.persistence import ApplicationRecorder, Transcoder
+
+from projections.permits import PermitFold
+from projections.store import ReadModels
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What one catch-up did."""
+
+    events: int
+    pages: int
+    position: int
+    seconds: float
+
+
+class ProjectionRunner:
+    """Keeps the read models in step with the event store, exactly once across crashes."""
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        transcoder: Transcoder,
+        read_models: ReadModels,
+        *,
+        page_size: int = 1000,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._recorder = recorder
+        self._fold = PermitFold(transcoder)
+        self.read_models = read_models
+        self.page_size = page_size
+        self.poll_seconds = poll_seconds
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self.position = 0
+        self._applied_listeners: list[Callable[[int], None]] = []
+
+    def on_applied(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` on the event loop after each page is committed."""
+        self._applied_listeners.append(listener)
+
+    def wake(self, _max_id: int | None = None) -> None:
+        """Ask the runner to catch up now; safe to call from any thread (a save listener)."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were saving
+            loop.call_soon_threadsafe(wake.set)
+
+    async def lag(self) -> int:
+        """How many notifications the read models are behind the store."""
+        newest = await asyncio.to_thread(self._recorder.max_notification_id) or 0
+        return max(0, newest - self.position)
+
+    async def catch_up(self, progress: Progress | None = None) -> CatchUp:
+        """Apply every notification after the tracked position, a page per transaction."""
+        started = time.perf_counter()
+        self.position = await self.read_models.position()
+        total = 0
+        pages = 0
+        newest = 0
+        if progress is not None:
+            newest = await asyncio.to_thread(self._recorder.max_notification_id) or 0
+        while True:
+            page = await asyncio.to_thread(
+                self._recorder.select_notifications,
+                start=self.position,
+                limit=self.page_size,
+                inclusive_of_start=False,
+            )
+            if not page:
+                break
+            wanted = self._fold.permit_ids(page)
+            existing = await self.read_models.load_permits(wanted) if wanted else {}
+            changes = self._fold.fold(page, existing.get)
+            await self.read_models.write_page(changes)
+            self.position = changes.last_position
+            total += len(page)
+            pages += 1
+            for listener in self._applied_listeners:
+                listener(self.position)
+            if progress is not None:
+                progress(self.position, max(newest, self.position))
+            if len(page) < self.page_size:
+                break
+        return CatchUp(total, pages, self.position, time.perf_counter() - started)
+
+    async def run(self) -> None:
+        """Catch up, then follow the log until `stop`; a failing page is retried after a pause."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception:
+                log.exception("proyeksi gagal, dicoba lagi / projection failed, retrying")
+                await asyncio.sleep(self.poll_seconds)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+
+    async def rebuild(self, progress: Progress | None = None) -> CatchUp:
+        """Drop the read models and build them again from the first event."""
+        await self.read_models.drop_all()
+        self.position = 0
+        return await self.catch_up(progress)

@@ -1,0 +1,141 @@
+"""The read-model database: opening it, and writing one page of changes with its position."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+from projections.permits import PageChanges, Row
+from projections.schema import PERMIT_COLUMNS, SCHEMA, TABLES
+
+TRACKING_NAME = "drivethru"
+_QUOTED_COLUMNS = ", ".join(f'"{c}"' for c in PERMIT_COLUMNS)
+_PERMIT_UPSERT = (
+    f"INSERT OR REPLACE INTO permits ({_QUOTED_COLUMNS}) "
+    f"VALUES ({', '.join('?' for _ in PERMIT_COLUMNS)})"
+)
+_SELECT_CHUNK = 500
+
+
+class ReadModels:
+    """An open read-model database (aiosqlite). Use as ``async with ReadModels(path) as rm``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        # Tests use this to stop a page half-way, as a crash would.
+        self.fault_after_permits: Callable[[], None] | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("ReadModels belum dibuka / not open: use 'async with'")
+        return self._conn
+
+    async def open(self) -> ReadModels:
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        self._conn.row_factory = aiosqlite.Row
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA synchronous=NORMAL")
+        await self._conn.executescript(SCHEMA)
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> ReadModels:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def position(self) -> int:
+        """The last notification id applied (0 when nothing has been)."""
+        async with self.conn.execute(
+            "SELECT position FROM tracking WHERE name = ?", (TRACKING_NAME,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def drop_all(self) -> None:
+        """Forget every read model, for a rebuild."""
+        for table in TABLES:
+            await self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await self.conn.executescript(SCHEMA)
+
+    async def load_permits(self, ids: set[str]) -> dict[str, Row]:
+        rows: dict[str, Row] = {}
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), _SELECT_CHUNK):
+            chunk = id_list[start : start + _SELECT_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            async with self.conn.execute(
+                f"SELECT * FROM permits WHERE id IN ({marks})",  # noqa: S608 - only '?' marks
+                chunk,
+            ) as cursor:
+                for found in await cursor.fetchall():
+                    rows[found["id"]] = dict(found)
+        return rows
+
+    async def write_page(self, changes: PageChanges) -> None:
+        """Write a page's changes and its position in one transaction: all or nothing."""
+        conn = self.conn
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await conn.executemany(
+                _PERMIT_UPSERT,
+                [tuple(row[c] for c in PERMIT_COLUMNS) for row in changes.permits.values()],
+            )
+            if self.fault_after_permits is not None:
+                self.fault_after_permits()
+            if changes.deactivate_codes_of:
+                await conn.executemany(
+                    "UPDATE pickup_codes SET active = 0 WHERE permit_id = ?",
+                    [(pid,) for pid in changes.deactivate_codes_of],
+                )
+            if changes.codes:
+                await conn.executemany(
+                    "INSERT OR REPLACE INTO pickup_codes VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (*code[:5], 0 if code[1] in changes.deactivate_codes_of else code[5])
+                        for code in changes.codes.values()
+                    ],
+                )
+            if changes.timeline:
+                await conn.executemany(
+                    "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?)", changes.timeline
+                )
+            if changes.conflicts:
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO conflicts "
+                    "(permit_id, handover_id, by, channel, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+                    changes.conflicts,
+                )
+            deltas = [(site, status, n) for (site, status), n in changes.counts.items() if n]
+            if deltas:
+                await conn.executemany(
+                    "INSERT INTO site_counts VALUES (?, ?, ?) "
+                    "ON CONFLICT (site, status) DO UPDATE SET n = n + excluded.n",
+                    deltas,
+                )
+            await conn.execute(
+                "INSERT INTO tracking VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                (TRACKING_NAME, changes.last_position),
+            )
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
