@@ -207,10 +207,17 @@ def _known_region(raw: str, fitted: str) -> str:
 def correct_plate(raw: str) -> Plate | None:
     """The most likely plate in raw OCR text, or None when nothing fits the grammar.
 
-    A reading whose region code is unknown is refused: shop signs and badges fit the bare
-    pattern surprisingly often.
+    A reading whose region code is unknown is refused, and so is one that needs more than a
+    quarter of its characters swapped or that has no letter or no digit of its own: shop
+    signs, badges and the expiry line fit the bare pattern surprisingly often.
     """
-    for candidate in grammar_candidates(raw):
+    text = squeeze(raw)
+    if not any(c.isalpha() for c in text) or not any(c.isdigit() for c in text):
+        return None
+    most = max(1, len(text) // 4)
+    for candidate in grammar_candidates(text):
+        if candidate.corrections > most:
+            break
         if candidate.plate.region in REGION_CODES:
             return candidate.plate
     return None

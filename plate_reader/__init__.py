@@ -1,0 +1,13 @@
+"""Pure vision for drivethru: a camera frame in, pickup QR codes and plates out.
+
+No I/O besides loading the PP-OCR model files that ship inside the rapidocr wheel; no MQTT,
+no database. See docs/plate_reader.md for the pipeline and the benchmark figures.
+"""
+
+from __future__ import annotations
+
+from plate_reader.errors import ReaderError
+from plate_reader.reader import Reader
+from plate_reader.results import FrameReads, PlateRead, QrRead
+
+__all__ = ["FrameReads", "PlateRead", "QrRead", "Reader", "ReaderError"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Bump when a table changes: a read-model file of another version is dropped and rebuilt.
+SCHEMA_VERSION = 1
+
 PERMIT_COLUMNS: tuple[str, ...] = (
     "id",
     "site",

@@ -9,7 +9,7 @@ from types import TracebackType
 import aiosqlite
 
 from projections.permits import PageChanges, Row
-from projections.schema import PERMIT_COLUMNS, SCHEMA, TABLES
+from projections.schema import PERMIT_COLUMNS, SCHEMA, SCHEMA_VERSION, TABLES
 
 TRACKING_NAME = "drivethru"
 _QUOTED_COLUMNS = ", ".join(f'"{c}"' for c in PERMIT_COLUMNS)
@@ -39,10 +39,20 @@ class ReadModels:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.executescript(SCHEMA)
+        try:
+            self._conn.row_factory = aiosqlite.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            async with self._conn.execute("PRAGMA user_version") as cursor:
+                found = await cursor.fetchone()
+            if found is None or found[0] != SCHEMA_VERSION:
+                # Another version's tables (or a stray file): start again from the events.
+                await self.drop_all()
+            else:
+                await self._conn.executescript(SCHEMA)
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
@@ -70,10 +80,15 @@ class ReadModels:
         return int(row[0]) if row else 0
 
     async def drop_all(self) -> None:
-        """Forget every read model, for a rebuild."""
-        for table in TABLES:
-            await self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        """Forget every read model, for a rebuild: all tables go, ours or not."""
+        async with self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ) as cursor:
+            tables = [row[0] for row in await cursor.fetchall()]
+        for table in {*tables, *TABLES}:
+            await self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
         await self.conn.executescript(SCHEMA)
+        await self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     async def load_permits(self, ids: set[str]) -> dict[str, Row]:
         rows: dict[str, Row] = {}
@@ -130,6 +145,7 @@ class ReadModels:
                     "ON CONFLICT (site, status) DO UPDATE SET n = n + excluded.n",
                     deltas,
                 )
+                await conn.execute("DELETE FROM site_counts WHERE n = 0")
             await conn.execute(
                 "INSERT INTO tracking VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",

@@ -1,0 +1,154 @@
+"""Benchmark of the plate reader against its anchors, on seeded synthetic sets, in one run.
+
+QR: our reader against zxing-cpp alone, OpenCV's QRCodeDetector and QRCodeDetectorAruco.
+Plates: our reader on tight crops and on 1280x720 frames against rapidocr's own pipeline on
+the whole frame (its best line through the grammar). Also false reads and time on empty
+frames. Run pinned to one core: ``taskset -c 0 python -m bench.reader --quick``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import zxingcpp
+
+from core.plates import correct_plate
+from plate_reader import Reader
+from plate_reader.synth import empty_scene, plate_crop, plate_scene, qr_scene
+
+Image = npt.NDArray[np.uint8]
+SEED = 20260101
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
+def _code(rng: np.random.Generator) -> str:
+    """A well-formed pickup code from the seeded generator (PickupCode.generate is not seeded)."""
+    body = base64.b32encode(rng.bytes(16)).decode("ascii").rstrip("=")
+    return "DT1:" + body
+
+
+def _timed(
+    frames: Sequence[Image], truths: Sequence[str | None], decode: Callable[[Image], set[str]]
+) -> dict[str, float]:
+    hits = 0
+    ms: list[float] = []
+    for frame, truth in zip(frames, truths, strict=True):
+        start = time.perf_counter()
+        found = decode(frame)
+        ms.append((time.perf_counter() - start) * 1000)
+        hits += truth in found if truth is not None else not found
+    ordered = sorted(ms)
+    return {
+        "rate": round(hits / max(1, len(frames)), 4),
+        "median_ms": round(statistics.median(ms), 2) if ms else 0.0,
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2) if ms else 0.0,
+        "n": len(frames),
+    }
+
+
+def _opencv(detector: Any) -> Callable[[Image], set[str]]:
+    def decode(frame: Image) -> set[str]:
+        ok, texts, _, _ = detector.detectAndDecodeMulti(frame)
+        return {t for t in texts if t} if ok else set()
+
+    return decode
+
+
+def _zxing(frame: Image) -> set[str]:
+    return {b.text for b in zxingcpp.read_barcodes(frame, formats=_QR)}
+
+
+def _rapidocr_baseline() -> Callable[[Image], set[str]]:
+    from rapidocr import RapidOCR  # only the benchmark runs rapidocr's own pipeline
+
+    # The wheel ships its default models, so this constructs without touching the network.
+    engine = RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+
+    def read(frame: Image) -> set[str]:
+        result: Any = engine(frame)
+        texts = list(result.txts or ())
+        scores = list(result.scores or ())
+        for _, text in sorted(zip(scores, texts, strict=True), reverse=True):
+            plate = correct_plate(text)
+            if plate is not None:
+                return {plate.text}
+        return set()
+
+    return read
+
+
+def run(quick: bool = False) -> dict[str, object]:
+    """Run every measurement; returns one JSON-ready dict (nothing printed)."""
+    cv2.setNumThreads(1)
+    sizes = {"qr": 60, "crops": 60, "frames": 40, "empty": 30, "baseline": 10}
+    if not quick:
+        sizes = {"qr": 300, "crops": 300, "frames": 200, "empty": 100, "baseline": 40}
+    rng = np.random.default_rng(SEED)
+    reader = Reader()
+
+    codes = [_code(rng) for _ in range(sizes["qr"])]
+    qr_frames = [qr_scene(rng, code).image for code in codes]
+    qr: dict[str, object] = {
+        "ours": _timed(qr_frames, codes, lambda f: {q.text for q in reader.read_qr(f)}),
+        "zxing_cpp": _timed(qr_frames, codes, _zxing),
+        "opencv_qrcodedetector": _timed(qr_frames, codes, _opencv(cv2.QRCodeDetector())),
+        "opencv_aruco": _timed(qr_frames, codes, _opencv(cv2.QRCodeDetectorAruco())),
+    }
+
+    crops = [plate_crop(rng) for _ in range(sizes["crops"])]
+    frames = [plate_scene(rng) for _ in range(sizes["frames"])]
+
+    def ours(frame: Image) -> set[str]:
+        reads = reader.read_plates(frame)
+        return {reads[0].text} if reads else set()
+
+    baseline = _rapidocr_baseline()
+    subset = frames[: sizes["baseline"]]
+    plates: dict[str, object] = {
+        "crops_ours": _timed([c.image for c in crops], [c.plate for c in crops], ours),
+        "frames_ours": _timed([f.image for f in frames], [f.plate for f in frames], ours),
+        "frames_rapidocr_whole_frame": _timed(
+            [f.image for f in subset], [f.plate for f in subset], baseline
+        ),
+    }
+
+    empties = [empty_scene(rng) for _ in range(sizes["empty"])]
+    false_codes = false_plates = 0
+    empty_ms: list[float] = []
+    for frame in empties:
+        reads = reader.read(frame)
+        empty_ms.append(reads.ms)
+        false_codes += len(reads.qr)
+        false_plates += len(reads.plates)
+    return {
+        "benchmark": "reader",
+        "quick": quick,
+        "seed": SEED,
+        "qr": qr,
+        "plates": plates,
+        "empty": {
+            "n": len(empties),
+            "false_codes": false_codes,
+            "false_plates": false_plates,
+            "median_ms": round(statistics.median(empty_ms), 2),
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv)))

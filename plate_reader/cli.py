@@ -1,0 +1,98 @@
+"""``drivethru read``: read QR codes and plates from image files, one JSON line per file.
+
+The only module of the package that touches files; the lead wires it into the typer CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from core.plates import squeeze
+from plate_reader.reader import Reader
+from plate_reader.results import FrameReads, PlateRead
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm"})
+
+
+def _expand(paths: Sequence[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            yield path
+
+
+def load_expected(path: Path) -> list[str]:
+    """Plates from a file, one per line; blank lines and ``#`` comments are skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [squeeze(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _plate_json(plate: PlateRead) -> dict[str, object]:
+    match = None
+    if plate.match is not None:
+        match = {
+            "kind": str(plate.match.kind),
+            "plate": plate.match.plate,
+            "distance": plate.match.distance,
+            "candidates": list(plate.match.candidates),
+        }
+    return {
+        "text": plate.text,
+        "confidence": plate.confidence,
+        "box": list(plate.box),
+        "alternatives": list(plate.alternatives),
+        "match": match,
+    }
+
+
+def reads_json(file: str, reads: FrameReads) -> dict[str, object]:
+    """One file's reads as the JSON object ``read_files`` prints."""
+    return {
+        "file": file,
+        "qr": [
+            {"text": q.text, "valid_code": q.valid_code, "corners": [list(c) for c in q.corners]}
+            for q in reads.qr
+        ],
+        "plates": [_plate_json(p) for p in reads.plates],
+        "ms": reads.ms,
+    }
+
+
+def read_files(
+    paths: Sequence[Path], *, expected_file: Path | None, out: TextIO, reader: Reader | None = None
+) -> int:
+    """Print one JSON line per image; 0 when every file was an image, 1 otherwise.
+
+    A directory expands to its image files, sorted. A file that is missing, unreadable or not
+    an image gives a line with an ``error`` and the run goes on.
+    """
+    expected = None if expected_file is None else load_expected(expected_file)
+    reader = reader or Reader()
+    status = 0
+    for path in _expand(paths):
+        image = _load(path)
+        if isinstance(image, str):
+            status = 1
+            out.write(json.dumps({"file": str(path), "error": image}) + "\n")
+            continue
+        out.write(json.dumps(reads_json(str(path), reader.read(image, expected))) + "\n")
+    return status
+
+
+def _load(path: Path) -> np.ndarray | str:
+    """The image at ``path`` (BGR), or why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return f"berkas tidak bisa dibaca / cannot read file: {error.strerror or error}"
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is None:
+        return "berkas bukan gambar / not an image file"
+    return np.asarray(image, np.uint8)

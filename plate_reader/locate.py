@@ -1,0 +1,156 @@
+"""Classical OpenCV plate finding: candidate regions in a frame, the main line in a plate.
+
+Plates are 2.3-4.8 times wider than high with one line of big characters over a small expiry
+line. The finder looks for rows of character-sized strokes (a dense horizontal band of
+gradient) at a few scales, which also finds shop signs and badges: the grammar rejects those
+after reading, so here recall matters more than precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A region that may hold a plate's main line; ``score`` ranks candidates in one frame."""
+
+    box: Box
+    score: float
+
+
+def _text_bands(grey: Image, scale: float) -> list[Candidate]:
+    """Horizontal bands of strong, dense gradient at one scale, in full-frame coordinates."""
+    small = grey if scale == 1.0 else cv2.resize(grey, None, fx=scale, fy=scale,
+                                                 interpolation=cv2.INTER_AREA)  # fmt: skip
+    grad = cv2.morphologyEx(small, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    level, _ = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    # Otsu on a flat frame picks noise; demand some absolute contrast as well.
+    _, binary = cv2.threshold(grad, max(level, 28.0), 255, cv2.THRESH_BINARY)
+    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(
+        cv2.MORPH_RECT, (9, 3)))  # fmt: skip
+    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found: list[Candidate] = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if h < 6 or w < 14 or not 1.2 <= w / h <= 9.0:
+            continue
+        fill = cv2.contourArea(contour) / float(w * h)
+        if fill < 0.45:
+            continue
+        density = float(cv2.mean(grad[y : y + h, x : x + w])[0]) / 255.0
+        # Favour plate-like aspect (2..6 for the main line) and lines that are not tiny.
+        aspect = w / h
+        shape = 1.0 if 1.8 <= aspect <= 6.5 else 0.6
+        score = fill * density * shape * min(1.0, h / 10.0)
+        inv = 1.0 / scale
+        found.append(Candidate((int(x * inv), int(y * inv), int(w * inv), int(h * inv)), score))
+    return found
+
+
+def _overlap(a: Box, b: Box) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    # Intersection over union: a small band inside a plate's (its expiry line) must not hide it.
+    return inter / float(aw * ah + bw * bh - inter or 1)
+
+
+def find_candidates(image: Image, *, limit: int = 6) -> list[Candidate]:
+    """Likely plate main lines in ``image``, best first, without overlaps."""
+    grey: Image = image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    longest = max(grey.shape[:2])
+    # Scales chosen so that character gaps of small and large plates both close into a band.
+    scales = [s for s in (1.0, 0.5, 0.25) if longest * s >= 120] or [1.0]
+    pooled: list[Candidate] = []
+    for scale in scales:
+        pooled.extend(_text_bands(grey, scale))
+    pooled.sort(key=lambda c: -c.score)
+    kept: list[Candidate] = []
+    for candidate in pooled:
+        if all(_overlap(candidate.box, other.box) < 0.5 for other in kept):
+            kept.append(candidate)
+        if len(kept) >= limit:
+            break
+    return kept
+
+
+def expand(box: Box, shape: tuple[int, ...], fx: float, fy_top: float, fy_bottom: float) -> Box:
+    """``box`` grown by fractions of its size on each side, clipped to the image."""
+    x, y, w, h = box
+    x0 = max(0, int(x - fx * w))
+    y0 = max(0, int(y - fy_top * h))
+    x1 = min(shape[1], int(x + w + fx * w))
+    y1 = min(shape[0], int(y + h + fy_bottom * h))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+
+
+@dataclass(frozen=True, slots=True)
+class LineLayout:
+    """The main line found in a plate crop: its box, how many characters, an expiry below."""
+
+    box: Box
+    characters: int
+    expiry: bool
+
+
+def main_line(plate: Image) -> LineLayout | None:
+    """The big characters in a plate crop, leaving out the expiry line and rim.
+
+    Characters are connected components of similar height sitting side by side; the expiry
+    line's glyphs are a third of their height, so they fall in another group, and finding
+    that group under the main line is the best sign that this is a plate at all.
+    """
+    grey = plate if plate.ndim == 2 else cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape
+    if h < 10 or w < 20:
+        return None
+    best: tuple[float, LineLayout] | None = None
+    _, dark = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    for binary in (dark, cv2.bitwise_not(dark)):
+        count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        boxes = [tuple(int(v) for v in stats[i, :4]) for i in range(1, count)]
+        chars = [
+            b
+            for b in boxes
+            if 0.15 * h <= b[3] <= 0.9 * h and 0.04 * b[3] <= b[2] <= 1.2 * b[3] and b[2] < 0.4 * w
+        ]
+        small = [b for b in boxes if b[3] >= 3 and b[2] <= 1.5 * b[3]]
+        for anchor in chars:
+            centre, height = anchor[1] + anchor[3] / 2, anchor[3]
+            row = [
+                c
+                for c in chars
+                if abs(c[3] - height) <= 0.25 * height
+                and abs(c[1] + c[3] / 2 - centre) <= 0.3 * height
+            ]
+            if len(row) < 2:
+                continue
+            x0 = min(c[0] for c in row)
+            y0 = min(c[1] for c in row)
+            x1 = max(c[0] + c[2] for c in row)
+            y1 = max(c[1] + c[3] for c in row)
+            lh = y1 - y0
+            below = [
+                b
+                for b in small
+                if 0.12 * lh <= b[3] <= 0.55 * lh
+                and y1 <= b[1] + b[3] / 2 <= y1 + 0.9 * lh
+                and x0 - 2 * lh <= b[0] <= x1 + 2 * lh
+            ]
+            layout = LineLayout((x0, y0, x1 - x0, lh), len(row), len(below) >= 2)
+            # Many tall characters beat a few; the expiry line's 4 small digits lose.
+            value = len(row) * lh * (1.5 if layout.expiry else 1.0)
+            if best is None or value > best[0]:
+                best = (value, layout)
+    return None if best is None else best[1]

@@ -1,0 +1,112 @@
+"""PP-OCR text recognition, run from the ONNX files shipped in the rapidocr wheel.
+
+The detection model is not used: on one core it costs ~30 ms for a 96x256 crop, more than
+the whole plate budget, so OpenCV finds the lines (``locate.py``). Only the model files are
+used: our own pre- and post-processing, one onnxruntime thread, and nothing is ever
+downloaded. Recognition decodes over letters and digits only, because a plate
+holds nothing else and the full 18k-character Chinese dictionary invites look-alike glyphs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from plate_reader.errors import ReaderError
+
+Image = npt.NDArray[np.uint8]
+REC_HEIGHT = 48
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Separators the model may emit between plate groups; decoded as a break, not a character.
+_SEPARATORS = " .-·:"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+def rapidocr_models_dir() -> Path:
+    """Where the rapidocr wheel keeps its ONNX models (the package is not imported)."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ReaderError("paket rapidocr tidak terpasang / the rapidocr package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ReaderError(f"model tidak ditemukan / model file not found: {path}")
+    options = ort.SessionOptions()
+    # One core per lane: more threads only fight the other lanes for the CPU.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped failures
+        raise ReaderError(f"model tidak bisa dimuat / cannot load model {path}: {error}") from error
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """A recognised line: characters, per-character probabilities, overall confidence."""
+
+    text: str
+    probs: tuple[float, ...]
+    confidence: float
+
+
+class Recogniser:
+    """CTC text recognition over a 48-pixel-high line image, letters and digits only."""
+
+    def __init__(self, model: Path) -> None:
+        self._session = _session(model)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise ReaderError(f"model tanpa kamus / model has no character list: {model}")
+        # Class 0 is the CTC blank and the last class is a space, as PaddleOCR trains them.
+        classes = ["", *meta["character"].splitlines(), " "]
+        keep = [0]
+        symbols = [""]
+        for index, char in enumerate(classes):
+            if index and (char in _ALPHABET or char in _SEPARATORS):
+                keep.append(index)
+                symbols.append(char if char in _ALPHABET else " ")
+        self._keep = np.array(keep)
+        self._symbols = symbols
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, lines: list[Image]) -> list[TextLine]:
+        """Recognise each BGR line image (any size; resized to 48 px high)."""
+        if not lines:
+            return []
+        widths = [max(16, round(REC_HEIGHT * im.shape[1] / max(1, im.shape[0]))) for im in lines]
+        width = max(widths)
+        batch = np.zeros((len(lines), 3, REC_HEIGHT, width), np.float32)
+        for slot, (image, w) in enumerate(zip(lines, widths, strict=True)):
+            resized = cv2.resize(image, (w, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+            batch[slot, :, :, :w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+        scores = self._session.run(None, {self._input: batch})[0][:, :, self._keep]
+        return [self._decode(row) for row in scores]
+
+    def _decode(self, scores: npt.NDArray[np.float32]) -> TextLine:
+        best = scores.argmax(axis=1)
+        prob = scores.max(axis=1)
+        text: list[str] = []
+        probs: list[float] = []
+        previous = 0
+        for index, p in zip(best.tolist(), prob.tolist(), strict=True):
+            if index != previous and index != 0:
+                symbol = self._symbols[index]
+                text.append(symbol)
+                probs.append(float(p))
+            previous = index
+        chars = "".join(text)
+        confidence = float(
+            np.mean([p for p, c in zip(probs, chars, strict=True) if c != " "] or [0.0])
+        )
+        return TextLine(chars, tuple(probs), confidence)

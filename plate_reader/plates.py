@@ -1,0 +1,212 @@
+"""Reading plates: find candidate regions, isolate the main line, recognise, apply the grammar.
+
+Recognition is the costly step (~10 ms a line on one core), so regions are read best first
+and the search stops at a confident, grammatical read. Variants (inverted, contrast-stretched,
+the plate's upper band when no characters could be isolated) are read only when the plain
+crop does not give a plate. The grammar in `core.plates` fixes look-alikes by position and
+refuses what is not a plate: shop signs, badges, the expiry line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from core.plates import Plate, correct_plate, grammar_candidates, match_plate
+from plate_reader.locate import Box, LineLayout, expand, find_candidates, main_line
+from plate_reader.ocr import Recogniser, TextLine
+from plate_reader.results import PlateRead
+
+Image = npt.NDArray[np.uint8]
+# A read this sure ends the search; recognition past it rarely changes the answer.
+CONFIDENT = 0.85
+MIN_CONFIDENCE = 0.5
+_EDGE_NOISE = "I1|LJ"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    plate: Plate
+    confidence: float
+    box: Box
+    others: tuple[str, ...]
+
+
+def interpret(line: TextLine) -> tuple[Plate | None, tuple[str, ...]]:
+    """The plate in a recognised line (or None) and the runner-up readings of it.
+
+    The gaps the recogniser sees between the plate's groups (``AB 822 1``) settle splits the
+    grammar alone cannot: a lone last group is the suffix, so its ``1`` is an ``I``.
+    """
+    raw = line.text.strip()
+    groups = raw.split()
+    squeezed = "".join(groups)
+    options = grammar_candidates(squeezed, limit=8)
+    best = correct_plate(squeezed)
+    if best is None and len(squeezed) > 3:
+        # The plate's rim is often read as an I or a 1 at either end.
+        for trimmed in (squeezed[1:], squeezed[:-1], squeezed[1:-1]):
+            if squeezed[0] in _EDGE_NOISE or squeezed[-1] in _EDGE_NOISE:
+                best = correct_plate(trimmed)
+                if best is not None:
+                    break
+    if best is not None and len(groups) in (2, 3):
+        lengths = [len(g) for g in groups]
+        for candidate in options:
+            p = candidate.plate
+            split = [len(p.region), len(p.number)] + ([len(p.suffix)] if p.suffix else [])
+            if split == lengths and correct_plate(p.text) is not None:
+                best = candidate.plate
+                break
+    if best is None:
+        return None, ()
+    others = tuple(
+        c.plate.text
+        for c in options
+        if c.plate.text != best.text and correct_plate(c.plate.text) is not None
+    )
+    return best, others
+
+
+def _variants(line: Image) -> list[Image]:
+    """The crop inverted and contrast-stretched: second tries for hard plates."""
+    grey = np.asarray(cv2.cvtColor(line, cv2.COLOR_BGR2GRAY))
+    stretched = np.asarray(cv2.normalize(grey, grey.copy(), 0, 255, cv2.NORM_MINMAX))
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(2, 8)).apply(stretched)
+    return [
+        np.asarray(cv2.cvtColor(clahe, cv2.COLOR_GRAY2BGR), np.uint8),
+        np.asarray(cv2.cvtColor(cv2.bitwise_not(stretched), cv2.COLOR_GRAY2BGR), np.uint8),
+    ]
+
+
+def _crop(image: Image, box: Box) -> Image:
+    x, y, w, h = box
+    return image[y : y + h, x : x + w]
+
+
+def _line_box(image: Image, plate_box: Box) -> tuple[Box, LineLayout | None]:
+    """The main line inside ``plate_box``, padded so no stroke is cut, in frame coordinates."""
+    px, py = plate_box[:2]
+    found = main_line(_crop(image, plate_box))
+    if found is None:
+        # No characters separated (blur, tiny plate): take the upper band above the expiry.
+        x, y, w, h = plate_box
+        return (x, y, w, max(1, int(h * 0.72))), None
+    _, ly, _, lh = found.box
+    # Characters touching the rim or each other drop out of the row, so only the row's height
+    # is trusted: the line spans the region's width (the grammar trims a rim read as I).
+    return expand((px, py + ly, plate_box[2], lh), image.shape, 0.0, 0.18, 0.18), found
+
+
+class PlateFinder:
+    """Reads the plates in a frame or a tight crop with a shared `Recogniser`."""
+
+    def __init__(self, recogniser: Recogniser, *, max_lines: int = 4) -> None:
+        self._recognise = recogniser
+        self._max_lines = max_lines
+
+    def _regions(self, image: Image) -> list[tuple[Box, Box, LineLayout | None, bool]]:
+        """Regions worth reading, most plate-like first: (region, line, layout, whole image)."""
+        h, w = image.shape[:2]
+        regions: list[tuple[Box, Box, LineLayout | None, bool]] = []
+        # A tight crop: the whole image may be the plate, whatever the finder says.
+        if max(h, w) <= 720 and w / h <= 7.0:
+            whole = (0, 0, w, h)
+            regions.append((whole, *_line_box(image, whole), True))
+        ranked = []
+        for candidate in find_candidates(image, limit=8):
+            # The band is the main line (or the whole plate); grow it to take in the plate.
+            region = expand(candidate.box, image.shape, 0.12, 0.35, 0.8)
+            line, layout = _line_box(image, region)
+            if layout is None:
+                continue
+            # An expiry line under a row of characters is what plates have and signs lack.
+            rank = (layout.expiry, min(layout.characters, 9), candidate.score)
+            ranked.append((rank, (region, line, layout, False)))
+        ranked.sort(key=lambda item: item[0], reverse=True)
+        return regions + [entry for _, entry in ranked]
+
+    def read(self, image: Image, expected: Collection[str] | None = None) -> tuple[PlateRead, ...]:
+        """Plates in a BGR frame, best first; ``expected`` adds a match to each read."""
+        readings: list[_Reading] = []
+        budget = self._max_lines
+        unread: list[tuple[Box, Image]] = []
+        # First pass: each region once, plain; variants only if no region gave a sure plate.
+        for region, line_box, _, _ in self._regions(image):
+            if budget <= 0:
+                break
+            if any(_inside(region, r.box) for r in readings):
+                continue
+            line = _crop(image, line_box)
+            if line.shape[0] < 4 or line.shape[1] < 8:
+                continue
+            found, used = self._best_of([line])
+            budget -= used
+            if found is None:
+                unread.append((region, line))
+                continue
+            readings.append(_Reading(found[0], found[1], region, found[2]))
+            if found[1] >= CONFIDENT:
+                break
+        if not any(r.confidence >= CONFIDENT for r in readings):
+            for region, line in unread[:1]:
+                found, used = self._best_of(_variants(line))
+                if found is not None:
+                    readings.append(_Reading(found[0], found[1], region, found[2]))
+        return tuple(_to_result(r, expected) for r in _unique(readings))
+
+    def _best_of(
+        self, attempts: list[Image]
+    ) -> tuple[tuple[Plate, float, tuple[str, ...]] | None, int]:
+        """Read each version of a line until one is a confident plate; vote among the rest."""
+        used = 0
+        best: tuple[Plate, float, tuple[str, ...]] | None = None
+        votes: dict[str, float] = {}
+        for attempt in attempts:
+            text_line = self._recognise([attempt])[0]
+            used += 1
+            plate, others = interpret(text_line)
+            if plate is None:
+                continue
+            votes[plate.text] = votes.get(plate.text, 0.0) + text_line.confidence
+            if best is None or text_line.confidence > best[1]:
+                best = (plate, text_line.confidence, others)
+            if text_line.confidence >= CONFIDENT:
+                break
+        if best is None or best[1] < MIN_CONFIDENCE:
+            return None, used
+        # Where variants disagree, the reading with the most summed confidence wins.
+        winner = max(votes, key=lambda text: votes[text])
+        others = tuple(dict.fromkeys([t for t in votes if t != winner] + list(best[2])))
+        plate = best[0] if winner == best[0].text else correct_plate(winner) or best[0]
+        return (plate, best[1], tuple(o for o in others if o != plate.text)[:4]), used
+
+
+def _inside(a: Box, b: Box) -> bool:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    cx, cy = ax + aw / 2, ay + ah / 2
+    return bx <= cx <= bx + bw and by <= cy <= by + bh
+
+
+def _unique(readings: list[_Reading]) -> list[_Reading]:
+    best: dict[str, _Reading] = {}
+    for r in readings:
+        if r.plate.text not in best or r.confidence > best[r.plate.text].confidence:
+            best[r.plate.text] = r
+    return sorted(best.values(), key=lambda r: -r.confidence)
+
+
+def _to_result(reading: _Reading, expected: Collection[str] | None) -> PlateRead:
+    match = None if expected is None else match_plate(reading.plate.text, expected)
+    return PlateRead(
+        text=reading.plate.text,
+        confidence=round(min(1.0, max(0.0, reading.confidence)), 3),
+        box=reading.box,
+        alternatives=reading.others,
+        match=match,
+    )

@@ -1,0 +1,80 @@
+"""The reader: one object per lane that loads the models once and reads frames."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from plate_reader.ocr import REC_MODEL, Recogniser, rapidocr_models_dir
+from plate_reader.plates import PlateFinder
+from plate_reader.qr import decode_qr
+from plate_reader.results import FrameReads, PlateRead, QrRead
+
+Image = npt.NDArray[np.uint8]
+
+
+def check_frame(frame: object) -> Image:
+    """``frame`` as a uint8 BGR or grey image; raises `ValueError` naming what it is instead."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(
+            "frame harus numpy uint8 HxWx3 atau HxW / frame must be a numpy uint8 HxWx3 or HxW "
+            f"array, got {type(frame).__name__}"
+        )
+    ok_shape = frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)
+    if frame.dtype != np.uint8 or not ok_shape or min(frame.shape[:2]) < 1:
+        raise ValueError(
+            "frame harus numpy uint8 HxWx3 atau HxW / frame must be a numpy uint8 HxWx3 or HxW "
+            f"array, got shape {frame.shape} dtype {frame.dtype}"
+        )
+    return frame
+
+
+class Reader:
+    """Reads pickup QR codes and plates from camera frames, single-threaded.
+
+    Construction loads the recognition model and reads a blank frame once, so a missing or
+    broken model raises `ReaderError` here rather than at the first car.
+    """
+
+    def __init__(self, *, qr: bool = True, plates: bool = True, models: Path | None = None) -> None:
+        # One core per lane; OpenCV's own thread pool would compete with the other lanes.
+        cv2.setNumThreads(1)
+        self._qr = qr
+        self._plates: PlateFinder | None = None
+        if plates:
+            model_dir = models if models is not None else rapidocr_models_dir()
+            self._plates = PlateFinder(Recogniser(model_dir / REC_MODEL))
+        self.read(np.zeros((64, 192, 3), np.uint8))
+
+    def read(self, frame: object, expected: Collection[str] | None = None) -> FrameReads:
+        """Every QR code and plate in ``frame``; with ``expected``, each plate is matched."""
+        image = check_frame(frame)
+        start = time.perf_counter()
+        qr = decode_qr(image) if self._qr else ()
+        plates = () if self._plates is None else _read_plates(self._plates, image, expected)
+        return FrameReads(qr, plates, round((time.perf_counter() - start) * 1000, 3))
+
+    def read_qr(self, frame: object) -> tuple[QrRead, ...]:
+        """The QR codes in ``frame``."""
+        return decode_qr(check_frame(frame))
+
+    def read_plates(
+        self, frame: object, expected: Collection[str] | None = None
+    ) -> tuple[PlateRead, ...]:
+        """The plates in ``frame``, best first."""
+        image = check_frame(frame)
+        return () if self._plates is None else _read_plates(self._plates, image, expected)
+
+
+def _read_plates(
+    finder: PlateFinder, image: Image, expected: Collection[str] | None
+) -> tuple[PlateRead, ...]:
+    colour = (
+        image if image.ndim == 3 else np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
+    )
+    return finder.read(colour, expected)

@@ -1,0 +1,223 @@
+"""Read models in SQLite (aiosqlite) fed from a real SQLite event store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core.errors import AlreadyHandedOverError
+from core.service import PermitService
+from core.values import Recipient, ReleaseMethod
+from projections import queries
+from projections.runner import ProjectionRunner
+from projections.schema import TABLES
+from projections.store import ReadModels
+from tests.factories import ready_permit, sqlite_service, submit
+
+
+class Crash(Exception):
+    """Stands for the process dying in the middle of a page."""
+
+
+def busy_site(service: PermitService, permits: int = 40) -> list[uuid.UUID]:
+    """Permits at every stage, handovers, a conflict, a reissue and a delegate."""
+    ids = []
+    for index in range(permits):
+        ready = ready_permit(service, plate=f"DK {index + 1} AB", slot=f"R1-{index:02d}")
+        ids.append(ready.id)
+        if index % 3 == 0:
+            service.release(
+                ready.id, lane="1", window="1", visit=uuid.uuid4(), method=ReleaseMethod.PLATE
+            )
+            service.hand_over(
+                ready.id, handover_id=f"h{index}", by="op", recipient=Recipient.OWNER,
+                id_checked=True, channel="lane:1",
+            )  # fmt: skip
+            if index == 0:
+                with pytest.raises(AlreadyHandedOverError):
+                    service.hand_over(
+                        ready.id, handover_id="late", by="op2", recipient=Recipient.OWNER,
+                        id_checked=True, channel="lane:2",
+                    )  # fmt: skip
+        elif index % 3 == 1:
+            service.reissue_code(ready.id, "officer", "lost phone")
+    for _ in range(5):
+        submit(service)
+    return ids
+
+
+async def dump(models: ReadModels) -> dict[str, list[tuple[object, ...]]]:
+    tables = {}
+    for table in TABLES:
+        async with models.conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cursor:
+            tables[table] = [tuple(row) for row in await cursor.fetchall()]
+    return tables
+
+
+async def build(service: PermitService, path: Path, page_size: int = 1000) -> ReadModels:
+    models = await ReadModels(path).open()
+    runner = ProjectionRunner(
+        service.recorder, service.mapper.transcoder, models, page_size=page_size
+    )
+    await runner.rebuild()
+    return models
+
+
+async def test_read_models_answer_the_questions_the_lanes_ask(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    ready = ready_permit(service, plate="DK 4321 XY")
+    submit(service)
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        result = await runner.catch_up()
+        assert result.events == 10
+        row = await queries.permit(models.conn, str(ready.id))
+        assert row is not None
+        assert (row.status, row.slot, row.plate, row.holder) == (
+            "ready", "R1-01", "DK4321XY", "I W**** S******",
+        )  # fmt: skip
+        assert row.ready_at is not None
+        assert row.submitted_at is not None
+        assert row.submitted_at <= row.ready_at
+        code = await queries.code(models.conn, ready.code.code_sha256)
+        assert code is not None
+        assert code.active
+        assert code.permit_id == str(ready.id)
+        kind, found = await queries.match_ready_plate(models.conn, "badung", "DK4321XV")
+        assert kind == "near"
+        assert [p.id for p in found] == [str(ready.id)]
+        assert await queries.site_counts(models.conn, "badung") == {"ready": 1, "submitted": 1}
+        timeline = await queries.timeline(models.conn, str(ready.id))
+        assert [t.event for t in timeline][-2:] == ["Staged", "PickupCodeIssued"]
+
+        service.release(ready.id, lane="2", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE)
+        service.hand_over(
+            ready.id, handover_id="h", by="op", recipient=Recipient.OWNER, id_checked=True,
+            channel="lane:2",
+        )  # fmt: skip
+        await runner.catch_up()
+        row = await queries.permit(models.conn, str(ready.id))
+        assert row is not None
+        assert (row.status, row.lane, row.handed_over_by) == ("handed_over", "2", "op")
+        code = await queries.code(models.conn, ready.code.code_sha256)
+        assert code is not None
+        assert not code.active
+        assert await queries.active_code_hashes(models.conn, "badung") == []
+        assert await queries.site_counts(models.conn, "badung") == {
+            "handed_over": 1, "submitted": 1,
+        }  # fmt: skip
+    service.close()
+
+
+async def test_a_crash_mid_page_replays_and_never_skips_or_doubles(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    busy_site(service)
+    clean = await build(service, tmp_path / "clean.db")
+    try:
+        expected = await dump(clean)
+    finally:
+        await clean.close()
+
+    models = await ReadModels(tmp_path / "crashy.db").open()
+    try:
+        runner = ProjectionRunner(
+            service.recorder, service.mapper.transcoder, models, page_size=37
+        )
+        pages = 0
+
+        def crash_on_third_page() -> None:
+            nonlocal pages
+            pages += 1
+            if pages == 3:
+                raise Crash
+
+        models.fault_after_permits = crash_on_third_page
+        with pytest.raises(Crash):
+            await runner.catch_up()
+        assert await models.position() == 2 * 37  # two pages landed, the third rolled back
+    finally:
+        await models.close()
+
+    async with ReadModels(tmp_path / "crashy.db") as reopened:
+        resumed = ProjectionRunner(
+            service.recorder, service.mapper.transcoder, reopened, page_size=37
+        )
+        await resumed.catch_up()
+        assert await dump(reopened) == expected
+    assert expected["conflicts"], "the scenario records a conflict"
+    service.close()
+
+
+async def test_gaps_in_notification_ids_are_stepped_over(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    busy_site(service, permits=6)
+    service.close()
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        total = db.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+        db.execute("UPDATE stored_events SET rowid = rowid + 1000 WHERE rowid > 20")
+        db.execute("UPDATE stored_events SET rowid = rowid + 50 WHERE rowid > 1030")
+    service = sqlite_service(tmp_path / "events.db")
+    ids = [n.id for n in service.recorder.select_notifications(start=1, limit=1000)]
+    assert len(ids) == total
+    assert ids[20] > 1000  # the gap is really there
+    models = await build(service, tmp_path / "read.db", page_size=7)
+    try:
+        assert await models.position() == ids[-1]
+        async with models.conn.execute("SELECT count(*) FROM timeline") as cursor:
+            row = await cursor.fetchone()
+    finally:
+        await models.close()
+    codes = sum(1 for n in service.recorder.select_notifications(1, 1000) if "Index" in n.topic)
+    assert row is not None
+    assert row[0] == total - codes  # every permit event once, none lost at a gap
+    service.close()
+
+
+async def test_the_runner_wakes_when_this_process_saves(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(
+            service.recorder, service.mapper.transcoder, models, poll_seconds=60
+        )
+        service.add_save_listener(runner.wake)
+        applied = asyncio.Event()
+        runner.on_applied(lambda _position: applied.set())
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(0.2)
+        applied.clear()
+        await asyncio.to_thread(submit, service)
+        # The poll interval is 60 s: arriving well within it means the save woke the runner.
+        await asyncio.wait_for(applied.wait(), timeout=10)
+        assert await queries.site_counts(models.conn, "badung") == {"submitted": 1}
+        runner.stop()
+        await asyncio.wait_for(task, timeout=10)
+    service.close()
+
+
+def test_rebuild_command_rebuilds_the_read_models(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    busy_site(service, permits=9)
+    service.close()
+    read_path = tmp_path / "read.db"
+    with sqlite3.connect(read_path) as db:  # a stale, wrong read model to be replaced
+        db.execute("CREATE TABLE permits (id TEXT)")
+        db.execute("INSERT INTO permits VALUES ('stale')")
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "projections", "rebuild",
+         "--db", str(tmp_path / "events.db"), "--read-models", str(read_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "event" in done.stdout
+    with sqlite3.connect(read_path) as db:
+        ids = {row[0] for row in db.execute("SELECT id FROM permits")}
+        counts = dict(db.execute("SELECT status, n FROM site_counts WHERE n != 0").fetchall())
+    assert "stale" not in ids
+    assert len(ids) == 9 + 5
+    assert counts == {"handed_over": 3, "ready": 6, "submitted": 5}

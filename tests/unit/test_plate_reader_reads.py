@@ -1,0 +1,156 @@
+"""The plate reader on generated frames: schemes, degradations, non-plates, QR, bad input."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.plates import MatchKind
+from plate_reader import Reader
+from plate_reader.ocr import TextLine
+from plate_reader.plates import interpret
+from plate_reader.synth import Scheme, empty_scene, plate_crop, plate_scene, qr_scene
+from plate_reader.synth_render import blend_ink, text_block
+
+VALID_CODE = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def _rate(reader: Reader, samples: list[tuple[np.ndarray, str]]) -> float:
+    hits = 0
+    for image, plate in samples:
+        reads = reader.read_plates(image)
+        hits += bool(reads) and reads[0].text == plate
+    return hits / len(samples)
+
+
+@pytest.mark.parametrize("scheme", list(Scheme))
+def test_each_colour_scheme_is_read_on_crops(reader: Reader, scheme: Scheme) -> None:
+    rng = np.random.default_rng(11)
+    samples = [plate_crop(rng, scheme=scheme, level=0.5) for _ in range(6)]
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 5 / 6
+
+
+def test_hard_degraded_crops_are_read_at_least_85_percent(reader: Reader) -> None:
+    rng = np.random.default_rng(12)
+    samples = [plate_crop(rng, level=1.0) for _ in range(30)]
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.85
+
+
+def test_small_plates_of_about_twenty_pixels_are_mostly_read(reader: Reader) -> None:
+    rng = np.random.default_rng(13)
+    samples = [plate_crop(rng, height=int(rng.integers(20, 28)), level=0.5) for _ in range(10)]
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.6
+
+
+def test_full_frames_give_the_plate_often_and_its_box(reader: Reader) -> None:
+    rng = np.random.default_rng(14)
+    samples = [plate_scene(rng, level=0.5) for _ in range(12)]
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.4
+    found = reader.read_plates(samples[0].image)
+    if found and found[0].text == samples[0].plate:
+        x, y, w, h = found[0].box
+        bx, by, bw, bh = samples[0].box
+        assert x <= bx + bw / 2 <= x + w
+        assert y <= by + bh / 2 <= y + h
+
+
+def _text_board(text: str, size: tuple[int, int], bg: int, ink: int) -> np.ndarray:
+    board = np.full((size[1], size[0], 3), bg, np.uint8)
+    glyphs = text_block(text, (int(size[0] * 0.9), int(size[1] * 0.6)), 8, cv2.FONT_HERSHEY_DUPLEX)
+    blend_ink(board, glyphs, (ink, ink, ink), int(size[0] * 0.05), int(size[1] * 0.2))
+    return board
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("APOTEK 24 JAM", (520, 90)),
+        ("TOYOTA", (240, 70)),
+        ("08.29", (160, 60)),
+        ("XENIA", (200, 60)),
+    ],
+)
+def test_signs_badges_and_the_expiry_line_are_not_plates(
+    reader: Reader, text: str, size: tuple[int, int]
+) -> None:
+    assert reader.read_plates(_text_board(text, size, 230, 20)) == ()
+    assert reader.read_plates(_text_board(text, size, 25, 235)) == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "plate"),
+    [
+        ("AB 822 1", "AB822I"),  # a lone last group is the suffix: 1 -> I
+        ("0K 1234 AB", "DK1234AB"),  # a region code never holds a digit
+        ("B 12O4 XY", "B1204XY"),  # a number never holds a letter
+        ("IDK 55 A1", "DK55A"),  # the rim read as I at the left, nothing saves the right
+    ],
+)
+def test_look_alikes_are_corrected_by_position(raw: str, plate: str) -> None:
+    found, _ = interpret(TextLine(raw, (), 0.9))
+    if plate == "DK55A":
+        assert found is None or found.text != "IDK55A1"
+        return
+    assert found is not None
+    assert found.text == plate
+
+
+def test_expected_plates_are_matched(reader: Reader) -> None:
+    sample = plate_crop(np.random.default_rng(15), "DK 1234 AB", Scheme.BLACK_ON_WHITE, height=80)
+    reads = reader.read(sample.image, expected={"DK1234AB", "B1234XY"})
+    assert reads.plates
+    match = reads.plates[0].match
+    assert match is not None
+    assert match.kind is MatchKind.EXACT
+    assert match.plate == "DK1234AB"
+
+
+def test_a_valid_pickup_code_is_decoded_and_recognised(reader: Reader) -> None:
+    rng = np.random.default_rng(16)
+    hits = [reader.read_qr(qr_scene(rng, VALID_CODE, level=0.3).image) for _ in range(5)]
+    good = [r for r in hits if r and r[0].text == VALID_CODE]
+    assert len(good) >= 4
+    assert all(r[0].valid_code for r in good)
+    assert len(good[0][0].corners) == 4
+
+
+def test_a_qr_that_is_not_a_pickup_code_is_read_but_not_valid(reader: Reader) -> None:
+    image = qr_scene(np.random.default_rng(17), "DT1:NOT A CODE", level=0.0).image
+    reads = reader.read_qr(image)
+    assert [q.text for q in reads] == ["DT1:NOT A CODE"]
+    assert reads[0].valid_code is False
+
+
+def test_empty_frames_give_no_codes(reader: Reader) -> None:
+    rng = np.random.default_rng(18)
+    for _ in range(5):
+        assert reader.read(empty_scene(rng)).qr == ()
+
+
+def test_a_grey_frame_is_accepted(reader: Reader) -> None:
+    sample = plate_crop(np.random.default_rng(19), "B 1234 XY", Scheme.BLACK_ON_WHITE, height=80)
+    grey = cv2.cvtColor(sample.image, cv2.COLOR_BGR2GRAY)
+    assert [p.text for p in reader.read_plates(grey)][:1] == ["B1234XY"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((720, 1280, 3), np.float32),
+        np.zeros((720, 1280, 4), np.uint8),
+        np.zeros((720,), np.uint8),
+        [[0, 0, 0]],
+    ],
+)
+def test_a_frame_of_the_wrong_shape_or_dtype_is_refused_clearly(
+    reader: Reader, frame: object
+) -> None:
+    with pytest.raises(ValueError, match="HxWx3") as error:
+        reader.read(frame)
+    assert "got" in str(error.value)
