@@ -11,7 +11,6 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -54,12 +53,14 @@ _CLOSING = frozenset({"Rejected", "HandedOver", "Cancelled", "Expired"})
 
 
 def _text(value: object) -> str | None:
+    """A stored value as text: the library keeps datetimes and UUIDs as tagged objects."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
+    if isinstance(value, dict):
+        data = value.get("_data_")
+        if value.get("_type_") == "uuid_hex" and isinstance(data, str):
+            return str(UUID(hex=data))
+        return str(data)
     return str(value)
 
 
@@ -70,17 +71,21 @@ class PageChanges:
     permits: dict[str, Row] = field(default_factory=dict)
     codes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     deactivate_codes_of: set[str] = field(default_factory=set)
-    timeline: list[tuple[Any, ...]] = field(default_factory=list)
     conflicts: list[tuple[Any, ...]] = field(default_factory=list)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_position: int = 0
 
 
 class PermitFold:
-    """Applies permit events to rows; ``load`` fetches rows the page has not seen yet."""
+    """Applies permit events to rows; ``existing`` fetches rows the page has not seen yet.
 
-    def __init__(self, transcoder: Transcoder) -> None:
-        self._decode = transcoder.decode
+    Event state is read as plain JSON rather than through the library's transcoder: the
+    read models want text, and the transcoder's datetime and UUID objects would only be
+    turned back into text (a third of the fold's time, measured).
+    """
+
+    def __init__(self, transcoder: Transcoder | None = None) -> None:
+        self._decode = json.loads
 
     def permit_ids(self, notifications: Iterable[Notification]) -> set[str]:
         """Ids of the permits a page touches, other than those it creates."""
@@ -101,7 +106,7 @@ class PermitFold:
             name = n.topic[len(PERMIT_TOPIC) :]
             state: dict[str, Any] = self._decode(n.state)
             permit_id = str(n.originator_id)
-            at = _text(state.get("timestamp"))
+            at = state["timestamp"]["_data_"]
             if name == "Submitted":
                 row = self._new_row(permit_id, state)
                 changes.permits[permit_id] = row
@@ -113,6 +118,11 @@ class PermitFold:
                     if loaded is None:
                         continue  # a permit whose start we never saw: nothing sane to do
                     known = changes.permits[permit_id] = dict(loaded)
+                    # A fresh list: the row it came from may still be on its way to disk.
+                    earlier = known["timeline"]
+                    known["timeline"] = (
+                        json.loads(earlier) if isinstance(earlier, str) else list(earlier)
+                    )
                 row = known
             self._apply(name, state, row, changes, permit_id)
             column = _STAGE_COLUMN.get(name)
@@ -129,9 +139,7 @@ class PermitFold:
                 row["status"] = new_status
             row["updated_at"] = at
             row["version"] = n.originator_version
-            changes.timeline.append(
-                (permit_id, n.originator_version, name, at, _detail(name, state))
-            )
+            row["timeline"].append((n.originator_version, name, at, _detail(name, state)))
         return changes
 
     @staticmethod
@@ -148,6 +156,7 @@ class PermitFold:
             status="submitted",
             conflicts=0,
             delegates=0,
+            timeline=[],
         )
         return row
 
@@ -201,7 +210,7 @@ class PermitFold:
             changes.deactivate_codes_of.add(permit_id)
 
 
-def _detail(name: str, state: dict[str, Any]) -> str | None:
+def _detail(name: str, state: dict[str, Any]) -> dict[str, Any] | None:
     """What the timeline shows beside an event; never a code, a NIK or a name."""
     keep = {
         "CorrectionRequested": ("reason",),
@@ -216,4 +225,4 @@ def _detail(name: str, state: dict[str, Any]) -> str | None:
     }.get(name)
     if not keep:
         return None
-    return json.dumps({k: _text(state.get(k)) if k != "amount_rupiah" else state[k] for k in keep})
+    return {k: _text(state.get(k)) if k != "amount_rupiah" else state[k] for k in keep}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,7 @@ class TimelineEntry:
     version: int
     event: str
     at: str
-    detail: str | None
+    detail: dict[str, Any] | None
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, *args: Any) -> aiosqlite.Row | None:
@@ -154,12 +155,14 @@ async def active_code_hashes(conn: aiosqlite.Connection, site: str) -> list[str]
 
 
 async def timeline(conn: aiosqlite.Connection, permit_id: str) -> list[TimelineEntry]:
-    rows = await _all(
-        conn,
-        "SELECT version, event, at, detail FROM timeline WHERE permit_id = ? ORDER BY version",
-        permit_id,
-    )
-    return [TimelineEntry(r[0], r[1], r[2], r[3]) for r in rows]
+    """The permit's events, oldest first, with the details a citizen may see."""
+    row = await _one(conn, "SELECT timeline FROM permits WHERE id = ?", permit_id)
+    if row is None:
+        return []
+    return [
+        TimelineEntry(version, event, at, detail)
+        for version, event, at, detail in json.loads(row[0])
+    ]
 
 
 async def site_counts(conn: aiosqlite.Connection, site: str) -> dict[str, int]:

@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eventsourcing.persistence import ApplicationRecorder, Transcoder
+from eventsourcing.persistence import ApplicationRecorder, Notification, Transcoder
 
-from projections.permits import PermitFold
+from projections.permits import PageChanges, PermitFold, Row
 from projections.store import ReadModels
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ProjectionRunner:
         *,
         page_size: int = 1000,
         poll_seconds: float = 1.0,
+        cache_rows: int = 100_000,
     ) -> None:
         self._recorder = recorder
         self._fold = PermitFold(transcoder)
@@ -57,6 +58,10 @@ class ProjectionRunner:
         self._stopping = False
         self.position = 0
         self._applied_listeners: list[Callable[[int], None]] = []
+        # The runner is the read models' only writer, so the rows it last wrote can be
+        # kept and folded again without reading them back.
+        self._rows: dict[str, Row] = {}
+        self.cache_rows = cache_rows
 
     def on_applied(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` on the event loop after each page is committed."""
@@ -70,42 +75,94 @@ class ProjectionRunner:
         with contextlib.suppress(RuntimeError):  # the loop closed while we were saving
             loop.call_soon_threadsafe(wake.set)
 
+    async def _fold_page(self, page: Sequence[Notification]) -> PageChanges:
+        wanted = self._fold.permit_ids(page)
+        missing = {pid for pid in wanted if pid not in self._rows}
+        loaded = await self.read_models.load_permits(missing) if missing else {}
+
+        def existing(permit_id: str) -> Row | None:
+            return self._rows.get(permit_id) or loaded.get(permit_id)
+
+        changes = self._fold.fold(page, existing)
+        for permit_id, row in changes.permits.items():
+            self._rows.pop(permit_id, None)
+            self._rows[permit_id] = row
+        while len(self._rows) > self.cache_rows:
+            del self._rows[next(iter(self._rows))]
+        return changes
+
+    async def _write(
+        self,
+        changes: PageChanges,
+        events: int,
+        tally: list[int],
+        progress: Progress | None,
+        newest: int,
+    ) -> None:
+        await self.read_models.write_page(changes)
+        self.position = changes.last_position
+        tally[0] += events
+        tally[1] += 1
+        for listener in self._applied_listeners:
+            listener(self.position)
+        if progress is not None:
+            progress(self.position, max(newest, self.position))
+
+    async def _select_after(self, position: int) -> Sequence[Notification]:
+        return await asyncio.to_thread(
+            self._recorder.select_notifications,
+            start=position,
+            limit=self.page_size,
+            inclusive_of_start=False,
+        )
+
     async def lag(self) -> int:
         """How many notifications the read models are behind the store."""
         newest = await asyncio.to_thread(self._recorder.max_notification_id) or 0
         return max(0, newest - self.position)
 
     async def catch_up(self, progress: Progress | None = None) -> CatchUp:
-        """Apply every notification after the tracked position, a page per transaction."""
+        """Apply every notification after the tracked position, a page per transaction.
+
+        Three stages overlap: the next page is read from the store while this one is folded
+        and the previous one is written (the write runs mostly outside the GIL).
+        """
         started = time.perf_counter()
         self.position = await self.read_models.position()
-        total = 0
-        pages = 0
         newest = 0
         if progress is not None:
             newest = await asyncio.to_thread(self._recorder.max_notification_id) or 0
-        while True:
-            page = await asyncio.to_thread(
-                self._recorder.select_notifications,
-                start=self.position,
-                limit=self.page_size,
-                inclusive_of_start=False,
-            )
-            if not page:
-                break
-            wanted = self._fold.permit_ids(page)
-            existing = await self.read_models.load_permits(wanted) if wanted else {}
-            changes = self._fold.fold(page, existing.get)
-            await self.read_models.write_page(changes)
-            self.position = changes.last_position
-            total += len(page)
-            pages += 1
-            for listener in self._applied_listeners:
-                listener(self.position)
-            if progress is not None:
-                progress(self.position, max(newest, self.position))
-            if len(page) < self.page_size:
-                break
+        tally = [0, 0]  # events, pages
+        writing: asyncio.Future[None] | None = None
+        upcoming: asyncio.Future[Sequence[Notification]] | None = None
+        try:
+            page = await self._select_after(self.position)
+            while page:
+                upcoming = (
+                    asyncio.ensure_future(self._select_after(page[-1].id))
+                    if len(page) == self.page_size
+                    else None
+                )
+                changes = await self._fold_page(page)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(
+                    self._write(changes, len(page), tally, progress, newest)
+                )
+                page = await upcoming if upcoming is not None else []
+                upcoming = None
+            if writing is not None:
+                await writing
+                writing = None
+        except BaseException:
+            self._rows.clear()  # rows folded past the last commit are not the truth
+            for pending in (upcoming, writing):
+                if pending is not None:
+                    with contextlib.suppress(BaseException):
+                        await pending
+            self.position = await self.read_models.position()
+            raise
+        total, pages = tally
         return CatchUp(total, pages, self.position, time.perf_counter() - started)
 
     async def run(self) -> None:
@@ -131,5 +188,6 @@ class ProjectionRunner:
     async def rebuild(self, progress: Progress | None = None) -> CatchUp:
         """Drop the read models and build them again from the first event."""
         await self.read_models.drop_all()
+        self._rows.clear()
         self.position = 0
         return await self.catch_up(progress)

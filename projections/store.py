@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,12 @@ _PERMIT_UPSERT = (
     f"VALUES ({', '.join('?' for _ in PERMIT_COLUMNS)})"
 )
 _SELECT_CHUNK = 500
+
+
+def _permit_values(row: Row) -> tuple[object, ...]:
+    timeline = row["timeline"]
+    text = timeline if isinstance(timeline, str) else json.dumps(timeline, separators=(",", ":"))
+    return (*(row[c] for c in PERMIT_COLUMNS[:-1]), text)
 
 
 class ReadModels:
@@ -107,38 +114,35 @@ class ReadModels:
     async def write_page(self, changes: PageChanges) -> None:
         """Write a page's changes and its position in one transaction: all or nothing."""
         conn = self.conn
+        # Everything is turned into values before the first await: the caller goes on
+        # folding the next page while this one is written.
+        permits = [_permit_values(row) for row in changes.permits.values()]
+        codes = [
+            (*code[:5], 0 if code[1] in changes.deactivate_codes_of else code[5])
+            for code in changes.codes.values()
+        ]
+        deactivate = [(pid,) for pid in changes.deactivate_codes_of]
+        conflicts = list(changes.conflicts)
+        deltas = [(site, status, n) for (site, status), n in changes.counts.items() if n]
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            await conn.executemany(
-                _PERMIT_UPSERT,
-                [tuple(row[c] for c in PERMIT_COLUMNS) for row in changes.permits.values()],
-            )
+            await conn.executemany(_PERMIT_UPSERT, permits)
             if self.fault_after_permits is not None:
                 self.fault_after_permits()
-            if changes.deactivate_codes_of:
+            if deactivate:
                 await conn.executemany(
-                    "UPDATE pickup_codes SET active = 0 WHERE permit_id = ?",
-                    [(pid,) for pid in changes.deactivate_codes_of],
+                    "UPDATE pickup_codes SET active = 0 WHERE permit_id = ?", deactivate
                 )
-            if changes.codes:
+            if codes:
                 await conn.executemany(
-                    "INSERT OR REPLACE INTO pickup_codes VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (*code[:5], 0 if code[1] in changes.deactivate_codes_of else code[5])
-                        for code in changes.codes.values()
-                    ],
+                    "INSERT OR REPLACE INTO pickup_codes VALUES (?, ?, ?, ?, ?, ?)", codes
                 )
-            if changes.timeline:
-                await conn.executemany(
-                    "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?)", changes.timeline
-                )
-            if changes.conflicts:
+            if conflicts:
                 await conn.executemany(
                     "INSERT OR IGNORE INTO conflicts "
                     "(permit_id, handover_id, by, channel, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-                    changes.conflicts,
+                    conflicts,
                 )
-            deltas = [(site, status, n) for (site, status), n in changes.counts.items() if n]
             if deltas:
                 await conn.executemany(
                     "INSERT INTO site_counts VALUES (?, ?, ?) "
