@@ -238,7 +238,8 @@ def run(quick: bool = False, rebuild_events: int | None = None) -> dict[str, Any
         "targets": {
             "lifecycle_vs_raw_eventsourcing>=0.5": lifecycle_rate / raw_es >= 0.5,
             "projection_events_per_s>=50000": projection_rate >= 50_000,
-            "rebuild_1m_events_under_30s": projection["seconds"] * 1_000_000
+            "rebuild_1m_events_under_30s": projection["seconds"]
+            * 1_000_000
             / max(projection["events"], 1)
             < 30,
         },

@@ -206,9 +206,7 @@ class PermitApplication(Aggregate):
 
     def reject(self, by: str, reason: str) -> None:
         self.check_by(by)
-        self.check_status(
-            "reject", S.SUBMITTED, S.DOCUMENTS_VERIFIED, S.FEE_ASSESSED, S.FEE_PAID
-        )
+        self.check_status("reject", S.SUBMITTED, S.DOCUMENTS_VERIFIED, S.FEE_ASSESSED, S.FEE_PAID)
         if not reason.strip():
             raise InvalidInputError(self.id, "Alasan wajib diisi / a reason is required")
         self._rejected(by, reason)

@@ -196,7 +196,9 @@ def _known_region(raw: str, fitted: str) -> str:
     """Among the look-alike readings of a region code, prefer one that exists."""
     if fitted in REGION_CODES:
         return fitted
-    options = [_REGION_LETTERS_FOR_DIGIT.get(char, fixed) for char, fixed in zip(raw, fitted)]
+    options = [
+        _REGION_LETTERS_FOR_DIGIT.get(char, fixed) for char, fixed in zip(raw, fitted, strict=True)
+    ]
     for first in options[0]:
         for second in options[1] if len(options) > 1 else [""]:
             if first + second in REGION_CODES:

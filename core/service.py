@@ -8,6 +8,7 @@ handover that loses such a race is refused and kept on the permit as a conflict.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,9 +154,7 @@ class PermitService(Application[UUID]):
             raise PermitNotFoundError(permit_id) from None
         return permit
 
-    def _change(
-        self, permit_id: UUID, command: Callable[[PermitApplication], T], *extra: Any
-    ) -> T:
+    def _change(self, permit_id: UUID, command: Callable[[PermitApplication], T], *extra: Any) -> T:
         """Run ``command`` on a fresh permit and save, again if another writer came first."""
         for _ in range(MAX_ATTEMPTS):
             permit = self._permit(permit_id)
@@ -215,10 +214,9 @@ class PermitService(Application[UUID]):
             nik_hash=hashed_nik,
             plate=normalise_plate(plate) if plate else None,
         )
-        try:
+        # A concurrent submit of the same reference may win; the id is the same either way.
+        with contextlib.suppress(IntegrityError):
             self.save(permit)
-        except IntegrityError:
-            pass  # a concurrent submit of the same reference won; same id either way
         return permit.id
 
     def verify_documents(self, permit_id: UUID, by: str) -> None:

@@ -108,6 +108,10 @@ class ProjectionRunner:
         if progress is not None:
             progress(self.position, max(newest, self.position))
 
+    async def _newest(self) -> int:
+        newest: int | None = await asyncio.to_thread(self._recorder.max_notification_id)
+        return newest or 0
+
     async def _select_after(self, position: int) -> Sequence[Notification]:
         return await asyncio.to_thread(
             self._recorder.select_notifications,
@@ -118,8 +122,7 @@ class ProjectionRunner:
 
     async def lag(self) -> int:
         """How many notifications the read models are behind the store."""
-        newest = await asyncio.to_thread(self._recorder.max_notification_id) or 0
-        return max(0, newest - self.position)
+        return max(0, await self._newest() - self.position)
 
     async def catch_up(self, progress: Progress | None = None) -> CatchUp:
         """Apply every notification after the tracked position, a page per transaction.
@@ -131,7 +134,7 @@ class ProjectionRunner:
         self.position = await self.read_models.position()
         newest = 0
         if progress is not None:
-            newest = await asyncio.to_thread(self._recorder.max_notification_id) or 0
+            newest = await self._newest()
         tally = [0, 0]  # events, pages
         writing: asyncio.Future[None] | None = None
         upcoming: asyncio.Future[Sequence[Notification]] | None = None

@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
     resolved INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (permit_id, handover_id)
 );
-"""  # noqa: S608 - column names are our own constants
+"""
 
 TABLES: tuple[str, ...] = (
     "tracking",

@@ -104,7 +104,7 @@ class ReadModels:
             chunk = id_list[start : start + _SELECT_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             async with self.conn.execute(
-                f"SELECT * FROM permits WHERE id IN ({marks})",  # noqa: S608 - only '?' marks
+                f"SELECT * FROM permits WHERE id IN ({marks})",
                 chunk,
             ) as cursor:
                 for found in await cursor.fetchall():

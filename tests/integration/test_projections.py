@@ -21,7 +21,7 @@ from projections.store import ReadModels
 from tests.factories import ready_permit, sqlite_service, submit
 
 
-class Crash(Exception):
+class CrashError(Exception):
     """Stands for the process dying in the middle of a page."""
 
 
@@ -96,7 +96,9 @@ async def test_read_models_answer_the_questions_the_lanes_ask(tmp_path: Path) ->
         timeline = await queries.timeline(models.conn, str(ready.id))
         assert [t.event for t in timeline][-2:] == ["Staged", "PickupCodeIssued"]
 
-        service.release(ready.id, lane="2", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE)
+        service.release(
+            ready.id, lane="2", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE
+        )
         service.hand_over(
             ready.id, handover_id="h", by="op", recipient=Recipient.OWNER, id_checked=True,
             channel="lane:2",
@@ -126,19 +128,17 @@ async def test_a_crash_mid_page_replays_and_never_skips_or_doubles(tmp_path: Pat
 
     models = await ReadModels(tmp_path / "crashy.db").open()
     try:
-        runner = ProjectionRunner(
-            service.recorder, service.mapper.transcoder, models, page_size=37
-        )
+        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models, page_size=37)
         pages = 0
 
         def crash_on_third_page() -> None:
             nonlocal pages
             pages += 1
             if pages == 3:
-                raise Crash
+                raise CrashError
 
         models.fault_after_permits = crash_on_third_page
-        with pytest.raises(Crash):
+        with pytest.raises(CrashError):
             await runner.catch_up()
         assert await models.position() == 2 * 37  # two pages landed, the third rolled back
     finally:

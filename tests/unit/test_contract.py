@@ -90,7 +90,9 @@ def test_unknown_fields_are_ignored() -> None:
         ({"lane": 3}, "lane"),
     ],
 )
-def test_invalid_arrivals_are_refused_with_a_reason(changes: dict[str, object], reason: str) -> None:
+def test_invalid_arrivals_are_refused_with_a_reason(
+    changes: dict[str, object], reason: str
+) -> None:
     with pytest.raises(ContractError) as refused:
         decode(Arrival, arrival_json(**changes))
     assert reason in refused.value.reason

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,7 +90,7 @@ def test_candidates_list_fewest_swaps_first() -> None:
 
 
 def itertools_pairs(items: list[object]) -> list[tuple[object, object]]:
-    return list(zip(items, items[1:], strict=False))
+    return list(itertools.pairwise(items))
 
 
 def test_look_alike_swaps_cost_less_than_other_swaps() -> None:
