@@ -9,6 +9,8 @@ handover that loses such a race is refused and kept on the permit as a conflict.
 from __future__ import annotations
 
 import contextlib
+import hmac
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from core.codes import PickupCode, hash_code_text, nik_hash
@@ -126,12 +129,14 @@ class PermitService(Application[UUID]):
         # Cached aggregates are fast-forwarded from the store on each get, so a command
         # costs one small read instead of replaying the whole permit.
         store_env.setdefault("AGGREGATE_CACHE_MAXSIZE", "10000")
+        store_env.setdefault("DEEPCOPY_FROM_AGGREGATE_CACHE", "n")
         store_env.update(env or {})
         super().__init__(env=store_env)
         self.settings = settings
         self.clock = clock
         self._nik_key = settings.nik_key.get_secret_value().encode()
         self._listeners: list[SaveListener] = []
+        self._locks = tuple(threading.Lock() for _ in range(64))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -147,31 +152,60 @@ class PermitService(Application[UUID]):
                 listener(last)
         return recordings
 
+    def _lock(self, permit_id: UUID) -> threading.Lock:
+        return self._locks[permit_id.int % len(self._locks)]
+
     def _permit(self, permit_id: UUID) -> PermitApplication:
+        """The cached permit itself (not a copy): call only while holding its lock."""
         try:
             permit: PermitApplication = self.repository.get(permit_id)
         except AggregateNotFoundError:
             raise PermitNotFoundError(permit_id) from None
         return permit
 
-    def _change(self, permit_id: UUID, command: Callable[[PermitApplication], T], *extra: Any) -> T:
-        """Run ``command`` on a fresh permit and save, again if another writer came first."""
-        for _ in range(MAX_ATTEMPTS):
-            permit = self._permit(permit_id)
-            result = command(permit)
-            try:
-                self.save(permit, *extra)
-            except IntegrityError:
-                continue
-            return result
+    def _forget(self, permit_id: UUID) -> None:
+        """Drop a cached permit that may hold events that were never saved."""
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(permit_id, evict=True)
+
+    def _change(
+        self,
+        permit_id: UUID,
+        command: Callable[[PermitApplication], T],
+        extra: Callable[[], list[Aggregate]] | None = None,
+    ) -> T:
+        """Run ``command`` on a fresh permit and save, again if another writer came first.
+
+        Commands on one permit take turns within the process (a striped lock), so the cached
+        aggregate is changed in place rather than deep-copied for every command (measured:
+        a third of a command's cost); a failed command or save evicts it from the cache.
+        """
+        with self._lock(permit_id):
+            for _ in range(MAX_ATTEMPTS):
+                permit = self._permit(permit_id)
+                try:
+                    result = command(permit)
+                    # Aggregates saved alongside are made anew for each attempt: a failed
+                    # save has already taken their pending events.
+                    self.save(permit, *(extra() if extra else ()))
+                except IntegrityError:
+                    self._forget(permit_id)
+                    continue
+                except BaseException:
+                    self._forget(permit_id)
+                    raise
+                return result
         raise ConcurrentChangeError(permit_id)
 
     def get(self, permit_id: UUID) -> PermitSnapshot:
-        return PermitSnapshot.of(self._permit(permit_id))
+        with self._lock(permit_id):
+            return PermitSnapshot.of(self._permit(permit_id))
 
     def history(self, permit_id: UUID) -> list[tuple[str, datetime]]:
         """The permit's events as (name, time), oldest first."""
-        self._permit(permit_id)
+        self.get(permit_id)
         return [
             (type(e).__name__, e.timestamp)
             for e in self.events.get(permit_id)
@@ -194,7 +228,7 @@ class PermitService(Application[UUID]):
         """Submit an application; the same reference at the same site again returns its id."""
         permit_id = permit_id_for(site, reference)
         try:
-            self._permit(permit_id)
+            self.get(permit_id)
         except PermitNotFoundError:
             pass
         else:
@@ -247,21 +281,29 @@ class PermitService(Application[UUID]):
     def print_document(self, permit_id: UUID, by: str) -> None:
         self._change(permit_id, lambda p: p.print_document(by))
 
+    @staticmethod
+    def _index_for(code: PickupCode, permit_id: UUID) -> Callable[[], list[Aggregate]]:
+        return lambda: [PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)]
+
     def stage(self, permit_id: UUID, by: str, slot: str) -> IssuedCode:
         """Stage the printed permit in ``slot`` and issue its pickup code: it is READY."""
         code = PickupCode.generate()
         expires_at = self.clock() + self.settings.code_ttl
-        index = PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)
-        self._change(permit_id, lambda p: p.stage(by, slot, code.sha256, expires_at), index)
+        self._change(
+            permit_id,
+            lambda p: p.stage(by, slot, code.sha256, expires_at),
+            self._index_for(code, permit_id),
+        )
         return IssuedCode(permit_id, code.text, code.sha256, expires_at)
 
     def reissue_code(self, permit_id: UUID, by: str, reason: str) -> IssuedCode:
         """A new pickup code for a lost or leaked one; the old code stops working at once."""
         code = PickupCode.generate()
         expires_at = self.clock() + self.settings.code_ttl
-        index = PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)
         self._change(
-            permit_id, lambda p: p.reissue_code(by, code.sha256, expires_at, reason), index
+            permit_id,
+            lambda p: p.reissue_code(by, code.sha256, expires_at, reason),
+            self._index_for(code, permit_id),
         )
         return IssuedCode(permit_id, code.text, code.sha256, expires_at)
 
@@ -275,28 +317,28 @@ class PermitService(Application[UUID]):
             raise InvalidInputError(permit_id, str(error)) from None
         code = PickupCode.generate()
         delegate_id = code.sha256[:12]
-        index = PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)
         now = self.clock()
         self._change(
             permit_id,
             lambda p: p.authorise_delegate(
                 delegate_id, name, hashed_nik, expires_at, code.sha256, now
             ),
-            index,
+            self._index_for(code, permit_id),
         )
         return IssuedCode(permit_id, code.text, code.sha256, expires_at, Recipient.DELEGATE)
 
     def check_nik(self, permit_id: UUID, nik: str, delegate_id: str | None = None) -> bool:
         """Whether ``nik`` is the holder's (or the named delegate's), without storing it."""
-        permit = self._permit(permit_id)
         try:
             hashed = nik_hash(nik, self._nik_key)
         except ValueError:
             return False
-        if delegate_id is None:
-            return hashed == permit.nik_hash
-        delegate = permit.delegates.get(delegate_id)
-        return delegate is not None and delegate.nik_hash == hashed
+        with self._lock(permit_id):
+            permit = self._permit(permit_id)
+            if delegate_id is None:
+                return hmac.compare_digest(hashed, permit.nik_hash)
+            delegate = permit.delegates.get(delegate_id)
+            return delegate is not None and hmac.compare_digest(delegate.nik_hash, hashed)
 
     # -- pickup -----------------------------------------------------------------------------
 
@@ -307,14 +349,16 @@ class PermitService(Application[UUID]):
             index: PickupCodeIndex = self.repository.get(code_index_id(code_sha256))
         except AggregateNotFoundError:
             raise CodeRefusedError(None, "unknown", "Kode tidak dikenal / unknown code") from None
-        permit = self._permit(index.permit_id)
-        if site is not None and permit.site != site:
-            raise CodeRefusedError(
-                permit.id,
-                "wrong_site",
-                f"Izin ini diambil di {permit.site} / this permit is collected at {permit.site}",
-            )
-        return permit.check_code_usable(code_sha256, self.clock())
+        with self._lock(index.permit_id):
+            permit = self._permit(index.permit_id)
+            if site is not None and permit.site != site:
+                raise CodeRefusedError(
+                    permit.id,
+                    "wrong_site",
+                    f"Izin ini diambil di {permit.site} / this permit is collected at "
+                    f"{permit.site}",
+                )
+            return permit.check_code_usable(code_sha256, self.clock())
 
     def release(
         self,

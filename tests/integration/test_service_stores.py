@@ -9,16 +9,19 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from core.errors import AlreadyHandedOverError
+from core.permit import PermitApplication
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from core.values import PermitStatus, Recipient, ReleaseMethod
-from tests.factories import FrozenClock, ready_permit
+from tests.factories import DELEGATE_NIK, FrozenClock, ready_permit, submit
 
 StoreFactory = Callable[[], StoreSettings]
 
@@ -123,3 +126,43 @@ def test_submitting_again_from_another_process_returns_the_same_permit(
     finally:
         one.close()
         two.close()
+
+
+def test_a_command_that_loses_a_race_is_retried_with_its_code_index(
+    store: StoreSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process changes the permit between our load and our save: we try again."""
+    ours, theirs = open_service(store), open_service(store)
+    try:
+        permit_id = ready_permit_until_printed(ours)
+        original = PermitApplication.stage
+        raced: list[bool] = []
+
+        def stage_while_another_writer_saves(self: PermitApplication, *args: Any) -> None:
+            if not raced:
+                raced.append(True)
+                theirs.authorise_delegate(
+                    permit_id, name="Ketut Arta", nik=DELEGATE_NIK,
+                    expires_at=theirs.clock() + timedelta(days=2),
+                )  # fmt: skip
+            original(self, *args)
+
+        monkeypatch.setattr(PermitApplication, "stage", stage_while_another_writer_saves)
+        issued = ours.stage(permit_id, "runner", "R9-09")
+        assert raced == [True]
+        assert ours.resolve_code(issued.code).permit_id == permit_id  # the index was saved
+        names = [name for name, _ in ours.history(permit_id)]
+        assert names[-3:] == ["DelegateAuthorised", "Staged", "PickupCodeIssued"]
+        assert ours.get(permit_id).status is PermitStatus.READY
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def ready_permit_until_printed(service: PermitService) -> uuid.UUID:
+    permit_id = submit(service)
+    service.verify_documents(permit_id, "officer")
+    service.assess_fee(permit_id, "officer", 0)
+    service.approve(permit_id, "officer")
+    service.print_document(permit_id, "officer")
+    return permit_id

@@ -1,0 +1,70 @@
+"""Shared fixtures: real PostgreSQL, Mosquitto and the embedded broker (see tests/services.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.services import (
+    BrokerEndpoint,
+    EmbeddedBroker,
+    MosquittoServer,
+    PostgresServer,
+    drivethru_acl,
+    require_service,
+    running_embedded_broker,
+    running_mosquitto,
+)
+
+SITE = "badung"
+LANES = ("1", "2")
+TEAMS = ("a",)
+# Test-only credentials, one per device as in production.
+MQTT_USERS: dict[str, str] = {
+    "server": "server-test-secret",
+    "lane-1": "lane-1-test-secret",
+    "lane-2": "lane-2-test-secret",
+    "team-a": "team-a-test-secret",
+}
+
+POSTGRES_MISSING = "PostgreSQL is not installed (Debian package postgresql)"
+MOSQUITTO_MISSING = "Mosquitto is not installed (Debian packages mosquitto, mosquitto-clients)"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; tests create their own databases on it."""
+    require_service("postgres", POSTGRES_MISSING)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[MosquittoServer]:
+    """A fresh Mosquitto with the site's users and the contract's ACL."""
+    require_service("mosquitto", MOSQUITTO_MISSING)
+    with running_mosquitto(MQTT_USERS, drivethru_acl(SITE, LANES, TEAMS)) as server:
+        yield server
+
+
+@pytest.fixture
+def embedded_broker() -> Iterator[EmbeddedBroker]:
+    """A fresh embedded (amqtt) broker with the site's users and no ACL."""
+    with running_embedded_broker(MQTT_USERS) as broker:
+        yield broker
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("mosquitto", marks=pytest.mark.mosquitto),
+        pytest.param("embedded"),
+    ]
+)
+def broker(request: pytest.FixtureRequest) -> BrokerEndpoint:
+    """Each broker in turn, for behaviour that both must share (no ACL on the embedded one)."""
+    if request.param == "mosquitto":
+        server: MosquittoServer = request.getfixturevalue("mosquitto")
+        return BrokerEndpoint("mosquitto", server.host, server.port, MQTT_USERS)
+    embedded: EmbeddedBroker = request.getfixturevalue("embedded_broker")
+    return BrokerEndpoint("embedded", embedded.host, embedded.port, MQTT_USERS)
