@@ -9,6 +9,7 @@ handover that loses such a race is refused and kept on the permit as a conflict.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hmac
 import threading
 from collections.abc import Callable, Mapping
@@ -163,12 +164,17 @@ class PermitService(Application[UUID]):
             raise PermitNotFoundError(permit_id) from None
         return permit
 
-    def _forget(self, permit_id: UUID) -> None:
-        """Drop a cached permit that may hold events that were never saved."""
+    def forget(self, aggregate_id: UUID) -> None:
+        """Drop a cached aggregate that may hold events that were never saved."""
         cache = self.repository.cache
         if cache is not None:
             with contextlib.suppress(KeyError):
-                cache.get(permit_id, evict=True)
+                cache.get(aggregate_id, evict=True)
+
+    def peek(self, permit_id: UUID) -> PermitApplication:
+        """A private copy of the permit, to change and then save together with others."""
+        with self._lock(permit_id):
+            return copy.deepcopy(self._permit(permit_id))
 
     def _change(
         self,
@@ -191,10 +197,10 @@ class PermitService(Application[UUID]):
                     # save has already taken their pending events.
                     self.save(permit, *(extra() if extra else ()))
                 except IntegrityError:
-                    self._forget(permit_id)
+                    self.forget(permit_id)
                     continue
                 except BaseException:
-                    self._forget(permit_id)
+                    self.forget(permit_id)
                     raise
                 return result
         raise ConcurrentChangeError(permit_id)

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
 import paho.mqtt.client as mqtt
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import LANES, MOSQUITTO_MISSING, MQTT_USERS, SITE, TEAMS
@@ -108,7 +110,7 @@ def mqtt_client(
 ) -> Iterator[MqttProbe]:
     """A connected MQTT 3.1.1 client (both brokers speak it), disconnected on exit."""
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=not persistent,
         protocol=mqtt.MQTTv311,
@@ -166,7 +168,7 @@ class Counter(Aggregate):
         self.count += 1
 
 
-class Counters(Application):
+class Counters(Application[UUID]):
     """The application whose events land in PostgreSQL."""
 
 
@@ -295,7 +297,8 @@ def test_a_client_connects_over_tls_with_the_generated_ca() -> None:
     require_service("openssl", "openssl is not installed (needed for the test certificates)")
     acl = drivethru_acl(SITE, LANES, TEAMS)
     with running_mosquitto(MQTT_USERS, acl, tls=True) as server:
-        assert server.tls_port is not None and server.ca_file is not None
+        assert server.tls_port is not None
+        assert server.ca_file is not None
         topic = f"{ROOT}/server/status"
         with mqtt_client(
             server.host, server.tls_port, "server", MQTT_USERS["server"], ca_file=server.ca_file
@@ -319,3 +322,18 @@ def test_queued_messages_survive_a_broker_restart(mosquitto: MosquittoServer) ->
     with connect_as(mosquitto, "lane-2", client_id=client_id, persistent=True) as edge:
         payloads = [m.payload for m in edge.receive(3)]
     assert payloads == [b"ack-0", b"ack-1", b"ack-2"]
+
+
+# --- the skip / fail switch ---------------------------------------------------------------
+
+
+def test_a_missing_service_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DRIVETHRU_REQUIRE_SERVICES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no such broker here"):
+        require_service("drivethru-no-such-binary", "no such broker here")
+
+
+def test_a_missing_service_fails_when_ci_requires_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIVETHRU_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="no such broker here"):
+        require_service("drivethru-no-such-binary", "no such broker here")

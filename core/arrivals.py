@@ -1,0 +1,183 @@
+"""The arrival desk: what an arrival message at a lane means for the permits waiting there.
+
+A valid pickup code releases its permit. A plate alone pre-stages the READY permits with that
+plate (the runner fetches them, the operator confirms) or releases them, as the site's
+policy says. The visit's record of the arrival and the permits' releases are saved in one
+transaction, so a crash never leaves one without the other, and a redelivered arrival is
+answered with the outcome it had the first time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from core.contract import AckOutcome, Arrival
+from core.errors import ConcurrentChangeError, PermitError
+from core.permit import CodeRefusedError, PermitApplication
+from core.service import MAX_ATTEMPTS, PermitService
+from core.values import CodeHolder, PermitStatus, ReleaseMethod, visit_id_for
+from core.visit import LaneVisit
+
+
+class ReleasePolicy(StrEnum):
+    """What may release a permit to the window without an operator's confirmation."""
+
+    CODE = "code"
+    CODE_OR_PLATE = "code_or_plate"
+    CODE_AND_PLATE = "code_and_plate"
+
+
+@dataclass(frozen=True, slots=True)
+class PlateCandidates:
+    """The read models' answer for a read plate: how it matched and which permits wait."""
+
+    kind: str  # exact | near | ambiguous | none
+    plate: str | None
+    permit_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeskDecision:
+    """What the desk decided for one arrival; the bridge turns it into an ack and a release."""
+
+    arrival_id: UUID
+    visit_id: UUID
+    outcome: AckOutcome
+    reason: str | None
+    permits: tuple[str, ...]
+    released: tuple[str, ...]
+    duplicate_of: AckOutcome | None = None
+
+
+class ArrivalDesk:
+    """Decides and records what each arrival releases, exactly once per arrival id."""
+
+    def __init__(self, service: PermitService, policy: ReleasePolicy) -> None:
+        self.service = service
+        self.policy = policy
+        # Visits have locks of their own: a permit's lock is never held while waiting for
+        # another lock, so the two sets cannot deadlock.
+        self._locks = tuple(threading.Lock() for _ in range(64))
+
+    def decide(
+        self, arrival: Arrival, window: str, plate: PlateCandidates | None = None
+    ) -> DeskDecision:
+        """Decide, release and record; a repeated arrival id gets its first outcome back."""
+        visit_id = visit_id_for(arrival.site, arrival.lane, arrival.visit)
+        with self._locks[visit_id.int % len(self._locks)]:
+            return self._decide(visit_id, arrival, window, plate)
+
+    def _decide(
+        self, visit_id: UUID, arrival: Arrival, window: str, plate: PlateCandidates | None
+    ) -> DeskDecision:
+        for _ in range(MAX_ATTEMPTS):
+            visit = self._visit(visit_id)
+            if visit is not None:
+                earlier = visit.outcome_of(str(arrival.id))
+                if earlier is not None:
+                    return DeskDecision(
+                        arrival.id, visit_id, AckOutcome.DUPLICATE,
+                        f"sudah diproses / already processed: {earlier.outcome}",
+                        earlier.permits, (), AckOutcome(earlier.outcome),
+                    )  # fmt: skip
+            else:
+                visit = LaneVisit(
+                    site=arrival.site, lane=arrival.lane, visit=arrival.visit,
+                    arrived_at=arrival.at,
+                )  # fmt: skip
+            outcome, reason, permits, method = self._match(arrival, plate)
+            released = self._release(permits, arrival, window, method, outcome)
+            visit.record_arrival(
+                str(arrival.id), outcome.value, reason, tuple(str(p.id) for p in permits),
+                plate.plate if plate else None, method.value if method else None, arrival.at,
+            )  # fmt: skip
+            try:
+                self.service.save(visit, *released)
+            except IntegrityError:
+                for permit in released:
+                    self.service.forget(permit.id)
+                self.service.forget(visit_id)
+                continue
+            return DeskDecision(
+                arrival.id, visit_id, outcome, reason,
+                tuple(str(p.id) for p in permits), tuple(str(p.id) for p in released),
+            )  # fmt: skip
+        raise ConcurrentChangeError(visit_id)
+
+    def _visit(self, visit_id: UUID) -> LaneVisit | None:
+        try:
+            visit: LaneVisit = self.service.repository.get(visit_id)
+        except AggregateNotFoundError:
+            return None
+        return visit
+
+    def _match(
+        self, arrival: Arrival, plate: PlateCandidates | None
+    ) -> tuple[AckOutcome, str | None, list[PermitApplication], ReleaseMethod | None]:
+        holder: CodeHolder | None = None
+        if arrival.code_sha256 is not None:
+            try:
+                holder = self.service.resolve_code(arrival.code_sha256, site=arrival.site)
+            except CodeRefusedError as refused:
+                return AckOutcome.REJECTED, refused.message, [], None
+        if holder is not None:
+            permit = self.service.peek(holder.permit_id)
+            if self.policy is ReleasePolicy.CODE_AND_PLATE and (
+                plate is None or holder.permit_id not in plate.permit_ids
+            ):
+                return (
+                    AckOutcome.PRESTAGED,
+                    "kode sah, plat belum cocok / valid code, plate not matched yet",
+                    [permit], ReleaseMethod.CODE,
+                )  # fmt: skip
+            return AckOutcome.RELEASED, None, [permit], ReleaseMethod.CODE
+        if plate is None or plate.kind == "none" or not plate.permit_ids:
+            return AckOutcome.NO_MATCH, "tidak ada izin siap / no ready permit matches", [], None
+        if plate.kind == "ambiguous":
+            return (
+                AckOutcome.AMBIGUOUS,
+                "plat mirip beberapa izin, cek petugas / plate near several permits",
+                [], None,
+            )  # fmt: skip
+        permits = [self.service.peek(pid) for pid in plate.permit_ids]
+        waiting = [p for p in permits if p.status in (PermitStatus.READY, PermitStatus.RELEASED)]
+        if not waiting:
+            return AckOutcome.NO_MATCH, "izin tidak lagi siap / permit no longer ready", [], None
+        if self.policy is ReleasePolicy.CODE_OR_PLATE and plate.kind == "exact":
+            return AckOutcome.RELEASED, None, waiting, ReleaseMethod.PLATE
+        return (
+            AckOutcome.PRESTAGED,
+            "plat dikenali, tunjukkan kode atau konfirmasi petugas / "
+            "plate recognised, show the code or the operator confirms",
+            waiting, ReleaseMethod.PLATE,
+        )  # fmt: skip
+
+    def _release(
+        self,
+        permits: Sequence[PermitApplication],
+        arrival: Arrival,
+        window: str,
+        method: ReleaseMethod | None,
+        outcome: AckOutcome,
+    ) -> list[PermitApplication]:
+        """Apply the releases to the permits; they are saved with the visit by the caller."""
+        if outcome is not AckOutcome.RELEASED or method is None:
+            return []
+        released = []
+        for permit in permits:
+            try:
+                changed = permit.release(
+                    arrival.lane, window, arrival.visit, method, arrival.code_sha256
+                )
+            except PermitError:
+                continue
+            if changed:
+                released.append(permit)
+        return released

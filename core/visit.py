@@ -1,0 +1,103 @@
+"""`LaneVisit`: one car at one lane, from arrival to service or departure.
+
+Its id derives from the site, the lane and the visit id the edge gave the car, so every
+arrival message about the same car lands on the same aggregate; the arrival ids it has
+processed make a redelivered message a duplicate, answered with the earlier outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from core.values import visit_id_for
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalOutcome:
+    """What the server decided for one arrival message."""
+
+    arrival_id: str
+    outcome: str
+    reason: str | None
+    permits: tuple[str, ...]
+
+
+class LaneVisit(Aggregate):
+    """A car at a lane: arrived, matched to permits, served or gone."""
+
+    @staticmethod
+    def create_id(site: str, lane: str, visit: UUID) -> UUID:
+        return visit_id_for(site, lane, visit)
+
+    @event("Arrived")
+    def __init__(self, site: str, lane: str, visit: UUID, arrived_at: datetime) -> None:
+        self.site = site
+        self.lane = lane
+        self.visit = visit
+        self.arrived_at = arrived_at
+        self.outcomes: dict[str, ArrivalOutcome] = {}
+        self.permits: tuple[str, ...] = ()
+        self.plate: str | None = None
+        self.method: str | None = None
+        self.matched_at: datetime | None = None
+        self.served_at: datetime | None = None
+        self.left_at: datetime | None = None
+
+    def outcome_of(self, arrival_id: str) -> ArrivalOutcome | None:
+        return self.outcomes.get(arrival_id)
+
+    def record_arrival(
+        self,
+        arrival_id: str,
+        outcome: str,
+        reason: str | None,
+        permits: tuple[str, ...],
+        plate: str | None,
+        method: str | None,
+        at: datetime,
+    ) -> None:
+        """Record what an arrival message led to (idempotent by ``arrival_id``)."""
+        if arrival_id in self.outcomes:
+            return
+        self._arrival_recorded(arrival_id, outcome, reason, list(permits), plate, method, at)
+
+    @event("ArrivalRecorded")
+    def _arrival_recorded(
+        self,
+        arrival_id: str,
+        outcome: str,
+        reason: str | None,
+        permits: list[str],
+        plate: str | None,
+        method: str | None,
+        at: datetime,
+    ) -> None:
+        self.outcomes[arrival_id] = ArrivalOutcome(arrival_id, outcome, reason, tuple(permits))
+        if plate:
+            self.plate = plate
+        if permits and outcome in ("released", "prestaged"):
+            self.permits = tuple(dict.fromkeys((*self.permits, *permits)))
+            self.method = method
+            if self.matched_at is None:
+                self.matched_at = at
+
+    def serve(self, at: datetime) -> None:
+        """The last permit of this visit was handed over."""
+        if self.served_at is None:
+            self._served(at)
+
+    @event("Served")
+    def _served(self, at: datetime) -> None:
+        self.served_at = at
+
+    def leave(self, at: datetime) -> None:
+        if self.left_at is None and self.served_at is None:
+            self._left(at)
+
+    @event("Left")
+    def _left(self, at: datetime) -> None:
+        self.left_at = at

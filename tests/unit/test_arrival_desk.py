@@ -1,0 +1,143 @@
+"""The arrival desk on the in-memory store: what an arrival releases, once."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from core.arrivals import ArrivalDesk, PlateCandidates, ReleasePolicy
+from core.codes import PickupCode
+from core.contract import AckOutcome, Arrival, PlateEvidence
+from core.values import PermitStatus, Recipient
+from tests.factories import memory_service, ready_permit
+
+
+def arrival(code_sha256: str | None = None, plate: str | None = None, **extra: object) -> Arrival:
+    evidence = PlateEvidence(text=plate, confidence=0.9, frames=10) if plate else None
+    fields: dict[str, object] = {
+        "site": "badung", "lane": "1", "visit": uuid.uuid4(),
+        "code_sha256": code_sha256, "plate": evidence,
+    }  # fmt: skip
+    fields.update(extra)
+    return Arrival.model_validate(fields)
+
+
+def test_a_valid_code_releases_its_permit_to_the_window() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    decision = desk.decide(arrival(ready.code.code_sha256), window="2")
+    assert decision.outcome is AckOutcome.RELEASED
+    assert decision.released == (str(ready.id),)
+    permit = service.get(ready.id)
+    assert (permit.status, permit.lane, permit.window) == (PermitStatus.RELEASED, "1", "2")
+
+
+def test_a_redelivered_arrival_is_a_duplicate_and_changes_nothing() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    first = arrival(ready.code.code_sha256)
+    desk.decide(first, window="1")
+    version = service.get(ready.id).version
+    again = desk.decide(first, window="1")
+    assert again.outcome is AckOutcome.DUPLICATE
+    assert again.duplicate_of is AckOutcome.RELEASED
+    assert again.permits == (str(ready.id),)
+    assert again.released == ()
+    assert service.get(ready.id).version == version
+
+
+@pytest.mark.parametrize(
+    ("make_code", "reason"),
+    [
+        (lambda svc, ready: PickupCode.generate().sha256, "tidak dikenal"),
+        (lambda svc, ready: svc.reissue_code(ready.id, "o", "lost") and ready.code.code_sha256,
+         "diganti"),
+    ],
+)  # fmt: skip
+def test_unknown_and_replaced_codes_are_rejected_with_the_reason(make_code, reason) -> None:  # type: ignore[no-untyped-def]
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    decision = desk.decide(arrival(make_code(service, ready)), window="1")
+    assert decision.outcome is AckOutcome.REJECTED
+    assert decision.reason is not None
+    assert reason in decision.reason
+    assert service.get(ready.id).status is PermitStatus.READY
+
+
+def test_a_code_from_another_site_is_rejected() -> None:
+    service = memory_service()
+    ready = ready_permit(service, site="sleman")
+    decision = ArrivalDesk(service, ReleasePolicy.CODE).decide(
+        arrival(ready.code.code_sha256), window="1"
+    )
+    assert decision.outcome is AckOutcome.REJECTED
+    assert decision.reason is not None
+    assert "sleman" in decision.reason
+
+
+def test_a_plate_alone_prestages_under_the_code_policy() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    found = PlateCandidates("exact", "DK1234AB", (ready.id,))
+    decision = desk.decide(arrival(plate="DK1234AB"), window="1", plate=found)
+    assert decision.outcome is AckOutcome.PRESTAGED
+    assert decision.permits == (str(ready.id),)
+    assert service.get(ready.id).status is PermitStatus.READY
+
+
+def test_an_exact_plate_releases_under_code_or_plate() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE_OR_PLATE)
+    found = PlateCandidates("exact", "DK1234AB", (ready.id,))
+    decision = desk.decide(arrival(plate="DK1234AB"), window="1", plate=found)
+    assert decision.outcome is AckOutcome.RELEASED
+    assert service.get(ready.id).status is PermitStatus.RELEASED
+    near = PlateCandidates("near", "DK1234AB", (ready_permit(service).id,))
+    assert desk.decide(arrival(plate="DK1234A"), "1", near).outcome is AckOutcome.PRESTAGED
+
+
+def test_code_and_plate_needs_both() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE_AND_PLATE)
+    car = uuid.uuid4()
+    only_code = desk.decide(arrival(ready.code.code_sha256, visit=car), window="1")
+    assert only_code.outcome is AckOutcome.PRESTAGED
+    both = desk.decide(
+        arrival(ready.code.code_sha256, plate="DK1234AB", visit=car),
+        window="1",
+        plate=PlateCandidates("exact", "DK1234AB", (ready.id,)),
+    )
+    assert both.outcome is AckOutcome.RELEASED
+
+
+def test_ambiguous_and_unknown_plates_release_nothing() -> None:
+    service = memory_service()
+    one, two = ready_permit(service), ready_permit(service, plate="DK 1234 AE")
+    desk = ArrivalDesk(service, ReleasePolicy.CODE_OR_PLATE)
+    vague = PlateCandidates("ambiguous", None, (one.id, two.id))
+    assert desk.decide(arrival(plate="DK1234A"), "1", vague).outcome is AckOutcome.AMBIGUOUS
+    none = PlateCandidates("none", None, ())
+    assert desk.decide(arrival(plate="B1A"), "1", none).outcome is AckOutcome.NO_MATCH
+    assert service.get(one.id).status is PermitStatus.READY
+
+
+def test_a_handed_over_permit_is_not_released_again() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    desk.decide(arrival(ready.code.code_sha256), window="1")
+    service.hand_over(
+        ready.id, handover_id="h", by="op", recipient=Recipient.OWNER, id_checked=True,
+        channel="lane:1",
+    )  # fmt: skip
+    later = desk.decide(arrival(ready.code.code_sha256), window="1")
+    assert later.outcome is AckOutcome.REJECTED
+    assert later.reason is not None
+    assert "diserahkan" in later.reason
