@@ -11,6 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
@@ -180,10 +181,14 @@ def test_postgres_accepts_a_password_login_and_refuses_a_wrong_one(
         row = connection.execute("SHOW server_version").fetchone()
     assert row is not None
     assert str(row[0]).startswith("15")
-    wrong = PostgresServer(password="not-the-password")
-    wrong.port = postgres.port
-    with pytest.raises(Exception, match="password authentication failed"):
-        wrong.connect().close()
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(
+            host=postgres.host,
+            port=postgres.port,
+            user=postgres.user,
+            password="not-the-password",
+            dbname="postgres",
+        ).close()
 
 
 @pytest.mark.postgres

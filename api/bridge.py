@@ -1,0 +1,366 @@
+"""The MQTT bridge: arrivals in, acks and releases out, manifests kept current.
+
+paho-mqtt runs its network loop in its own thread; received messages are handed to the
+asyncio loop, where one consumer validates them, asks the read models for plate candidates,
+lets the arrival desk decide (in a worker thread: the event store is synchronous) and
+answers. Every arrival gets an ack, invalid ones too, so edges can empty their outboxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+from api.metrics import Metrics
+from api.settings import BrokerSettings, ServerSettings
+from core.arrivals import ArrivalDesk, DeskDecision, PlateCandidates
+from core.codes import mask_name
+from core.contract import (
+    Ack,
+    AckOutcome,
+    Arrival,
+    DeviceState,
+    LaneManifest,
+    Message,
+    Release,
+    ReleasedPermit,
+    ServerStatus,
+    Topics,
+    decode,
+    encode,
+    peek_id,
+)
+from core.errors import ContractError
+from core.service import PermitService
+from projections import queries
+from projections.store import ReadModels
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+Notify = Callable[[dict[str, Any]], None]
+
+
+class MqttBridge:
+    """Connects the site's lanes to the arrival desk over MQTT."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        broker: BrokerSettings,
+        desk: ArrivalDesk,
+        service: PermitService,
+        read_models: ReadModels,
+        metrics: Metrics,
+        notify: Notify,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.desk = desk
+        self.service = service
+        self.read_models = read_models
+        self.metrics = metrics
+        self.notify = notify
+        self.topics = Topics(settings.site)
+        self.connected = False
+        self.shared = True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: asyncio.Queue[tuple[str, bytes, float]] | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._manifest_task: asyncio.Task[None] | None = None
+        self._manifest_wanted: asyncio.Event | None = None
+        self._subscriptions: dict[int, str] = {}
+        self.client = self._make_client()
+
+    # -- connection (paho's thread) ---------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        v5 = self.broker.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.broker.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+        )
+        password = self.broker.password.get_secret_value()
+        client.username_pw_set(self.broker.username, password or None)
+        client.will_set(
+            self.topics.server_status,
+            encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
+            qos=1,
+            retain=True,
+        )
+        if self.broker.tls:
+            client.tls_set(
+                ca_certs=str(self.broker.ca_file) if self.broker.ca_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker menolak / broker refused the connection: %s", reason)
+            self.connected = False
+            return
+        self.connected = True
+        topic = self.topics.shared_arrivals if self.shared else self.topics.all_arrivals
+        _result, mid = client.subscribe(topic, qos=1)
+        self._subscriptions[mid] = topic
+        self._publish(
+            self.topics.server_status,
+            ServerStatus(state=DeviceState.ONLINE, version=VERSION),
+            retain=True,
+        )
+        self._want_manifests()
+        log.info("terhubung ke broker / connected to %s", self.broker.url)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        topic = self._subscriptions.pop(mid, "")
+        if topic.startswith("$share/") and any(r.is_failure for r in reasons):
+            # A broker without shared subscriptions: one server takes every arrival.
+            self.shared = False
+            _result, plain_mid = client.subscribe(self.topics.all_arrivals, qos=1)
+            self._subscriptions[plain_mid] = self.topics.all_arrivals
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self.connected = False
+        log.warning("terputus dari broker / disconnected: %s", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        loop, inbox = self._loop, self._inbox
+        if loop is None or inbox is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(
+                inbox.put_nowait, (message.topic, bytes(message.payload), time.perf_counter())
+            )
+
+    def _publish(self, topic: str, message: Message, *, retain: bool = False) -> None:
+        self.client.publish(topic, encode(message), qos=1, retain=retain)
+
+    # -- lifecycle (event loop) -------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._inbox = asyncio.Queue()
+        self._manifest_wanted = asyncio.Event()
+        self._consumer = asyncio.create_task(self._consume(), name="mqtt-arrivals")
+        self._manifest_task = asyncio.create_task(self._manifests(), name="mqtt-manifests")
+        properties = None
+        if self.broker.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 24 * 3600
+        self.client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=30,
+            clean_start=False if self.broker.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+        )
+        self.client.loop_start()
+
+    async def stop(self) -> None:
+        if self.connected:
+            info = self.client.publish(
+                self.topics.server_status,
+                encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
+                qos=1,
+                retain=True,
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(info.wait_for_publish, 2.0)
+        self.client.disconnect()
+        self.client.loop_stop()
+        for task in (self._consumer, self._manifest_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def manifests_changed(self, _position: int = 0) -> None:
+        """Ask for fresh lane manifests (called after the read models change)."""
+        self._want_manifests()
+
+    def _want_manifests(self) -> None:
+        loop, wanted = self._loop, self._manifest_wanted
+        if loop is not None and wanted is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wanted.set)
+
+    # -- arrivals ---------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        inbox = self._inbox
+        if inbox is None:
+            return
+        while True:
+            topic, payload, received = await inbox.get()
+            try:
+                await self.handle(topic, payload, received)
+            except Exception:
+                # Never let one message stop the bridge; the edge will send it again.
+                log.exception("gagal memproses / failed to process a message on %s", topic)
+
+    async def handle(self, topic: str, payload: bytes, received: float) -> None:
+        lane = self.topics.lane_of(topic)
+        if lane is None or not topic.endswith("/arrivals"):
+            return  # not ours (the embedded broker forwards retained messages too freely)
+        try:
+            arrival = decode(Arrival, payload)
+        except ContractError as invalid:
+            self._reject(lane, peek_id(payload), invalid.reason)
+            return
+        if arrival.lane != lane or arrival.site != self.settings.site:
+            self._reject(
+                lane, arrival.id,
+                f"lane/site in payload ({arrival.site}/{arrival.lane}) != topic "
+                f"({self.settings.site}/{lane})",
+            )  # fmt: skip
+            return
+        window = self.settings.window_of(lane)
+        if window is None:
+            self._reject(lane, arrival.id, f"unknown lane {lane}")
+            return
+        plate = await self._plate_candidates(arrival)
+        decision = await asyncio.to_thread(self.desk.decide, arrival, window, plate)
+        self._answer(arrival, window, decision, received)
+
+    async def _plate_candidates(self, arrival: Arrival) -> PlateCandidates | None:
+        if arrival.plate is None:
+            return None
+        kind, rows = await queries.match_ready_plate(
+            self.read_models.conn, arrival.site, arrival.plate.text
+        )
+        plate = rows[0].plate if rows else None
+        return PlateCandidates(kind, plate, tuple(UUID(row.id) for row in rows))
+
+    def _reject(self, lane: str, arrival_id: UUID | None, reason: str) -> None:
+        self.metrics.invalid_message()
+        self.metrics.arrival(AckOutcome.REJECTED.value)
+        log.warning("kedatangan ditolak / arrival rejected on lane %s: %s", lane, reason)
+        if arrival_id is not None:
+            self._publish(
+                self.topics.acks(lane),
+                Ack(id=arrival_id, outcome=AckOutcome.REJECTED, reason=reason[:200]),
+            )
+
+    def _answer(
+        self, arrival: Arrival, window: str, decision: DeskDecision, received: float
+    ) -> None:
+        lane = arrival.lane
+        self._publish(
+            self.topics.acks(lane),
+            Ack(
+                id=arrival.id,
+                outcome=decision.outcome,
+                reason=decision.reason[:200] if decision.reason else None,
+                permits=list(decision.permits),
+            ),
+        )
+        self.metrics.arrival(decision.outcome.value)
+        if decision.outcome is AckOutcome.DUPLICATE:
+            return
+        released = [self.service.get(UUID(pid)) for pid in decision.released]
+        if decision.outcome is AckOutcome.RELEASED or decision.outcome in (
+            AckOutcome.AMBIGUOUS, AckOutcome.NO_MATCH, AckOutcome.REJECTED,
+        ):  # fmt: skip
+            self._publish(
+                self.topics.releases(lane),
+                Release(
+                    lane=lane,
+                    window=window,
+                    visit=arrival.visit,
+                    plate=arrival.plate.text if arrival.plate else None,
+                    permits=[
+                        ReleasedPermit(
+                            id=str(p.id), number=p.number, slot=p.slot,
+                            holder=mask_name(p.applicant_name),
+                        )  # fmt: skip
+                        for p in released
+                    ],
+                    see_operator=decision.outcome is not AckOutcome.RELEASED,
+                ),
+            )
+        if decision.outcome is AckOutcome.RELEASED:
+            self.metrics.release_latency((time.perf_counter() - received) * 1000)
+        self.notify(
+            {
+                "type": "arrival",
+                "lane": lane,
+                "window": window,
+                "visit": str(arrival.visit),
+                "outcome": decision.outcome.value,
+                "reason": decision.reason,
+                "permits": list(decision.permits),
+                "released": list(decision.released),
+                "plate": arrival.plate.text if arrival.plate else None,
+                "method": "code" if arrival.code_sha256 else "plate",
+                "source": arrival.source,
+            }
+        )
+
+    # -- manifests --------------------------------------------------------------------------
+
+    async def _manifests(self) -> None:
+        wanted = self._manifest_wanted
+        if wanted is None:
+            return
+        while True:
+            await wanted.wait()
+            await asyncio.sleep(self.settings.manifest_debounce_seconds)
+            wanted.clear()
+            if not self.connected:
+                continue
+            try:
+                await self.publish_manifests()
+            except Exception:
+                log.exception("manifest gagal / manifest failed")
+
+    async def publish_manifests(self) -> None:
+        conn = self.read_models.conn
+        hashes = await queries.active_code_hashes(conn, self.settings.site)
+        waiting = await queries.ready_permits(conn, self.settings.site)
+        manifest = LaneManifest(
+            site=self.settings.site,
+            code_hashes=sorted(hashes),
+            plates=sorted({p.plate for p in waiting if p.plate}),
+        )
+        for lane in self.settings.lanes:
+            self._publish(self.topics.lane_manifest(lane.lane), manifest, retain=True)

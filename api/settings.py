@@ -1,0 +1,104 @@
+"""Settings of the server process: one Pydantic model per concern, from TOML and flags."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from core.arrivals import ReleasePolicy
+from core.settings import ServiceSettings
+
+Role = Literal["officer", "operator", "admin", "device"]
+
+
+class ApiKey(BaseModel):
+    """A bearer key, stored as its SHA-256 only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    lanes: tuple[str, ...] = ()
+    """For operators: the lanes of the site they may work."""
+
+    @staticmethod
+    def digest(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+class LaneSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lane: str
+    window: str = "1"
+    name: str | None = None
+
+
+class BrokerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str = "server"
+    password: SecretStr = SecretStr("")
+    client_id: str = "drivethru-server"
+    protocol: Literal["5", "3.1.1"] = "5"
+    ca_file: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError("harus mqtt://HOST:PORT atau mqtts:// / must be mqtt://HOST:PORT")
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parsed = urlparse(self.url)
+        return parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlparse(self.url).scheme == "mqtts"
+
+
+class ServerSettings(BaseModel):
+    """Everything `drivethru serve` needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: str = "badung"
+    site_name: str = "Mal Pelayanan Publik Badung"
+    lanes: tuple[LaneSettings, ...] = (LaneSettings(lane="1"), LaneSettings(lane="2"))
+    release_on: ReleasePolicy = ReleasePolicy.CODE
+    service: ServiceSettings
+    read_models: Path = Path("var/read_models.db")
+    broker: BrokerSettings | None = BrokerSettings()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_keys: tuple[ApiKey, ...] = ()
+    manifest_debounce_seconds: float = 0.2
+
+    def window_of(self, lane: str) -> str | None:
+        for configured in self.lanes:
+            if configured.lane == lane:
+                return configured.window
+        return None
+
+    @classmethod
+    def from_toml(cls, path: Path, overrides: Mapping[str, object]) -> ServerSettings:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
