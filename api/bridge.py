@@ -19,8 +19,8 @@ from uuid import UUID
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from api.metrics import Metrics
@@ -128,7 +128,8 @@ class MqttBridge:
         self.connected = True
         topic = self.topics.shared_arrivals if self.shared else self.topics.all_arrivals
         _result, mid = client.subscribe(topic, qos=1)
-        self._subscriptions[mid] = topic
+        if mid is not None:
+            self._subscriptions[mid] = topic
         self._publish(
             self.topics.server_status,
             ServerStatus(state=DeviceState.ONLINE, version=VERSION),
@@ -150,7 +151,8 @@ class MqttBridge:
             # A broker without shared subscriptions: one server takes every arrival.
             self.shared = False
             _result, plain_mid = client.subscribe(self.topics.all_arrivals, qos=1)
-            self._subscriptions[plain_mid] = self.topics.all_arrivals
+            if plain_mid is not None:
+                self._subscriptions[plain_mid] = self.topics.all_arrivals
 
     def _on_disconnect(
         self,
@@ -185,7 +187,7 @@ class MqttBridge:
         self._manifest_task = asyncio.create_task(self._manifests(), name="mqtt-manifests")
         properties = None
         if self.broker.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = 24 * 3600
         self.client.connect_async(
             self.broker.host,
@@ -310,9 +312,11 @@ class MqttBridge:
                     plate=arrival.plate.text if arrival.plate else None,
                     permits=[
                         ReleasedPermit(
-                            id=str(p.id), number=p.number, slot=p.slot,
+                            id=str(p.id),
+                            number=p.number,
+                            slot=p.slot,
                             holder=mask_name(p.applicant_name),
-                        )  # fmt: skip
+                        )
                         for p in released
                     ],
                     see_operator=decision.outcome is not AckOutcome.RELEASED,

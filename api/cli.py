@@ -182,4 +182,7 @@ def demo(
 
 
 def main() -> None:
+    from api.serve import register as register_server
+
+    register_server(app)
     app()

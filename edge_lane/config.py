@@ -81,7 +81,9 @@ class BrokerSettings(_Section):
     def _mqtt_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("harus mqtt://HOST:PORT atau mqtts://HOST:PORT / must be mqtt:// or mqtts://")
+            raise ValueError(
+                "harus mqtt://HOST:PORT atau mqtts://HOST:PORT / must be mqtt:// or mqtts://"
+            )
         try:
             _ = parts.port
         except ValueError:
@@ -204,7 +206,8 @@ def build_settings(raw: Mapping[str, Any], *, origin: str = "config") -> LaneSet
     except ValidationError as error:
         problems = explain(error)
         raise ConfigError(
-            f"Konfigurasi tidak sah / invalid configuration ({origin}):\n  " + "\n  ".join(problems),
+            f"Konfigurasi tidak sah / invalid configuration ({origin}):\n  "
+            + "\n  ".join(problems),
             problems,
         ) from None
 
@@ -241,5 +244,3 @@ def broker_password(
             f"{settings.password_env} is not set (broker.password_env)"
         )
     return password
-
-

@@ -124,7 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(asdict(self.display.state), ensure_ascii=False).encode()
             self._send(200, "application/json; charset=utf-8", body)
         elif self.path in ("/", "/index.html"):
-            self._send(200, "text/html; charset=utf-8", _PAGE.format(lane=self.display.lane).encode())
+            self._send(
+                200, "text/html; charset=utf-8", _PAGE.format(lane=self.display.lane).encode()
+            )
         else:
             self._send(404, "text/plain; charset=utf-8", b"tidak ada / not found")
 
@@ -136,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("display http: " + format, *args)
 
 

@@ -23,7 +23,9 @@ class SourceError(EdgeError):
     """A frame source that cannot be opened at all (missing file, bad camera index)."""
 
     def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"Sumber gambar {source!r} tidak bisa dibuka / cannot open source: {reason}")
+        super().__init__(
+            f"Sumber gambar {source!r} tidak bisa dibuka / cannot open source: {reason}"
+        )
         self.source = source
         self.reason = reason
 

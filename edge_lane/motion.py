@@ -60,9 +60,7 @@ class MotionGate:
         diff = cv2.absdiff(small, background)
         changed = float(np.count_nonzero(diff > self._rules.pixel_threshold)) / diff.size
         occupied = changed >= self._rules.occupied_fraction
-        alpha = (
-            self._rules.occupied_background_alpha if occupied else self._rules.background_alpha
-        )
+        alpha = self._rules.occupied_background_alpha if occupied else self._rules.background_alpha
         if alpha > 0:
             cv2.accumulateWeighted(small, self._background, alpha)
         return GateReading(occupied, round(changed, 4))

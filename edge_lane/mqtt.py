@@ -101,7 +101,9 @@ class LaneLink:
             return None
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            log.warning("publish ke %s gagal / publish failed: %s", topic, paho.error_string(info.rc))
+            log.warning(
+                "publish ke %s gagal / publish failed: %s", topic, paho.error_string(info.rc)
+            )
             return None
         return info.mid
 

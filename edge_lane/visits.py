@@ -264,7 +264,9 @@ class VisitTracker:
         if code is not None:
             visit.sent_codes.add(code)
         camera, frame = (seen.camera, seen.frame)
-        if reason is DecisionReason.CODE_ADDED or (reason is DecisionReason.FIRST and plate is None):
+        if reason is DecisionReason.CODE_ADDED or (
+            reason is DecisionReason.FIRST and plate is None
+        ):
             camera, frame = visit.code_camera[code] if code else (camera, frame)
         elif plate is not None:
             tally = visit.tallies[plate.text]

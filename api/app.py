@@ -1,0 +1,38 @@
+"""The FastAPI application: routes, error handlers and the runtime's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import applications, citizen, lanes, system
+from api.runtime import start_runtime, stop_runtime
+from api.security import KeyRing
+from api.settings import ServerSettings
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The server for one site; the runtime starts with the app and stops with it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = await start_runtime(settings)
+        try:
+            yield
+        finally:
+            await stop_runtime(app.state.runtime)
+
+    app = FastAPI(
+        title="drivethru",
+        summary="Ambil izin tanpa turun dari mobil / drive-through permit pickup",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.keyring = KeyRing(settings.api_keys)
+    install_error_handlers(app)
+    for module in (applications, lanes, citizen, system):
+        app.include_router(module.router)
+    return app

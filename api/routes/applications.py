@@ -1,0 +1,232 @@
+"""Back office: the permit lifecycle, from intake to staging, for officers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.deps import OfficeOrLaneDep, OfficerDep, RuntimeDep
+from core.codes import mask_name
+from core.service import PermitSnapshot
+from projections import queries
+
+router = APIRouter(prefix="/api/applications", tags=["applications"])
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubmitIn(Body):
+    site: str | None = None
+    reference: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=80)
+    applicant_name: str = Field(min_length=1, max_length=120)
+    nik: str = Field(min_length=16, max_length=20)
+    plate: str | None = Field(default=None, max_length=16)
+
+
+class ReasonIn(Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class FeeIn(Body):
+    amount_rupiah: int = Field(ge=0, le=1_000_000_000)
+
+
+class PaymentIn(Body):
+    reference: str = Field(min_length=1, max_length=80)
+    amount_rupiah: int = Field(ge=0)
+    paid_at: AwareDatetime | None = None
+
+
+class StageIn(Body):
+    slot: str = Field(min_length=1, max_length=32)
+
+
+class DelegateIn(Body):
+    name: str = Field(min_length=1, max_length=120)
+    nik: str = Field(min_length=16, max_length=20)
+    expires_at: AwareDatetime
+
+
+class TeamIn(Body):
+    team: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    date: str = Field(min_length=1, max_length=32)
+    place: str = Field(min_length=1, max_length=200)
+
+
+class PermitOut(BaseModel):
+    """A permit as the API shows it; the holder's name is masked, the NIK never shown."""
+
+    id: UUID
+    version: int
+    site: str
+    reference: str
+    number: str
+    kind: str
+    holder: str
+    plate: str | None
+    status: str
+    status_id: str
+    fee_rupiah: int | None
+    slot: str | None
+    lane: str | None
+    window: str | None
+    team: str | None
+    handed_over_by: str | None
+    conflicts: int
+
+    @classmethod
+    def of(cls, permit: PermitSnapshot) -> PermitOut:
+        return cls(
+            id=permit.id, version=permit.version, site=permit.site,
+            reference=permit.reference, number=permit.number, kind=permit.kind,
+            holder=mask_name(permit.applicant_name), plate=permit.plate,
+            status=permit.status.value, status_id=permit.status.label_id,
+            fee_rupiah=permit.fee_rupiah, slot=permit.slot, lane=permit.lane,
+            window=permit.window, team=permit.team, handed_over_by=permit.handed_over_by,
+            conflicts=permit.conflicts,
+        )  # fmt: skip
+
+
+class CodeOut(BaseModel):
+    """A pickup code, shown once: give it to the citizen (link and QR), it is not kept."""
+
+    permit: PermitOut
+    code: str
+    expires_at: datetime
+    recipient: str
+    status_url: str
+
+
+def _code_out(
+    runtime: RuntimeDep, permit_id: UUID, code: str, expires: datetime, who: str
+) -> CodeOut:
+    return CodeOut(
+        permit=PermitOut.of(runtime.service.get(permit_id)),
+        code=code,
+        expires_at=expires,
+        recipient=who,
+        status_url=f"/p/{code}",
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def submit(body: SubmitIn, runtime: RuntimeDep, _caller: OfficerDep) -> PermitOut:
+    """Submit an application (idempotent by site and reference)."""
+    permit_id = runtime.service.submit(
+        site=body.site or runtime.settings.site, reference=body.reference, kind=body.kind,
+        applicant_name=body.applicant_name, nik=body.nik, plate=body.plate,
+    )  # fmt: skip
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.get("")
+async def list_by_status(
+    runtime: RuntimeDep, _caller: OfficeOrLaneDep, status: str = "ready", site: str | None = None
+) -> list[dict[str, object]]:
+    """Applications at one stage, from the read models."""
+    rows = await queries.permits_by_status(
+        runtime.read_models.conn, site or runtime.settings.site, status
+    )
+    return [_row(row) for row in rows]
+
+
+def _row(row: queries.PermitRow) -> dict[str, object]:
+    return {name: getattr(row, name) for name in row.__dataclass_fields__}
+
+
+@router.get("/{permit_id}")
+def get(permit_id: UUID, runtime: RuntimeDep, _caller: OfficeOrLaneDep) -> PermitOut:
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/verify")
+def verify(permit_id: UUID, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
+    runtime.service.verify_documents(permit_id, caller.name)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/correction")
+def request_correction(
+    permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep
+) -> PermitOut:
+    runtime.service.request_correction(permit_id, caller.name, body.reason)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/fee")
+def assess_fee(permit_id: UUID, body: FeeIn, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
+    runtime.service.assess_fee(permit_id, caller.name, body.amount_rupiah)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/payment")
+def record_payment(
+    permit_id: UUID, body: PaymentIn, runtime: RuntimeDep, _caller: OfficerDep
+) -> dict[str, object]:
+    """A payment gateway's callback: the same reference again is acknowledged, not doubled."""
+    recorded = runtime.service.record_payment(
+        permit_id, body.reference, body.amount_rupiah, body.paid_at
+    )
+    permit = PermitOut.of(runtime.service.get(permit_id))
+    return {"recorded": recorded, "permit": permit.model_dump(mode="json")}
+
+
+@router.post("/{permit_id}/approve")
+def approve(permit_id: UUID, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
+    runtime.service.approve(permit_id, caller.name)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/reject")
+def reject(permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
+    runtime.service.reject(permit_id, caller.name, body.reason)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/print")
+def print_document(permit_id: UUID, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
+    runtime.service.print_document(permit_id, caller.name)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/stage")
+def stage(permit_id: UUID, body: StageIn, runtime: RuntimeDep, caller: OfficerDep) -> CodeOut:
+    """Stage in a slot and issue the pickup code: the permit is READY."""
+    issued = runtime.service.stage(permit_id, caller.name, body.slot)
+    return _code_out(runtime, permit_id, issued.code, issued.expires_at, "owner")
+
+
+@router.post("/{permit_id}/reissue")
+def reissue(permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep) -> CodeOut:
+    issued = runtime.service.reissue_code(permit_id, caller.name, body.reason)
+    return _code_out(runtime, permit_id, issued.code, issued.expires_at, "owner")
+
+
+@router.post("/{permit_id}/delegates")
+def authorise_delegate(
+    permit_id: UUID, body: DelegateIn, runtime: RuntimeDep, _caller: OfficerDep
+) -> CodeOut:
+    issued = runtime.service.authorise_delegate(
+        permit_id, name=body.name, nik=body.nik, expires_at=body.expires_at
+    )
+    return _code_out(runtime, permit_id, issued.code, issued.expires_at, "delegate")
+
+
+@router.post("/{permit_id}/team")
+def assign_to_team(
+    permit_id: UUID, body: TeamIn, runtime: RuntimeDep, caller: OfficerDep
+) -> PermitOut:
+    runtime.service.assign_to_team(permit_id, caller.name, body.team, body.date, body.place)
+    return PermitOut.of(runtime.service.get(permit_id))
+
+
+@router.post("/{permit_id}/cancel")
+def cancel(permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
+    runtime.service.cancel(permit_id, caller.name, body.reason)
+    return PermitOut.of(runtime.service.get(permit_id))

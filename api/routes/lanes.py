@@ -1,0 +1,176 @@
+"""The lane window: the board, handovers, returns and manual arrivals, for operators."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.deps import CallerDep, OperatorDep, RuntimeDep
+from api.routes.applications import PermitOut
+from api.security import Caller, ForbiddenError
+from core.errors import AlreadyHandedOverError, InvalidInputError, PermitNotFoundError
+from core.plates import correct_plate
+from core.values import Recipient, ReleaseMethod
+from projections import queries
+
+router = APIRouter(prefix="/api/lanes", tags=["lanes"])
+
+
+class HandoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    permit_id: UUID
+    handover_id: str = Field(min_length=1, max_length=64)
+    """Made by the console once per button press, so a retried request is not a second handover."""
+    recipient: Literal["owner", "delegate"] = "owner"
+    delegate_id: str | None = None
+    id_checked: bool
+
+
+class ReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    permit_id: UUID
+    reason: str = Field(default="mobil pergi / car left", max_length=200)
+
+
+class ManualArrivalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plate: str | None = Field(default=None, max_length=16)
+    number: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ManualArrivalIn:
+        if (self.plate is None) == (self.number is None):
+            raise ValueError("isi plate atau number / give plate or number")
+        return self
+
+
+class UnknownLaneError(InvalidInputError):
+    code = "unknown_lane"
+    status = 404
+
+    def __init__(self, lane: str) -> None:
+        super().__init__(None, f"Jalur {lane} tidak ada / no lane {lane}")
+
+
+def _check_lane(runtime_lanes: list[str], caller: Caller, lane: str) -> None:
+    if lane not in runtime_lanes:
+        raise UnknownLaneError(lane)
+    if caller.role in ("officer",):
+        return
+    if not caller.may_work_lane(lane):
+        raise ForbiddenError(
+            f"Operator {caller.name} tidak bertugas di jalur {lane} / not assigned to lane {lane}"
+        )
+
+
+@router.get("/{lane}/board")
+async def board(lane: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, object]:
+    """What the window needs now: permits released to this lane and the cars seen lately."""
+    _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
+    conn = runtime.read_models.conn
+    released = [
+        row for row in await queries.permits_by_status(conn, runtime.settings.site, "released")
+        if row.lane == lane
+    ]  # fmt: skip
+    waiting = await queries.site_counts(conn, runtime.settings.site)
+    return {
+        "lane": lane,
+        "window": runtime.settings.window_of(lane),
+        "released": [
+            {
+                "id": r.id,
+                "number": r.number,
+                "holder": r.holder,
+                "plate": r.plate,
+                "slot": r.slot,
+                "visit": r.visit,
+                "released_at": r.released_at,
+            }
+            for r in released
+        ],
+        "recent_arrivals": list(runtime.lane_log(lane)),
+        "ready_at_site": waiting.get("ready", 0),
+    }
+
+
+@router.post("/{lane}/handover")
+def hand_over(lane: str, body: HandoverIn, runtime: RuntimeDep, caller: OperatorDep) -> PermitOut:
+    """Record the handover after the KTP check; a second one for the permit is a conflict."""
+    _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
+    try:
+        runtime.service.hand_over(
+            body.permit_id, handover_id=body.handover_id, by=caller.name,
+            recipient=Recipient(body.recipient), id_checked=body.id_checked,
+            channel=f"lane:{lane}", delegate_id=body.delegate_id,
+        )  # fmt: skip
+    except AlreadyHandedOverError:
+        runtime.metrics.conflict()
+        raise
+    runtime.metrics.handover()
+    return PermitOut.of(runtime.service.get(body.permit_id))
+
+
+@router.post("/{lane}/return")
+def return_to_storage(
+    lane: str, body: ReturnIn, runtime: RuntimeDep, caller: OperatorDep
+) -> PermitOut:
+    _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
+    runtime.service.return_to_storage(body.permit_id, caller.name, body.reason)
+    return PermitOut.of(runtime.service.get(body.permit_id))
+
+
+@router.post("/{lane}/arrivals")
+async def manual_arrival(
+    lane: str, body: ManualArrivalIn, runtime: RuntimeDep, caller: OperatorDep
+) -> dict[str, object]:
+    """The camera failed: the operator names the car's plate or the permit number."""
+    _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
+    conn = runtime.read_models.conn
+    site = runtime.settings.site
+    if body.number is not None:
+        row = await queries.permit_by_number(conn, body.number)
+        if row is None or row.site != site:
+            raise PermitNotFoundError(uuid.UUID(int=0))
+        candidates = [row]
+    else:
+        fixed = correct_plate(body.plate or "")
+        kind, candidates = await queries.match_ready_plate(
+            conn, site, fixed.text if fixed else (body.plate or "")
+        )
+        if kind == "ambiguous" or not candidates:
+            return {"outcome": kind if candidates else "no_match", "permits": []}
+    visit = uuid.uuid4()
+    window = runtime.settings.window_of(lane) or "1"
+    released = []
+    for row in candidates:
+        await asyncio.to_thread(
+            runtime.service.release,
+            UUID(row.id), lane=lane, window=window, visit=visit, method=ReleaseMethod.MANUAL,
+        )  # fmt: skip
+        released.append(row.id)
+    runtime.note_arrival(
+        {"type": "arrival", "lane": lane, "window": window, "visit": str(visit),
+         "outcome": "released", "permits": released, "released": released,
+         "plate": candidates[0].plate, "method": "manual", "source": "manual", "reason": None}
+    )  # fmt: skip
+    return {"outcome": "released", "permits": released, "visit": str(visit)}
+
+
+@router.get("/{lane}/events")
+async def events(lane: str, runtime: RuntimeDep, caller: CallerDep) -> StreamingResponse:
+    """Server-Sent Events for the lane console: arrivals, releases, changes."""
+    _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
+    return StreamingResponse(
+        runtime.broadcaster.stream(frozenset({lane})),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,143 @@
+"""`drivethru serve` and `drivethru seed`: the server process and its seeding tool."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import SecretStr, ValidationError
+
+from api.settings import BrokerSettings, ServerSettings
+from core.settings import ServiceSettings, StoreSettings
+
+
+def _service_settings(db: Path | None, demo: bool) -> ServiceSettings:
+    store = StoreSettings.from_environ(os.environ, sqlite_path=db)
+    key = os.environ.get("DRIVETHRU_NIK_KEY")
+    if demo and not key:
+        return ServiceSettings.for_demo(store)
+    if not key:
+        typer.echo(
+            "Setel DRIVETHRU_NIK_KEY / set DRIVETHRU_NIK_KEY (16+ characters, kept secret)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return ServiceSettings(store=store, nik_key=SecretStr(key))
+
+
+def build_settings(
+    config: Path | None,
+    site: str | None,
+    broker: str | None,
+    db: Path | None,
+    read_models: Path | None,
+    host: str | None,
+    port: int | None,
+    no_broker: bool,
+    demo: bool = False,
+) -> ServerSettings:
+    """Settings from the TOML file, then flags, then secrets from the environment."""
+    broker_settings: BrokerSettings | None = None
+    if not no_broker:
+        broker_settings = BrokerSettings(
+            url=broker or os.environ.get("DRIVETHRU_BROKER_URL", "mqtt://127.0.0.1:1883"),
+            username=os.environ.get("DRIVETHRU_BROKER_USERNAME", "server"),
+            password=SecretStr(os.environ.get("DRIVETHRU_BROKER_PASSWORD", "")),
+        )
+    overrides: dict[str, object] = {
+        "site": site, "read_models": read_models, "host": host, "port": port,
+    }  # fmt: skip
+    service = _service_settings(db, demo)
+    values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            with config.open("rb") as handle:
+                values = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            typer.echo(f"konfigurasi tidak terbaca / cannot read {config}: {error}", err=True)
+            raise typer.Exit(2) from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["service"] = service
+    if broker_settings is None:
+        values["broker"] = None
+    else:
+        from_file = values.get("broker") or {}
+        values["broker"] = {
+            **broker_settings.model_dump(),
+            **({} if broker else from_file),
+            "password": broker_settings.password,
+        }
+    try:
+        return ServerSettings.model_validate(values)
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(p) for p in problem["loc"])
+            typer.echo(f"konfigurasi salah / bad config: {where}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        config: Annotated[Path | None, typer.Option(help="site.toml")] = None,
+        site: Annotated[str | None, typer.Option(help="Kode situs / site id.")] = None,
+        broker: Annotated[str | None, typer.Option(help="mqtt://HOST:PORT")] = None,
+        db: Annotated[Path | None, typer.Option(help="Event store SQLite file.")] = None,
+        read_models: Annotated[Path | None, typer.Option(help="Read-model SQLite file.")] = None,
+        host: Annotated[str | None, typer.Option(help="Alamat / bind address.")] = None,
+        port: Annotated[int | None, typer.Option(help="Port HTTP.")] = None,
+        no_broker: Annotated[bool, typer.Option(help="Tanpa MQTT / API only.")] = False,
+        validate_config: Annotated[
+            bool, typer.Option("--validate-config", help="Periksa saja / only check the config.")
+        ] = False,
+    ) -> None:
+        """Jalankan server / run the server: API, MQTT bridge, read models."""
+        import uvicorn
+
+        from api.app import create_app
+
+        settings = build_settings(config, site, broker, db, read_models, host, port, no_broker)
+        if validate_config:
+            typer.echo("konfigurasi sah / config is valid")
+            return
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("transitions").setLevel(logging.WARNING)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+
+    @app.command("seed")
+    def seed(
+        site: Annotated[str, typer.Option(help="Kode situs / site id.")] = "badung",
+        ready: Annotated[int, typer.Option(help="Izin siap / permits to make READY.")] = 10,
+        db: Annotated[Path | None, typer.Option(help="Event store SQLite file.")] = None,
+        api: Annotated[str | None, typer.Option(help="http://HOST:PORT of a server.")] = None,
+        key: Annotated[str | None, typer.Option(help="Officer API key (with --api).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="JSON lines.")] = True,
+        demo: Annotated[bool, typer.Option(help="Kunci NIK demo / the demo NIK key.")] = False,
+    ) -> None:
+        """Buat izin siap ambil / make permits READY (one JSON line each, with its code)."""
+        from api.seed import as_json_line, seed_on_store, seed_through_api
+
+        if api is not None:
+            if not key:
+                typer.echo("--key wajib dengan --api / --key is required with --api", err=True)
+                raise typer.Exit(2)
+            for permit in seed_through_api(api, key, site, ready):
+                typer.echo(as_json_line(permit))
+            return
+        from core.service import PermitService
+
+        service = PermitService(_service_settings(db, demo))
+        try:
+            for permit in seed_on_store(service, site, ready):
+                sys.stdout.write(as_json_line(permit) + "\n")
+        finally:
+            service.close()

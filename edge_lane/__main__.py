@@ -1,0 +1,5 @@
+"""``python -m edge_lane``: the lane agent's command on its own (``drivethru edge`` otherwise)."""
+
+from edge_lane.cli import main
+
+main()

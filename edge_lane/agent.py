@@ -1,0 +1,362 @@
+"""The lane agent: source → motion gate → reader → visit tracker → outbox → MQTT, with status
+and the lane display. `bootstrap` is the composition root; `LaneAgent.run` the main loop.
+
+Threads: one per camera (frames in, observations to the shared tracker), one courier (outbox
+to broker, status refresh) and paho's network thread (acks, releases, manifest in).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from core.contract import (
+    Ack,
+    Arrival,
+    DeviceState,
+    LaneManifest,
+    LaneStatus,
+    PlateEvidence,
+    Release,
+    Topics,
+    encode,
+)
+from edge_lane.config import CameraRole, LaneSettings, broker_password
+from edge_lane.display import DisplayServer, LaneDisplay
+from edge_lane.inbox import Ignored, LaneInbox, Refused
+from edge_lane.mqtt import LaneLink
+from edge_lane.outbox import Outbox
+from edge_lane.sources import FrameSource, open_source
+from edge_lane.visits import (
+    ArrivalDecision,
+    VisitClosed,
+    VisitEvent,
+    VisitOpened,
+    VisitTracker,
+    VotingRules,
+)
+from edge_lane.watch import CameraWatch, FrameReader
+
+log = logging.getLogger(__name__)
+DELIVERY_TICK = 0.5
+
+
+def edge_version() -> str:
+    try:
+        return metadata.version("drivethru")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTiming:
+    """When an arrival's deciding frame was captured and when the broker acked its publish."""
+
+    arrival: UUID
+    evidence_at: float
+    puback_at: float
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.puback_at - self.evidence_at) * 1000
+
+
+class LaneAgent:
+    """Runs one lane until stopped or until its (finite) sources end."""
+
+    def __init__(
+        self,
+        settings: LaneSettings,
+        sources: Mapping[str, FrameSource],
+        watches: Mapping[str, CameraWatch],
+        outbox: Outbox,
+        link_factory: Callable[[LaneAgent], LaneLink],
+        display: LaneDisplay,
+        display_server: DisplayServer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.site)
+        self.sources = sources
+        self.watches = watches
+        self.outbox = outbox
+        self.display = display
+        self.display_server = display_server
+        self.inbox = LaneInbox(settings.site, settings.lane)
+        t = settings.thresholds
+        self.tracker = VisitTracker(
+            VotingRules(
+                depart_after_frames=t.depart_after_frames,
+                plate_min_frames=t.plate_min_frames,
+                plate_min_confidence=t.plate_min_confidence,
+                plate_min_share=t.plate_min_share,
+                max_arrivals_per_visit=t.max_arrivals_per_visit,
+            )
+        )
+        self._tracker_lock = threading.Lock()
+        self.expected_plates: frozenset[str] = frozenset()
+        self.expected_codes: frozenset[str] = frozenset()
+        self.frames = 0
+        self.arrivals_sent = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._reconnected = threading.Event()
+        self._pending_mids: dict[int, tuple[UUID, float]] = {}
+        self._evidence_at: dict[UUID, float] = {}
+        self.timings: list[DeliveryTiming] = []
+        self._mid_lock = threading.Lock()
+        self.link = link_factory(self)
+
+    # --- MQTT callbacks (paho's thread) -------------------------------------------------
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        item = self.inbox.route(topic, payload)
+        if isinstance(item, Ignored):
+            log.debug("diabaikan, bukan jalur ini / ignored, not this lane: %s", topic)
+        elif isinstance(item, Refused):
+            log.warning("pesan %s ditolak / %s refused: %s", item.kind, item.kind, item.reason)
+        elif isinstance(item, Ack):
+            if self.outbox.ack(item.id):
+                log.info("ack %s: %s %s", item.id, item.outcome, item.reason or "")
+        elif isinstance(item, Release):
+            self.display.show_release(item)
+        elif isinstance(item, LaneManifest):
+            self.expected_plates = frozenset(item.plates)
+            self.expected_codes = frozenset(item.code_hashes)
+            log.info(
+                "manifest: %d kode, %d plat / %d codes, %d plates",
+                len(item.code_hashes),
+                len(item.plates),
+                len(item.code_hashes),
+                len(item.plates),
+            )
+
+    def on_connected(self) -> None:
+        self._reconnected.set()
+        self._wake.set()
+
+    def on_delivered(self, mid: int) -> None:
+        with self._mid_lock:
+            sent = self._pending_mids.pop(mid, None)
+            if sent is None:
+                return
+            arrival, _ = sent
+            evidence_at = self._evidence_at.pop(arrival, None)
+            if evidence_at is not None:
+                self.timings.append(DeliveryTiming(arrival, evidence_at, time.monotonic()))
+
+    # --- the loops ----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Run until ``stop`` is set or every source has ended (then drain the outbox)."""
+        stop = stop or self._stop
+        if self.display_server is not None:
+            self.display_server.start()
+        self.link.start()
+        courier = threading.Thread(target=self._deliver, name="courier", daemon=True)
+        courier.start()
+        cameras = [
+            threading.Thread(target=self._watch, args=(name, stop), name=f"camera-{name}")
+            for name in self.sources
+        ]
+        for thread in cameras:
+            thread.start()
+        try:
+            while any(thread.is_alive() for thread in cameras) and not stop.is_set():
+                stop.wait(0.2)
+            stopped_by_signal = stop.is_set()
+            stop.set()
+            for thread in cameras:
+                thread.join()
+            with self._tracker_lock:
+                self._handle(self.tracker.finish(self.frames), time.monotonic())
+            if not stopped_by_signal:
+                self._drain()
+        finally:
+            self._stop.set()
+            self._wake.set()
+            courier.join(timeout=5)
+            self.link.stop(self.topics.lane_status(self.settings.lane), self._status(offline=True))
+            if self.display_server is not None:
+                self.display_server.stop()
+            self.outbox.close()
+            log.info("jalur berhenti / lane stopped (%d frames)", self.frames)
+
+    def _drain(self) -> None:
+        """Wait a while for the acks of what is still in the outbox (finite sources only)."""
+        deadline = time.monotonic() + self.settings.drain_seconds
+        self._wake.set()
+        while self.outbox.depth() > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.outbox.depth():
+            log.warning(
+                "%d kedatangan belum di-ack, tetap di outbox / arrivals unacked, kept in outbox",
+                self.outbox.depth(),
+            )
+
+    def _watch(self, name: str, stop: threading.Event) -> None:
+        source, watch = self.sources[name], self.watches[name]
+        limit = self.settings.max_frames
+        count = 0
+        for frame in source.frames(stop):
+            if limit is not None and count >= limit:
+                break
+            count += 1
+            with self._tracker_lock:
+                view = self.tracker.current
+            observation, _ = watch.observe(frame.index, frame.image, view, self.expected_plates)
+            with self._tracker_lock:
+                self.frames += 1
+                events = self.tracker.observe(observation)
+                self._handle(events, frame.captured)
+        log.info("kamera %s selesai / camera %s ended after %d frames", name, name, count)
+
+    def _handle(self, events: list[VisitEvent], captured: float) -> None:
+        for event in events:
+            if isinstance(event, VisitOpened):
+                log.debug("kunjungan dibuka / visit opened %s", event.visit)
+            elif isinstance(event, VisitClosed):
+                log.info(
+                    "kunjungan selesai / visit ended %s (%d arrivals)", event.visit, event.arrivals
+                )
+                self.display.visit_ended(event.visit)
+            elif isinstance(event, ArrivalDecision):
+                self._arrive(event, captured)
+
+    def _arrive(self, decision: ArrivalDecision, captured: float) -> None:
+        try:
+            plate = None
+            if decision.plate is not None:
+                vote = decision.plate
+                plate = PlateEvidence(
+                    text=vote.text, confidence=vote.confidence, frames=vote.frames
+                )
+            arrival = Arrival(
+                site=self.settings.site,
+                lane=self.settings.lane,
+                visit=decision.visit,
+                camera=decision.camera,
+                code_sha256=decision.code_sha256,
+                plate=plate,
+            )
+        except ValidationError as error:
+            log.warning("kedatangan tidak sah, tidak dikirim / invalid arrival not sent: %s", error)
+            return
+        known = (
+            "-"
+            if decision.code_sha256 is None
+            else ("dikenal/known" if decision.code_sha256 in self.expected_codes else "baru/new")
+        )
+        log.info(
+            "KEDATANGAN / ARRIVAL %s visit=%s plate=%s code=%s (%s)",
+            arrival.id,
+            arrival.visit,
+            plate.text if plate else "-",
+            known,
+            decision.reason,
+        )
+        if not self.outbox.add(
+            arrival.id, self.topics.arrivals(self.settings.lane), encode(arrival)
+        ):
+            log.warning(
+                "OUTBOX PENUH (%d), kedatangan ditolak / OUTBOX FULL, arrival refused: %s",
+                self.outbox.max_entries,
+                arrival.id,
+            )
+            return
+        self.arrivals_sent += 1
+        with self._mid_lock:
+            self._evidence_at[arrival.id] = captured
+        self._wake.set()
+
+    def _deliver(self) -> None:
+        retry = self.settings.outbox.retry_seconds
+        next_status = 0.0
+        last_frames, last_time = self.frames, time.monotonic()
+        fps = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(DELIVERY_TICK)
+            self._wake.clear()
+            if not self.link.connected:
+                continue
+            everything = self._reconnected.is_set()
+            self._reconnected.clear()
+            for entry in self.outbox.due(None if everything else retry):
+                mid = self.link.publish(entry.topic, entry.payload)
+                if mid is None:
+                    break
+                with self._mid_lock:
+                    self._pending_mids[mid] = (entry.id, time.monotonic())
+                self.outbox.mark_sent(entry.id)
+            now = time.monotonic()
+            if everything or now >= next_status:
+                if now > last_time:
+                    fps = (self.frames - last_frames) / (now - last_time)
+                last_frames, last_time = self.frames, now
+                self.link.publish(
+                    self.topics.lane_status(self.settings.lane), self._status(fps=fps), retain=True
+                )
+                next_status = now + self.settings.status_interval
+
+    def _status(self, *, offline: bool = False, fps: float | None = None) -> bytes:
+        status = LaneStatus(
+            state=DeviceState.OFFLINE if offline else DeviceState.ONLINE,
+            fps=None if offline else round(fps or 0.0, 2),
+            camera_ok=None if offline else all(s.health.ok for s in self.sources.values()),
+            outbox_depth=self.outbox.depth(),
+            version=edge_version(),
+        )
+        return encode(status)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def bootstrap(
+    settings: LaneSettings,
+    *,
+    readers: Mapping[str, FrameReader] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LaneAgent:
+    """Wire a lane from its settings; raises `ConfigError`, `SourceError` or `OutboxError`."""
+    password = broker_password(settings.broker, environ)
+    sources = {camera.name: open_source(camera) for camera in settings.cameras}
+    watches = {}
+    for camera in settings.cameras:
+        reader = (readers or {}).get(camera.name) or _make_reader(camera.role)
+        watches[camera.name] = CameraWatch(camera, settings.thresholds, reader)
+    outbox = Outbox(settings.outbox.path, settings.outbox.max_entries)
+    display = LaneDisplay(settings.lane)
+    server = None
+    if settings.display_port is not None:
+        server = DisplayServer(display, settings.display_port)
+    topics = Topics(settings.site)
+    lane = settings.lane
+    offline_will = LaneStatus(state=DeviceState.OFFLINE, version=edge_version())
+
+    def link_for(agent: LaneAgent) -> LaneLink:
+        return LaneLink(
+            settings.broker,
+            client_id=f"drivethru-{settings.site}-lane-{lane}",
+            password=password,
+            will_topic=topics.lane_status(lane),
+            will_payload=encode(offline_will),
+            subscriptions=list(agent.inbox.subscriptions),
+            on_message=agent.on_message,
+            on_connected=agent.on_connected,
+            on_delivered=agent.on_delivered,
+        )
+
+    return LaneAgent(settings, sources, watches, outbox, link_for, display, server)
+
+
+def _make_reader(role: CameraRole) -> FrameReader:
+    from plate_reader import Reader  # loads the OCR model: only when a lane really runs
+
+    return Reader(qr=role is CameraRole.WINDOW, plates=True)

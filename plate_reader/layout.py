@@ -1,0 +1,171 @@
+"""Plate-likeness of a candidate region, measured cheaply before any recognition call.
+
+A TNKB plate is one row of 2-9 big characters of equal height on one baseline, with the
+small expiry line (``08.29``, about 0.28 of their height) centred under it, on a plain
+background of one of the four schemes (white, black, yellow, red). Shop signs have the row
+but nothing under it; a badge on the grille has the row and the dark background but no
+expiry line either. Recognition costs ~10-20 ms a call, so only regions that look like this
+are read, best first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+Box = tuple[int, int, int, int]
+Stats = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LineLayout:
+    """The main line found in a region: its box, character count, expiry line, plate score.
+
+    ``plateness`` is 0..1: the expiry line counts most, then a scheme background colour and
+    a plausible character count.
+    """
+
+    box: Box
+    characters: int
+    expiry: bool
+    plateness: float
+    dark_ink: bool
+
+
+def _rows(chars: list[Stats]) -> list[list[Stats]]:
+    """Chains of components of one height, left to right, each near the last one's line.
+
+    Chaining rather than one shared centre line keeps a tilted plate's row together.
+    """
+    ordered = sorted(chars, key=lambda c: c[0])
+    rows: list[list[Stats]] = []
+    for start, anchor in enumerate(ordered):
+        if anchor[2] > 1.2 * anchor[3] or any(anchor in row for row in rows):
+            continue  # merged characters join a row but do not found one
+        row = [anchor]
+        for other in ordered[start + 1 :]:
+            last = row[-1]
+            height = anchor[3]
+            gap = other[0] - (last[0] + last[2])
+            if (
+                abs(other[3] - height) <= 0.25 * height
+                and abs(other[1] + other[3] / 2 - (last[1] + last[3] / 2)) <= 0.3 * height
+                and -0.3 * height <= gap <= 1.2 * height
+            ):
+                row.append(other)
+        if len(row) >= 2:
+            rows.append(row)
+    return rows
+
+
+def _expiry_below(ink: Image, boxes: list[Stats], row: list[Stats]) -> bool:
+    """Whether the small expiry line sits centred under ``row`` in the ``ink`` mask."""
+    lh = float(np.median([c[3] for c in row]))
+    x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
+    cx = (x0 + x1) / 2
+    # The row's bottom edge at its middle, from a line through the characters' feet, so a
+    # tilted plate is measured where its expiry line is.
+    feet_x = np.array([c[0] + c[2] / 2 for c in row], np.float64)
+    feet_y = np.array([c[1] + c[3] for c in row], np.float64)
+    slope = float(np.polyfit(feet_x, feet_y, 1)[0]) if np.ptp(feet_x) > lh else 0.0
+    y1 = float(np.mean(feet_y)) + slope * (cx - float(np.mean(feet_x)))
+    # Separate glyphs: two or more small components under the row's middle.
+    glyphs = [
+        b
+        for b in boxes
+        if 0.12 * lh <= b[3] <= 0.6 * lh
+        and y1 + 0.05 * lh <= b[1] + b[3] / 2 <= y1 + 0.8 * lh
+        and abs(b[0] + b[2] / 2 - cx) <= 0.6 * lh
+        and b[2] <= 1.2 * lh
+    ]
+    if len(glyphs) >= 2:
+        return True
+    # Small or blurred plates: the glyphs merge into one short bar of ink. Expect ink in a
+    # centred box about 0.8 x 0.3 line heights and little on either side of it. The band
+    # stops short of the plate's bottom rim, which blur may join to the glyphs.
+    top, bottom = int(y1 + 0.15 * lh), int(y1 + 0.58 * lh)
+    if bottom > ink.shape[0] or lh < 8:
+        return False
+    half = max(2, int(0.45 * lh))
+    mid = ink[top:bottom, max(0, int(cx) - half) : int(cx) + half]
+    flank = int(1.1 * lh)
+    left = ink[top:bottom, max(0, int(cx) - flank) : max(0, int(cx) - half - 2)]
+    right = ink[top:bottom, int(cx) + half + 2 : int(cx) + flank]
+    if mid.size == 0 or left.size == 0 or right.size == 0:
+        return False
+    fill = float(mid.mean()) / 255.0
+    side = max(float(left.mean()), float(right.mean())) / 255.0
+    return 0.12 <= fill <= 0.7 and side <= 0.3 * fill
+
+
+def _scheme_background(patch: Image, mask: Image) -> bool:
+    """Whether the background pixels (``mask``) are white, black, grey, yellow or red.
+
+    Grey covers night and IR frames, where a white plate loses its colour.
+    """
+    if cv2.countNonZero(mask) < 8:
+        return False
+    b, g, r = (float(v) for v in cv2.mean(patch, mask=mask)[:3])
+    top, low = max(b, g, r), min(b, g, r)
+    if top - low <= 0.25 * top + 12:
+        return True  # white, black or grey
+    yellow = r > b + 40 and g > b + 40 and abs(r - g) < 0.35 * top
+    red = r > g + 50 and r > b + 50 and abs(g - b) < 0.4 * r
+    return yellow or red
+
+
+def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
+    """The plate's main line in a BGR region, or None when no row of characters is there.
+
+    ``band`` (region coordinates) is where the finder saw text; the ink threshold comes
+    from there, so the car body around a plate does not pull Otsu off the characters.
+    """
+    grey = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY))
+    h, w = grey.shape
+    if h < 16 or w < 30:
+        return None
+    bx, by, bw, bh = band if band is not None else (0, 0, w, h)
+    core = grey[by : by + bh, bx : bx + bw]
+    low, high = np.percentile(core, (10, 90))
+    # A local threshold, because glare and shade sweep across plates; the offset scales with
+    # the band's contrast so that noise on a plain background stays below it.
+    offset = max(6.0, 0.18 * float(high - low))
+    block = max(11, (min(h, int(1.6 * bh)) // 2) * 2 + 1)
+    mean = cv2.blur(grey, (block, block)).astype(np.int16)
+    signed = grey.astype(np.int16)
+    dark = np.where(signed < mean - offset, 255, 0).astype(np.uint8)
+    light = np.where(signed > mean + offset, 255, 0).astype(np.uint8)
+    best: tuple[float, LineLayout] | None = None
+    for dark_ink, ink in ((True, dark), (False, light)):
+        count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        boxes: list[Stats] = [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in stats[1:count]]
+        chars = [
+            b
+            for b in boxes
+            if 0.12 * h <= b[3] <= 0.9 * h and 0.04 * b[3] <= b[2] <= 2.6 * b[3] and b[2] < 0.5 * w
+        ]
+        for row in _rows(chars):
+            if np.median([c[3] for c in row]) < 6:
+                continue  # too small to read, and noise forms rows of its own
+            x0 = min(c[0] for c in row)
+            y0 = min(c[1] for c in row)
+            x1 = max(c[0] + c[2] for c in row)
+            lh = max(c[1] + c[3] for c in row) - y0
+            # Merged neighbours count as the characters their width holds.
+            count_chars = sum(max(1, round(c[2] / (0.7 * lh))) for c in row)
+            box = (x0, y0, x1 - x0, lh)
+            expiry = _expiry_below(ink, boxes, row)
+            line = (slice(y0, y0 + lh), slice(x0, x1))
+            scheme = _scheme_background(region[line], cv2.bitwise_not(dark | light)[line])
+            plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
+            plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
+            layout = LineLayout(box, count_chars, expiry, plateness, dark_ink)
+            # Among rows in one region, the plate-like one, then many tall characters.
+            value = plateness * 1000 + min(count_chars, 9) * lh
+            if best is None or value > best[0]:
+                best = (value, layout)
+    return None if best is None else best[1]

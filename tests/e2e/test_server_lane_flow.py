@@ -1,0 +1,257 @@
+"""The real server process with a real Mosquitto: arrivals in, acks and releases out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import MQTT_USERS
+from tests.mqtt_peer import MqttPeer, Received
+from tests.server_process import ServerProcess
+from tests.services import MosquittoServer
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
+ROOT = "drivethru/v1/badung"
+
+
+@pytest.fixture
+def server(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path, mosquitto.url, MQTT_USERS["server"])
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def lane_1(mosquitto: MosquittoServer) -> Iterator[MqttPeer]:
+    """Lane 1's edge and display: publishes arrivals, hears acks, releases and manifests."""
+    peer = MqttPeer(
+        mosquitto.host, mosquitto.port, "lane-1", MQTT_USERS["lane-1"],
+        [f"{ROOT}/lanes/1/acks", f"{ROOT}/lanes/1/releases", f"{ROOT}/lanes/1/manifest"],
+    )  # fmt: skip
+    try:
+        yield peer
+    finally:
+        peer.close()
+
+
+def make_ready(server: ServerProcess, plate: str, slot: str = "R1-01") -> dict[str, Any]:
+    """A permit taken to READY through the API as an officer would."""
+    with server.client("officer") as officer:
+        reference = f"LAP-{uuid.uuid4().hex[:10]}"
+        created = officer.post(
+            "/api/applications",
+            json={"reference": reference, "kind": "SIUP", "applicant_name": "I Wayan Sudirta",
+                  "nik": "5103011204800001", "plate": plate},
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        path = f"/api/applications/{created.json()['id']}"
+        for step, body in [("verify", {}), ("fee", {"amount_rupiah": 50_000}),
+                           ("payment", {"reference": f"P-{reference}", "amount_rupiah": 50_000}),
+                           ("approve", {}), ("print", {})]:  # fmt: skip
+            answer = officer.post(f"{path}/{step}", json=body)
+            assert answer.status_code == 200, answer.text
+        staged = officer.post(f"{path}/stage", json={"slot": slot})
+        assert staged.status_code == 200, staged.text
+        result: dict[str, Any] = staged.json()
+        return result
+
+
+def arrival(code: str | None = None, plate: str | None = None, **extra: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "v": 1, "id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(),
+        "site": "badung", "lane": "1", "visit": str(uuid.uuid4()), "camera": "window",
+        "source": "camera",
+        "code_sha256": hashlib.sha256(code.encode()).hexdigest() if code else None,
+        "plate": {"text": plate, "confidence": 0.95, "frames": 14} if plate else None,
+    }  # fmt: skip
+    message.update(extra)
+    return message
+
+
+def ack_for(message_id: str) -> Any:
+    return lambda m: m.topic.endswith("/acks") and m.json()["id"] == message_id
+
+
+def is_release(m: Received) -> bool:
+    return m.topic.endswith("/releases")
+
+
+def test_a_code_at_the_window_releases_the_permit_and_the_lane_hears_it(
+    server: ServerProcess, lane_1: MqttPeer
+) -> None:
+    ready = make_ready(server, "DK 1234 AB", slot="R2-14")
+    permit_id = ready["permit"]["id"]
+    manifest = lane_1.wait_for(lambda m: m.topic.endswith("/manifest"), timeout=15).json()
+    expected_hash = hashlib.sha256(ready["code"].encode()).hexdigest()
+    while expected_hash not in manifest["code_hashes"]:  # the first may predate staging
+        manifest = lane_1.wait_for(lambda m: m.topic.endswith("/manifest"), timeout=15).json()
+    assert "DK1234AB" in manifest["plates"]
+
+    message = arrival(code=ready["code"])
+    lane_1.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+    ack = lane_1.wait_for(ack_for(message["id"])).json()
+    assert ack["outcome"] == "released"
+    assert ack["permits"] == [permit_id]
+    release = lane_1.wait_for(is_release).json()
+    assert release["window"] == "1"
+    assert release["visit"] == message["visit"]
+    assert release["permits"][0]["slot"] == "R2-14"
+    assert release["permits"][0]["holder"] == "I W**** S******"
+    assert not release["see_operator"]
+
+    with server.client("officer") as officer:
+        permit = officer.get(f"/api/applications/{permit_id}").json()
+    assert (permit["status"], permit["lane"]) == ("released", "1")
+
+    # The same message again (a redelivery): acknowledged as a duplicate, nothing changes.
+    lane_1.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+    again = lane_1.wait_for(ack_for(message["id"])).json()
+    assert again["outcome"] == "duplicate"
+    with server.client("officer") as officer:
+        assert officer.get(f"/api/applications/{permit_id}").json()["version"] == permit["version"]
+
+
+def test_invalid_payloads_are_acked_as_rejected_and_the_bridge_keeps_running(
+    server: ServerProcess, lane_1: MqttPeer
+) -> None:
+    topic = f"{ROOT}/lanes/1/arrivals"
+    bad = [
+        arrival(plate="DK1234AB", v=2),
+        arrival(plate="DK1234AB", lane="2"),  # payload says lane 2 on lane 1's topic
+        arrival(plate="DK1234AB", at="yesterday"),
+        arrival(plate="DK1234AB", code_sha256="not-a-hash"),
+        arrival(plate="DK1234AB", junk="x" * 70_000),  # over the size limit
+    ]
+    for message in bad:
+        lane_1.publish(topic, json.dumps(message))
+    for message in bad[:4]:
+        ack = lane_1.wait_for(ack_for(message["id"])).json()
+        assert ack["outcome"] == "rejected"
+        assert ack["reason"]
+    lane_1.publish(topic, b"\xff not json at all")
+    lane_1.publish(topic, b"[]")
+    # Still alive: a good arrival after the garbage is processed.
+    ready = make_ready(server, "DK 77 XY")
+    good = arrival(code=ready["code"])
+    lane_1.publish(topic, json.dumps(good))
+    assert lane_1.wait_for(ack_for(good["id"])).json()["outcome"] == "released"
+    with server.client() as anyone:
+        metrics = anyone.get("/metrics").text
+    assert 'drivethru_arrivals_total{outcome="rejected"}' in metrics
+
+
+def test_mosquitto_pub_from_another_vendor_is_understood(
+    server: ServerProcess, lane_1: MqttPeer, mosquitto: MosquittoServer
+) -> None:
+    make_ready(server, "B 1907 TJQ")
+    message = arrival(plate="B1907TJQ", source="frigate")
+    subprocess.run(
+        ["mosquitto_pub", "-h", mosquitto.host, "-p", str(mosquitto.port), "-u", "lane-1",
+         "-P", MQTT_USERS["lane-1"], "-q", "1", "-t", f"{ROOT}/lanes/1/arrivals",
+         "-m", json.dumps(message)],
+        check=True, timeout=20,
+    )  # fmt: skip
+    ack = lane_1.wait_for(ack_for(message["id"])).json()
+    # The site releases on a code only: a plate alone pre-stages the permit for the operator.
+    assert ack["outcome"] == "prestaged"
+    assert len(ack["permits"]) == 1
+
+
+def test_two_operators_racing_for_one_permit_exactly_one_hands_over(
+    server: ServerProcess, lane_1: MqttPeer
+) -> None:
+    ready = make_ready(server, "DK 4321 XY")
+    permit_id = ready["permit"]["id"]
+    message = arrival(code=ready["code"])
+    lane_1.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+    assert lane_1.wait_for(ack_for(message["id"])).json()["outcome"] == "released"
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def hand_over(who: str) -> None:
+        with server.client(who) as operator:
+            barrier.wait()
+            answer = operator.post(
+                "/api/lanes/1/handover",
+                json={"permit_id": permit_id, "handover_id": f"{who}-press",
+                      "recipient": "owner", "id_checked": True},
+            )  # fmt: skip
+            results.append(answer.status_code)
+
+    threads = [threading.Thread(target=hand_over, args=(w,)) for w in ("operator-1", "operator-1b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [200, 409]
+    with server.client("officer") as officer:
+        permit = officer.get(f"/api/applications/{permit_id}").json()
+    assert permit["status"] == "handed_over"
+    assert permit["conflicts"] == 1
+
+
+def test_each_role_is_refused_what_it_may_not_do(server: ServerProcess) -> None:
+    ready = make_ready(server, "DK 999 A")
+    permit_id = ready["permit"]["id"]
+    handover = {"permit_id": permit_id, "handover_id": "x", "recipient": "owner",
+                "id_checked": True}  # fmt: skip
+    with server.client() as nobody:
+        assert nobody.post("/api/applications", json={}).status_code == 401
+        assert nobody.get(f"/api/applications/{permit_id}").status_code == 401
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer wrong"}) as forged:
+        assert forged.get(f"/api/applications/{permit_id}").status_code == 401
+    with server.client("operator-1") as operator:
+        refused = operator.post(f"/api/applications/{permit_id}/stage", json={"slot": "X"})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden"
+    with server.client("operator-2") as other_lane:
+        assert other_lane.post("/api/lanes/1/handover", json=handover).status_code == 403
+    with server.client("officer") as officer:
+        assert officer.post("/api/lanes/1/handover", json=handover).status_code == 403
+    with server.client("device") as device:
+        assert device.post(f"/api/applications/{permit_id}/approve").status_code == 403
+    with server.client("admin") as admin:
+        assert admin.get(f"/api/applications/{permit_id}").status_code == 200
+
+
+def test_bad_api_input_gets_a_clear_error_never_a_500(server: ServerProcess) -> None:
+    with server.client("officer") as officer:
+        missing = officer.post("/api/applications", json={"reference": "x"})
+        assert missing.status_code == 422
+        assert missing.json()["error"]["problems"]
+        bad_plate = officer.post(
+            "/api/applications",
+            json={"reference": "r1", "kind": "SIUP", "applicant_name": "A",
+                  "nik": "5103011204800001", "plate": "NOT A PLATE"},
+        )  # fmt: skip
+        assert bad_plate.status_code == 422
+        assert bad_plate.json()["error"]["code"] == "invalid_plate"
+        assert officer.get(f"/api/applications/{uuid.uuid4()}").status_code == 404
+        assert officer.get("/api/applications/not-a-uuid").status_code == 422
+        created = officer.post(
+            "/api/applications",
+            json={"reference": "r2", "kind": "SIUP", "applicant_name": "A",
+                  "nik": "5103011204800001"},
+        ).json()  # fmt: skip
+        early = officer.post(f"/api/applications/{created['id']}/approve")
+        assert early.status_code == 409
+        body = early.json()["error"]
+        assert body["code"] == "invalid_transition"
+        assert body["message_id"]
+        assert body["message_en"]
+    with server.client() as citizen:
+        assert citizen.get("/p/DT1:NOTACODE").status_code == 400
+        assert citizen.get("/p/DT1:" + "A" * 26).status_code == 404
