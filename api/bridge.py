@@ -74,7 +74,9 @@ class MqttBridge:
         self.notify = notify
         self.topics = Topics(settings.site)
         self.connected = False
-        self.shared = True
+        # Shared subscriptions are MQTT 5; a 3.1.1 broker (the embedded one) may accept the
+        # '$share/...' filter and then never match it, so 3.1.1 subscribes plainly.
+        self.shared = broker.protocol == "5"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: asyncio.Queue[tuple[str, bytes, float]] | None = None
         self._consumer: asyncio.Task[None] | None = None

@@ -90,6 +90,8 @@ async def stop_runtime(runtime: Runtime) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    with contextlib.suppress(Exception):  # leave the read models caught up when we can
+        await runtime.runner.catch_up()
     await runtime.read_models.close()
     await runtime.runner_models.close()
     runtime.service.close()

@@ -44,8 +44,8 @@ def _rows(chars: list[Stats]) -> list[list[Stats]]:
     ordered = sorted(chars, key=lambda c: c[0])
     rows: list[list[Stats]] = []
     for start, anchor in enumerate(ordered):
-        if anchor[2] > 1.2 * anchor[3] or any(anchor in row for row in rows):
-            continue  # merged characters join a row but do not found one
+        if any(anchor in row for row in rows):
+            continue
         row = [anchor]
         for other in ordered[start + 1 :]:
             last = row[-1]
@@ -129,16 +129,20 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
     if h < 16 or w < 30:
         return None
     bx, by, bw, bh = band if band is not None else (0, 0, w, h)
-    core = grey[by : by + bh, bx : bx + bw]
-    low, high = np.percentile(core, (10, 90))
+    _, spread = cv2.meanStdDev(grey[by : by + bh, bx : bx + bw])
     # A local threshold, because glare and shade sweep across plates; the offset scales with
     # the band's contrast so that noise on a plain background stays below it.
-    offset = max(6.0, 0.18 * float(high - low))
+    offset = max(6.0, 0.4 * float(spread[0, 0]))
     block = max(11, (min(h, int(1.6 * bh)) // 2) * 2 + 1)
-    mean = cv2.blur(grey, (block, block)).astype(np.int16)
-    signed = grey.astype(np.int16)
-    dark = np.where(signed < mean - offset, 255, 0).astype(np.uint8)
-    light = np.where(signed > mean + offset, 255, 0).astype(np.uint8)
+    adaptive = cv2.ADAPTIVE_THRESH_MEAN_C
+    dark = np.asarray(
+        cv2.adaptiveThreshold(grey, 255, adaptive, cv2.THRESH_BINARY_INV, block, offset), np.uint8
+    )
+    light = np.asarray(
+        cv2.adaptiveThreshold(255 - grey, 255, adaptive, cv2.THRESH_BINARY_INV, block, offset),
+        np.uint8,
+    )
+    background = np.asarray(cv2.bitwise_not(dark | light), np.uint8)
     best: tuple[float, LineLayout] | None = None
     for dark_ink, ink in ((True, dark), (False, light)):
         count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
@@ -149,18 +153,19 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
             if 0.12 * h <= b[3] <= 0.9 * h and 0.04 * b[3] <= b[2] <= 2.6 * b[3] and b[2] < 0.5 * w
         ]
         for row in _rows(chars):
-            if np.median([c[3] for c in row]) < 6:
+            if min(c[3] for c in row) < 6:
                 continue  # too small to read, and noise forms rows of its own
             x0 = min(c[0] for c in row)
             y0 = min(c[1] for c in row)
             x1 = max(c[0] + c[2] for c in row)
             lh = max(c[1] + c[3] for c in row) - y0
             # Merged neighbours count as the characters their width holds.
-            count_chars = sum(max(1, round(c[2] / (0.7 * lh))) for c in row)
+            char_h = float(np.median([c[3] for c in row]))
+            count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
             box = (x0, y0, x1 - x0, lh)
             expiry = _expiry_below(ink, boxes, row)
             line = (slice(y0, y0 + lh), slice(x0, x1))
-            scheme = _scheme_background(region[line], cv2.bitwise_not(dark | light)[line])
+            scheme = _scheme_background(region[line], background[line])
             plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
             plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
             layout = LineLayout(box, count_chars, expiry, plateness, dark_ink)

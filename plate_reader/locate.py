@@ -2,8 +2,8 @@
 
 Plates are 2.3-4.8 times wider than high with one line of big characters over a small expiry
 line. The finder looks for rows of character-sized strokes (a dense horizontal band of
-gradient) at a few scales, which also finds shop signs and badges: the grammar rejects those
-after reading, so here recall matters more than precision.
+gradient) at a few scales, which also finds shop signs and badges: ``layout.py`` then scores
+each region's plate-likeness, so here recall matters more than precision.
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def find_candidates(image: Image, *, limit: int = 6) -> list[Candidate]:
     grey: Image = image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
     longest = max(grey.shape[:2])
     # Scales chosen so that character gaps of small and large plates both close into a band.
-    scales = [s for s in (1.0, 0.5, 0.25) if longest * s >= 120] or [1.0]
+    # In a camera frame a plate's characters are 13-50 px high: half scale still separates
+    # them from the background, and skipping full scale saves most of this stage's time.
+    steps = (0.5, 0.25) if longest > 720 else (1.0, 0.5, 0.25)
+    scales = [s for s in steps if longest * s >= 120] or [1.0]
     pooled: list[Candidate] = []
     for scale in scales:
         pooled.extend(_text_bands(grey, scale))
@@ -93,64 +96,3 @@ def expand(box: Box, shape: tuple[int, ...], fx: float, fy_top: float, fy_bottom
     x1 = min(shape[1], int(x + w + fx * w))
     y1 = min(shape[0], int(y + h + fy_bottom * h))
     return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
-
-
-@dataclass(frozen=True, slots=True)
-class LineLayout:
-    """The main line found in a plate crop: its box, how many characters, an expiry below."""
-
-    box: Box
-    characters: int
-    expiry: bool
-
-
-def main_line(plate: Image) -> LineLayout | None:
-    """The big characters in a plate crop, leaving out the expiry line and rim.
-
-    Characters are connected components of similar height sitting side by side; the expiry
-    line's glyphs are a third of their height, so they fall in another group, and finding
-    that group under the main line is the best sign that this is a plate at all.
-    """
-    grey = plate if plate.ndim == 2 else cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)
-    h, w = grey.shape
-    if h < 10 or w < 20:
-        return None
-    best: tuple[float, LineLayout] | None = None
-    _, dark = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    for binary in (dark, cv2.bitwise_not(dark)):
-        count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        boxes = [tuple(int(v) for v in stats[i, :4]) for i in range(1, count)]
-        chars = [
-            b
-            for b in boxes
-            if 0.15 * h <= b[3] <= 0.9 * h and 0.04 * b[3] <= b[2] <= 1.2 * b[3] and b[2] < 0.4 * w
-        ]
-        small = [b for b in boxes if b[3] >= 3 and b[2] <= 1.5 * b[3]]
-        for anchor in chars:
-            centre, height = anchor[1] + anchor[3] / 2, anchor[3]
-            row = [
-                c
-                for c in chars
-                if abs(c[3] - height) <= 0.25 * height
-                and abs(c[1] + c[3] / 2 - centre) <= 0.3 * height
-            ]
-            if len(row) < 2:
-                continue
-            x0 = min(c[0] for c in row)
-            y0 = min(c[1] for c in row)
-            x1 = max(c[0] + c[2] for c in row)
-            y1 = max(c[1] + c[3] for c in row)
-            lh = y1 - y0
-            below = [
-                b
-                for b in small
-                if 0.12 * lh <= b[3] <= 0.55 * lh
-                and y1 <= b[1] + b[3] / 2 <= y1 + 0.9 * lh
-                and x0 - 2 * lh <= b[0] <= x1 + 2 * lh
-            ]
-            layout = LineLayout((x0, y0, x1 - x0, lh), len(row), len(below) >= 2)
-            # Many tall characters beat a few; the expiry line's 4 small digits lose.
-            value = len(row) * lh * (1.5 if layout.expiry else 1.0)
-            if best is None or value > best[0]:
-                best = (value, layout)
-    return None if best is None else best[1]

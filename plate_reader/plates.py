@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from core.plates import Plate, correct_plate, grammar_candidates, match_plate
-from plate_reader.locate import Box, LineLayout, expand, find_candidates, main_line
+from plate_reader.layout import LineLayout, plate_layout
+from plate_reader.locate import Box, expand, find_candidates
 from plate_reader.ocr import Recogniser, TextLine
 from plate_reader.results import PlateRead
 
@@ -88,18 +89,23 @@ def _crop(image: Image, box: Box) -> Image:
     return image[y : y + h, x : x + w]
 
 
-def _line_box(image: Image, plate_box: Box) -> tuple[Box, LineLayout | None]:
-    """The main line inside ``plate_box``, padded so no stroke is cut, in frame coordinates."""
-    px, py = plate_box[:2]
-    found = main_line(_crop(image, plate_box))
+def _line_box(image: Image, region: Box, band: Box | None) -> tuple[Box, LineLayout | None]:
+    """The main line inside ``region``, padded so no stroke is cut, in frame coordinates."""
+    rx, ry, rw, rh = region
+    found = plate_layout(_crop(image, region), band)
     if found is None:
         # No characters separated (blur, tiny plate): take the upper band above the expiry.
-        x, y, w, h = plate_box
-        return (x, y, w, max(1, int(h * 0.72))), None
-    _, ly, _, lh = found.box
-    # Characters touching the rim or each other drop out of the row, so only the row's height
-    # is trusted: the line spans the region's width (the grammar trims a rim read as I).
-    return expand((px, py + ly, plate_box[2], lh), image.shape, 0.0, 0.18, 0.18), found
+        return (rx, ry, rw, max(1, int(rh * 0.72))), None
+    lx, ly, lw, lh = found.box
+    # The recogniser's cost grows with the line's width, so the crop hugs the row; the side
+    # margin keeps a character that touched the rim (and so dropped out of the row).
+    pad = 0.45 * lh / max(1, lw)
+    return expand((rx + lx, ry + ly, lw, lh), image.shape, pad, 0.18, 0.18), found
+
+
+_Region = tuple[Box, Box, LineLayout | None]
+# Plate-likeness a region needs before a recognition call: in practice, an expiry line.
+MIN_PLATENESS = 0.6
 
 
 class PlateFinder:
@@ -109,34 +115,40 @@ class PlateFinder:
         self._recognise = recogniser
         self._max_lines = max_lines
 
-    def _regions(self, image: Image) -> list[tuple[Box, Box, LineLayout | None, bool]]:
-        """Regions worth reading, most plate-like first: (region, line, layout, whole image)."""
+    def _regions(self, image: Image, grey: Image) -> list[_Region]:
+        """Regions worth reading, most plate-like first: (region, line, layout).
+
+        In a camera frame only regions that look like a plate are returned, so an empty lane
+        costs no recognition call; a tight crop is always read whole first.
+        """
         h, w = image.shape[:2]
-        regions: list[tuple[Box, Box, LineLayout | None, bool]] = []
-        # A tight crop: the whole image may be the plate, whatever the finder says.
+        regions: list[_Region] = []
         if max(h, w) <= 720 and w / h <= 7.0:
             whole = (0, 0, w, h)
-            regions.append((whole, *_line_box(image, whole), True))
+            regions.append((whole, *_line_box(image, whole, None)))
         ranked = []
-        for candidate in find_candidates(image, limit=8):
+        for candidate in find_candidates(grey, limit=8):
             # The band is the main line (or the whole plate); grow it to take in the plate.
             region = expand(candidate.box, image.shape, 0.12, 0.35, 0.8)
-            line, layout = _line_box(image, region)
-            if layout is None:
+            cx, cy, cw, ch = candidate.box
+            band = (cx - region[0], cy - region[1], cw, ch)
+            line, layout = _line_box(image, region, band)
+            if layout is None or layout.plateness < MIN_PLATENESS:
                 continue
-            # An expiry line under a row of characters is what plates have and signs lack.
-            rank = (layout.expiry, min(layout.characters, 9), candidate.score)
-            ranked.append((rank, (region, line, layout, False)))
+            rank = (layout.plateness, min(layout.characters, 9), candidate.score)
+            ranked.append((rank, (region, line, layout)))
         ranked.sort(key=lambda item: item[0], reverse=True)
         return regions + [entry for _, entry in ranked]
 
-    def read(self, image: Image, expected: Collection[str] | None = None) -> tuple[PlateRead, ...]:
-        """Plates in a BGR frame, best first; ``expected`` adds a match to each read."""
+    def read(
+        self, image: Image, grey: Image, expected: Collection[str] | None = None
+    ) -> tuple[PlateRead, ...]:
+        """Plates in a BGR frame (``grey`` the same frame), best first; ``expected`` matches."""
         readings: list[_Reading] = []
         budget = self._max_lines
         unread: list[tuple[Box, Image]] = []
         # First pass: each region once, plain; variants only if no region gave a sure plate.
-        for region, line_box, _, _ in self._regions(image):
+        for region, line_box, _ in self._regions(image, grey):
             if budget <= 0:
                 break
             if any(_inside(region, r.box) for r in readings):

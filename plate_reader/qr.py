@@ -29,7 +29,9 @@ def decode_qr(image: Image) -> tuple[QrRead, ...]:
     """Every QR code in a BGR or grey frame, each once, in the order zxing-cpp finds them."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     # Codes held up at a window are upright within ±45°: the 90° rotations only cost time.
-    found = zxingcpp.read_barcodes(grey, formats=_QR, try_rotate=False)
+    # Pickup codes are dark on light (paper, or a phone screen in its normal mode), so the
+    # inverted pass only costs time too: it finds nothing more on the benchmark set.
+    found = zxingcpp.read_barcodes(grey, formats=_QR, try_rotate=False, try_invert=False)
     reads: dict[str, QrRead] = {}
     for barcode in found:
         text = barcode.text

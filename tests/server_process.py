@@ -49,7 +49,10 @@ def write_site_toml(path: Path, release_on: str = "code") -> None:
 class ServerProcess:
     """Starts, kills and restarts the server with the same files and port."""
 
-    def __init__(self, workdir: Path, broker_url: str | None, broker_password: str) -> None:
+    def __init__(
+        self, workdir: Path, broker_url: str | None, broker_password: str, protocol: str = "5"
+    ) -> None:
+        self.protocol = protocol
         self.workdir = workdir
         self.port = free_port()
         self.broker_url = broker_url
@@ -77,6 +80,7 @@ class ServerProcess:
             "DRIVETHRU_NIK_KEY": NIK_KEY,
             "DRIVETHRU_BROKER_PASSWORD": self.broker_password,
             "DRIVETHRU_STORE": "sqlite",
+            "DRIVETHRU_BROKER_PROTOCOL": self.protocol,
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -8,14 +8,16 @@ from edge_lane.config import RegionOfInterest
 from edge_lane.motion import MotionGate, MotionRules
 
 
+_BASE = np.full((720, 1280, 3), 90, np.int16)
+_BASE[:360] = 150
+# A few sensor-noise patterns, drawn once: each frame differs from the last as a camera's do.
+_NOISE = [np.random.default_rng(n).integers(-10, 11, _BASE.shape, dtype=np.int16) for n in range(4)]
+
+
 def lane(seed: int, car: bool = False, at: int = 400) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    frame = np.full((720, 1280, 3), 90, np.uint8)
-    frame[:360] = 150
-    noise = rng.normal(0, 6, frame.shape)
-    frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    frame = np.clip(_BASE + _NOISE[seed % len(_NOISE)], 0, 255).astype(np.uint8)
     if car:
-        frame[300:650, at : at + 500] = (30, 30, 200)
+        frame[300:650, at : at + 500] = (20, 20, 20)
     return frame
 
 
