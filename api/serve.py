@@ -48,7 +48,7 @@ def build_settings(
             url=broker or os.environ.get("DRIVETHRU_BROKER_URL", "mqtt://127.0.0.1:1883"),
             username=os.environ.get("DRIVETHRU_BROKER_USERNAME", "server"),
             password=SecretStr(os.environ.get("DRIVETHRU_BROKER_PASSWORD", "")),
-            protocol=os.environ.get("DRIVETHRU_BROKER_PROTOCOL", "5"),  # type: ignore[arg-type]
+            protocol=os.environ.get("DRIVETHRU_BROKER_PROTOCOL", "5"),
         )
     overrides: dict[str, object] = {
         "site": site, "read_models": read_models, "host": host, "port": port,

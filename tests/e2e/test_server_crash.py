@@ -29,12 +29,13 @@ ROOT = "drivethru/v1/badung"
 PERMITS = 40
 
 
+def service_settings(workdir: Path) -> ServiceSettings:
+    store = StoreSettings(backend="sqlite", sqlite_path=workdir / "events.db")
+    return ServiceSettings.model_validate({"store": store, "nik_key": NIK_KEY})
+
+
 def seed(workdir: Path) -> list[dict[str, Any]]:
-    settings = ServiceSettings.model_validate(
-        {"store": StoreSettings(backend="sqlite", sqlite_path=workdir / "events.db"),
-         "nik_key": NIK_KEY}
-    )  # fmt: skip
-    service = PermitService(settings)
+    service = PermitService(service_settings(workdir))
     try:
         return [{"id": p.id, "code": p.code} for p in seed_on_store(service, "badung", PERMITS)]
     finally:
@@ -108,14 +109,7 @@ def test_a_killed_server_restarts_and_every_arrival_is_acked_once_released(
         edge.close()
         server.stop()
 
-    service = PermitService(
-        ServiceSettings.model_validate(
-            {
-                "store": StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db"),
-                "nik_key": NIK_KEY,
-            }
-        )  # fmt: skip
-    )
+    service = PermitService(service_settings(tmp_path))
     try:
         for permit in permits:
             names = [name for name, _ in service.history(uuid.UUID(permit["id"]))]

@@ -79,7 +79,7 @@ def test_the_console_sees_the_release_within_the_second(
 
 
 def test_the_citizen_page_follows_the_permit(served: tuple[ServerProcess, MqttPeer]) -> None:
-    server, lane = served
+    server, _lane = served
     ready = make_ready(server, "AB 4521 KD")
     with server.client() as citizen:
         deadline = time.monotonic() + 10
