@@ -14,6 +14,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -33,10 +34,13 @@ from core.contract import (
     Arrival,
     DeviceState,
     LaneManifest,
+    ManifestDelegate,
     Message,
     Release,
     ReleasedPermit,
     ServerStatus,
+    TeamManifest,
+    TeamPermit,
     Topics,
     decode,
     encode,
@@ -83,6 +87,7 @@ class MqttBridge:
         self._manifest_task: asyncio.Task[None] | None = None
         self._manifest_wanted: asyncio.Event | None = None
         self._subscriptions: dict[int, str] = {}
+        self._teams_published: set[str] = set()
         self.client = self._make_client()
 
     # -- connection (paho's thread) ---------------------------------------------------------
@@ -370,3 +375,35 @@ class MqttBridge:
         )
         for lane in self.settings.lanes:
             self._publish(self.topics.lane_manifest(lane.lane), manifest, retain=True)
+        teams = await queries.team_permits(conn, self.settings.site)
+        # A team whose last permit was unassigned or handed over gets an empty manifest.
+        for team in sorted(set(teams) | self._teams_published):
+            self._publish(
+                self.topics.team_manifest(team),
+                TeamManifest(team=team, permits=[_team_entry(p) for p in teams.get(team, [])]),
+                retain=True,
+            )
+        self._teams_published = set(teams)
+
+
+def _team_entry(row: queries.TeamPermitRow) -> TeamPermit:
+    return TeamPermit(
+        permit_id=row.permit_id,
+        number=row.number,
+        holder=row.holder,
+        nik_masked=row.nik_masked,
+        plate=row.plate,
+        code_sha256=row.code_sha256,
+        place=row.place,
+        date=row.date,
+        delegates=[
+            ManifestDelegate(
+                delegate_id=d.delegate_id,
+                name=d.name_masked,
+                nik_masked=d.nik_masked,
+                code_sha256=d.code_sha256,
+                expires_at=datetime.fromisoformat(d.expires_at),
+            )
+            for d in row.delegates
+        ],
+    )

@@ -61,6 +61,7 @@ class PermitApplication(Aggregate):
         kind: str,
         applicant_name: str,
         nik_hash: str,
+        nik_masked: str,
         plate: str | None,
     ) -> None:
         self.site = site
@@ -69,6 +70,7 @@ class PermitApplication(Aggregate):
         self.kind = kind
         self.applicant_name = applicant_name
         self.nik_hash = nik_hash
+        self.nik_masked = nik_masked
         self.plate = plate
         self.status = S.SUBMITTED
         self.fee_rupiah: int | None = None
@@ -267,6 +269,7 @@ class PermitApplication(Aggregate):
         delegate_id: str,
         name: str,
         nik_hash: str,
+        nik_masked: str,
         expires_at: datetime,
         code_sha256: str,
         now: datetime,
@@ -282,11 +285,19 @@ class PermitApplication(Aggregate):
             raise InvalidInputError(self.id, "Kuasa sudah kedaluwarsa / already expired")
         if delegate_id in self.delegates:
             raise InvalidInputError(self.id, f"Kuasa {delegate_id} sudah ada / already exists")
-        self._delegate_authorised(delegate_id, name.strip(), nik_hash, expires_at, code_sha256)
+        self._delegate_authorised(
+            delegate_id, name.strip(), nik_hash, nik_masked, expires_at, code_sha256
+        )
 
     @event("DelegateAuthorised")
     def _delegate_authorised(
-        self, delegate_id: str, name: str, nik_hash: str, expires_at: datetime, code_sha256: str
+        self,
+        delegate_id: str,
+        name: str,
+        nik_hash: str,
+        nik_masked: str,
+        expires_at: datetime,
+        code_sha256: str,
     ) -> None:
         self.delegates[delegate_id] = Delegate(delegate_id, name, nik_hash, expires_at, code_sha256)
 

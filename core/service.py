@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from core.codes import PickupCode, hash_code_text, nik_hash
+from core.codes import PickupCode, hash_code_text, mask_nik, nik_hash
 from core.errors import (
     AlreadyHandedOverError,
     ConcurrentChangeError,
@@ -252,6 +252,7 @@ class PermitService(Application[UUID]):
             kind=kind,
             applicant_name=applicant_name.strip(),
             nik_hash=hashed_nik,
+            nik_masked=mask_nik(nik),
             plate=normalise_plate(plate) if plate else None,
         )
         # A concurrent submit of the same reference may win; the id is the same either way.
@@ -327,7 +328,7 @@ class PermitService(Application[UUID]):
         self._change(
             permit_id,
             lambda p: p.authorise_delegate(
-                delegate_id, name, hashed_nik, expires_at, code.sha256, now
+                delegate_id, name, hashed_nik, mask_nik(nik), expires_at, code.sha256, now
             ),
             self._index_for(code, permit_id),
         )

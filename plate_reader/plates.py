@@ -97,10 +97,17 @@ def _line_box(image: Image, region: Box, band: Box | None) -> tuple[Box, LineLay
         # No characters separated (blur, tiny plate): take the upper band above the expiry.
         return (rx, ry, rw, max(1, int(rh * 0.72))), None
     lx, ly, lw, lh = found.box
-    # The recogniser's cost grows with the line's width, so the crop hugs the row; the side
-    # margin keeps a character that touched the rim (and so dropped out of the row).
-    pad = 0.45 * lh / max(1, lw)
-    return expand((rx + lx, ry + ly, lw, lh), image.shape, pad, 0.18, 0.18), found
+    if band is None:
+        # A tight crop: characters touching the rim or each other drop out of the row, so
+        # only the row's height is trusted and the line spans the crop (the grammar trims a
+        # rim read as I).
+        return expand((rx, ry + ly, rw, lh), image.shape, 0.0, 0.18, 0.18), found
+    # In a frame the recogniser's cost grows with the line's width, so the line spans the
+    # row plus room for a character dropped at either end, but not past the finder's band.
+    bx0, bx1 = band[0], band[0] + band[2]
+    x0 = max(min(bx0, lx - lh // 3), lx - int(1.3 * lh), 0)
+    x1 = min(max(bx1, lx + lw + lh // 3), lx + lw + int(1.3 * lh), rw)
+    return expand((rx + x0, ry + ly, x1 - x0, lh), image.shape, 0.0, 0.18, 0.18), found
 
 
 _Region = tuple[Box, Box, LineLayout | None]
@@ -116,10 +123,12 @@ class PlateFinder:
         self._max_lines = max_lines
 
     def _regions(self, image: Image, grey: Image) -> list[_Region]:
-        """Regions worth reading, most plate-like first: (region, line, layout).
+        """Regions worth reading, most plate-like first: (region, line, layout) each.
 
-        In a camera frame only regions that look like a plate are returned, so an empty lane
-        costs no recognition call; a tight crop is always read whole first.
+        A tight crop is always read whole, first. In a frame only regions with a row of
+        characters over an expiry line are read: badges on a dark grille read as valid
+        plates (``D-4D`` as ``D 40``) at 0.99 confidence, so without the expiry line seen
+        a region is not read at all, and an empty lane costs no recognition call.
         """
         h, w = image.shape[:2]
         regions: list[_Region] = []
@@ -145,10 +154,27 @@ class PlateFinder:
     ) -> tuple[PlateRead, ...]:
         """Plates in a BGR frame (``grey`` the same frame), best first; ``expected`` matches."""
         readings: list[_Reading] = []
-        budget = self._max_lines
         unread: list[tuple[Box, Image]] = []
         # First pass: each region once, plain; variants only if no region gave a sure plate.
-        for region, line_box, _ in self._regions(image, grey):
+        regions = self._regions(image, grey)
+        self._read_regions(image, regions, self._max_lines, readings, unread)
+        if not any(r.confidence >= CONFIDENT for r in readings):
+            for region, line in unread[:1]:
+                found, _ = self._best_of(_variants(line))
+                if found is not None:
+                    readings.append(_Reading(found[0], found[1], region, found[2]))
+        return tuple(_to_result(r, expected) for r in _unique(readings))
+
+    def _read_regions(
+        self,
+        image: Image,
+        regions: list[_Region],
+        budget: int,
+        readings: list[_Reading],
+        unread: list[tuple[Box, Image]],
+    ) -> int:
+        """Read ``regions`` in order into ``readings`` until a sure plate; the budget left."""
+        for region, line_box, _ in regions:
             if budget <= 0:
                 break
             if any(_inside(region, r.box) for r in readings):
@@ -164,12 +190,7 @@ class PlateFinder:
             readings.append(_Reading(found[0], found[1], region, found[2]))
             if found[1] >= CONFIDENT:
                 break
-        if not any(r.confidence >= CONFIDENT for r in readings):
-            for region, line in unread[:1]:
-                found, used = self._best_of(_variants(line))
-                if found is not None:
-                    readings.append(_Reading(found[0], found[1], region, found[2]))
-        return tuple(_to_result(r, expected) for r in _unique(readings))
+        return budget
 
     def _best_of(
         self, attempts: list[Image]

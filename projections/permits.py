@@ -72,6 +72,7 @@ class PageChanges:
     codes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     deactivate_codes_of: set[str] = field(default_factory=set)
     conflicts: list[tuple[Any, ...]] = field(default_factory=list)
+    delegates: list[tuple[Any, ...]] = field(default_factory=list)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_position: int = 0
 
@@ -152,6 +153,7 @@ class PermitFold:
             number=state["number"],
             kind=state["kind"],
             holder=mask_name(state["applicant_name"]),
+            nik_masked=state["nik_masked"],
             plate=state["plate"],
             status="submitted",
             conflicts=0,
@@ -178,6 +180,12 @@ class PermitFold:
             )  # fmt: skip
         elif name == "DelegateAuthorised":
             row["delegates"] = (row["delegates"] or 0) + 1
+            changes.delegates.append(
+                (
+                    permit_id, state["delegate_id"], mask_name(state["name"]),
+                    state["nik_masked"], state["code_sha256"], _text(state["expires_at"]),
+                )
+            )  # fmt: skip
             changes.codes[state["code_sha256"]] = (
                 state["code_sha256"], permit_id, "delegate", state["delegate_id"],
                 _text(state["expires_at"]), 1,

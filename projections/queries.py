@@ -173,3 +173,73 @@ async def site_counts(conn: aiosqlite.Connection, site: str) -> dict[str, int]:
 async def open_conflicts(conn: aiosqlite.Connection) -> list[dict[str, str]]:
     rows = await _all(conn, "SELECT * FROM conflicts WHERE resolved = 0 ORDER BY at")
     return [dict(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamDelegate:
+    delegate_id: str
+    name_masked: str
+    nik_masked: str
+    code_sha256: str
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPermitRow:
+    """What a mobile team carries for one permit (its manifest entry)."""
+
+    permit_id: str
+    number: str
+    holder: str
+    nik_masked: str
+    plate: str | None
+    code_sha256: str
+    team: str
+    date: str
+    place: str
+    delegates: tuple[TeamDelegate, ...]
+
+
+async def team_permits(conn: aiosqlite.Connection, site: str) -> dict[str, list[TeamPermitRow]]:
+    """The READY permits assigned to each team at ``site``."""
+    rows = await _all(
+        conn,
+        "SELECT id, number, holder, nik_masked, plate, code_sha256, team, team_date, team_place "
+        "FROM permits WHERE site = ? AND team IS NOT NULL AND status IN ('ready', 'released') "
+        "ORDER BY team, number",
+        site,
+    )
+    delegates: dict[str, list[TeamDelegate]] = {}
+    if rows:
+        marks = ", ".join("?" for _ in rows)
+        for d in await _all(
+            conn,
+            f"SELECT * FROM delegates WHERE permit_id IN ({marks})",  # only '?' marks
+            *[r[0] for r in rows],
+        ):
+            delegates.setdefault(d["permit_id"], []).append(
+                TeamDelegate(
+                    d["delegate_id"],
+                    d["name_masked"],
+                    d["nik_masked"],
+                    d["code_sha256"],
+                    d["expires_at"],
+                )
+            )
+    teams: dict[str, list[TeamPermitRow]] = {}
+    for r in rows:
+        teams.setdefault(r["team"], []).append(
+            TeamPermitRow(
+                r["id"],
+                r["number"],
+                r["holder"],
+                r["nik_masked"] or "",
+                r["plate"],
+                r["code_sha256"],
+                r["team"],
+                r["team_date"] or "",
+                r["team_place"] or "",
+                tuple(delegates.get(r["id"], ())),
+            )
+        )
+    return teams

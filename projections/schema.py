@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Bump when a table changes: a read-model file of another version is dropped and rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PERMIT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -12,6 +12,7 @@ PERMIT_COLUMNS: tuple[str, ...] = (
     "number",
     "kind",
     "holder",
+    "nik_masked",
     "plate",
     "status",
     "fee_rupiah",
@@ -74,6 +75,15 @@ CREATE TABLE IF NOT EXISTS pickup_codes (
     active INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pickup_codes_by_permit ON pickup_codes (permit_id);
+CREATE TABLE IF NOT EXISTS delegates (
+    permit_id TEXT NOT NULL,
+    delegate_id TEXT NOT NULL,
+    name_masked TEXT NOT NULL,
+    nik_masked TEXT NOT NULL,
+    code_sha256 TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (permit_id, delegate_id)
+);
 CREATE TABLE IF NOT EXISTS site_counts (
     site TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -96,6 +106,7 @@ TABLES: tuple[str, ...] = (
     "tracking",
     "permits",
     "pickup_codes",
+    "delegates",
     "site_counts",
     "conflicts",
 )

@@ -123,6 +123,7 @@ class ReadModels:
         ]
         deactivate = [(pid,) for pid in changes.deactivate_codes_of]
         conflicts = list(changes.conflicts)
+        delegates = list(changes.delegates)
         deltas = [(site, status, n) for (site, status), n in changes.counts.items() if n]
         await conn.execute("BEGIN IMMEDIATE")
         try:
@@ -142,6 +143,10 @@ class ReadModels:
                     "INSERT OR IGNORE INTO conflicts "
                     "(permit_id, handover_id, by, channel, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
                     conflicts,
+                )
+            if delegates:
+                await conn.executemany(
+                    "INSERT OR REPLACE INTO delegates VALUES (?, ?, ?, ?, ?, ?)", delegates
                 )
             if deltas:
                 await conn.executemany(

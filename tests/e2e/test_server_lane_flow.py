@@ -255,3 +255,42 @@ def test_bad_api_input_gets_a_clear_error_never_a_500(server: ServerProcess) -> 
     with server.client() as citizen:
         assert citizen.get("/p/DT1:NOTACODE").status_code == 400
         assert citizen.get("/p/DT1:" + "A" * 26).status_code == 404
+
+
+def test_a_team_manifest_follows_assignments(
+    server: ServerProcess, mosquitto: MosquittoServer
+) -> None:
+    team = MqttPeer(
+        mosquitto.host, mosquitto.port, "team-a", MQTT_USERS["team-a"],
+        [f"{ROOT}/teams/a/manifest"],
+    )  # fmt: skip
+    try:
+        ready = make_ready(server, "DK 5150 UB")
+        permit_id = ready["permit"]["id"]
+        with server.client("officer") as officer:
+            delegate = officer.post(
+                f"/api/applications/{permit_id}/delegates",
+                json={"name": "Ketut Arta", "nik": "5103024506900002",
+                      "expires_at": "2099-01-01T00:00:00+08:00"},
+            )  # fmt: skip
+            assert delegate.status_code == 200, delegate.text
+            assigned = officer.post(
+                f"/api/applications/{permit_id}/team",
+                json={"team": "a", "date": "2026-12-01", "place": "Balai Desa Abiansemal"},
+            )
+            assert assigned.status_code == 200, assigned.text
+
+        def lists_the_permit(message: Received) -> bool:
+            entries = message.json()["permits"]
+            return any(entry["permit_id"] == permit_id for entry in entries)
+
+        manifest = team.wait_for(lists_the_permit, timeout=15).json()
+        entry = next(e for e in manifest["permits"] if e["permit_id"] == permit_id)
+        assert entry["place"] == "Balai Desa Abiansemal"
+        assert entry["nik_masked"] == "5103********0001"
+        assert entry["code_sha256"] == hashlib.sha256(ready["code"].encode()).hexdigest()
+        assert entry["delegates"][0]["name"] == "K**** A***"
+        assert entry["delegates"][0]["nik_masked"] == "5103********0002"
+        assert "Wayan" not in json.dumps(manifest)
+    finally:
+        team.close()
