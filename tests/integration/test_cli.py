@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,46 @@ def test_bench_store_quick_prints_one_json_object_with_its_anchors() -> None:
     ):
         assert result[key] > 0, key
     assert result["events"] >= 5000
+
+
+def test_seed_makes_permits_ready_with_their_codes(tmp_path: Path) -> None:
+    done = drivethru("seed", "--site", "badung", "--ready", "3", "--db", str(tmp_path / "e.db"),
+                     "--demo")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 3
+    assert len({line["code"] for line in lines}) == 3
+    for line in lines:
+        PickupCode.parse(line["code"])
+        assert line["slot"]
+        assert line["plate"]
+
+
+def test_seed_without_a_nik_key_refuses_to_run(tmp_path: Path) -> None:
+    done = drivethru("seed", "--ready", "1", "--db", str(tmp_path / "e.db"))
+    assert done.returncode == 2
+    assert "DRIVETHRU_NIK_KEY" in done.stderr
+
+
+def test_serve_validates_its_config_and_explains_errors(tmp_path: Path) -> None:
+    good = tmp_path / "site.toml"
+    good.write_text('site = "badung"\nrelease_on = "code_or_plate"\n')
+    env_ok = drivethru("serve", "--config", str(good), "--validate-config")
+    assert env_ok.returncode == 2  # no NIK key in this environment
+    bad = tmp_path / "bad.toml"
+    bad.write_text('site = "badung"\nrelease_on = "sometimes"\nsurprise = 1\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "serve", "--config", str(bad), "--validate-config"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "DRIVETHRU_NIK_KEY": "a-test-key-0123456789"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "release_on" in done.stderr
+    assert "surprise" in done.stderr
+    fine = subprocess.run(
+        [sys.executable, "-m", "api", "serve", "--config", str(good), "--validate-config"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "DRIVETHRU_NIK_KEY": "a-test-key-0123456789"},
+    )  # fmt: skip
+    assert fine.returncode == 0, fine.stderr
+    assert "sah" in fine.stdout
