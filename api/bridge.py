@@ -34,6 +34,7 @@ from core.contract import (
     Arrival,
     DeviceState,
     LaneManifest,
+    LaneStatus,
     ManifestDelegate,
     Message,
     Release,
@@ -88,6 +89,7 @@ class MqttBridge:
         self._manifest_wanted: asyncio.Event | None = None
         self._subscriptions: dict[int, str] = {}
         self._teams_published: set[str] = set()
+        self.lanes_seen: dict[str, LaneStatus] = {}
         self.client = self._make_client()
 
     # -- connection (paho's thread) ---------------------------------------------------------
@@ -137,6 +139,7 @@ class MqttBridge:
         _result, mid = client.subscribe(topic, qos=1)
         if mid is not None:
             self._subscriptions[mid] = topic
+        client.subscribe(f"{self.topics.root}/lanes/+/status", qos=1)
         self._publish(
             self.topics.server_status,
             ServerStatus(state=DeviceState.ONLINE, version=VERSION),
@@ -249,7 +252,10 @@ class MqttBridge:
 
     async def handle(self, topic: str, payload: bytes, received: float) -> None:
         lane = self.topics.lane_of(topic)
-        if lane is None or not topic.endswith("/arrivals"):
+        if lane is not None and topic == self.topics.lane_status(lane):
+            self._lane_status(lane, payload)
+            return
+        if lane is None or topic != self.topics.arrivals(lane):
             return  # not ours (the embedded broker forwards retained messages too freely)
         try:
             arrival = decode(Arrival, payload)
@@ -270,6 +276,21 @@ class MqttBridge:
         plate = await self._plate_candidates(arrival)
         decision = await asyncio.to_thread(self.desk.decide, arrival, window, plate)
         self._answer(arrival, window, decision, received)
+
+    def _lane_status(self, lane: str, payload: bytes) -> None:
+        try:
+            status = decode(LaneStatus, payload)
+        except ContractError as invalid:
+            self.metrics.invalid_message()
+            log.warning("status jalur %s tidak sah / invalid lane status: %s", lane, invalid.reason)
+            return
+        self.lanes_seen[lane] = status
+        online = [s for s in self.lanes_seen.values() if s.state is DeviceState.ONLINE]
+        self.metrics.set_gauge("lanes_online", len(online))
+        self.metrics.set_gauge("edge_outbox_depth", sum(s.outbox_depth or 0 for s in online))
+        self.notify({"type": "lane_status", "lane": lane, "state": status.state.value,
+                     "fps": status.fps, "camera_ok": status.camera_ok,
+                     "outbox_depth": status.outbox_depth})  # fmt: skip
 
     async def _plate_candidates(self, arrival: Arrival) -> PlateCandidates | None:
         if arrival.plate is None:

@@ -40,8 +40,9 @@ class Runtime:
 
     def note_arrival(self, event: dict[str, Any]) -> None:
         """Keep an arrival in its lane's recent list and tell the consoles (event loop)."""
-        lane = str(event.get("lane"))
-        self._lane_logs.setdefault(lane, deque(maxlen=20)).appendleft(event)
+        if event.get("type") == "arrival":
+            lane = str(event.get("lane"))
+            self._lane_logs.setdefault(lane, deque(maxlen=20)).appendleft(event)
         self.broadcaster.publish(event)
 
     def lane_log(self, lane: str) -> tuple[dict[str, Any], ...]:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -294,3 +295,22 @@ def test_a_team_manifest_follows_assignments(
         assert "Wayan" not in json.dumps(manifest)
     finally:
         team.close()
+
+
+def test_lanes_online_and_their_outboxes_show_in_the_metrics(
+    server: ServerProcess, lane_1: MqttPeer
+) -> None:
+    status = {"v": 1, "id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(),
+              "state": "online", "fps": 29.7, "camera_ok": True, "outbox_depth": 3,
+              "version": "test"}  # fmt: skip
+    lane_1.publish(f"{ROOT}/lanes/1/status", json.dumps(status), retain=True)
+    lane_1.publish(f"{ROOT}/lanes/1/status", b"{broken")
+    with server.client() as anyone:
+        deadline = time.monotonic() + 10
+        metrics = anyone.get("/metrics").text
+        while "drivethru_lanes_online 1" not in metrics and time.monotonic() < deadline:
+            time.sleep(0.1)
+            metrics = anyone.get("/metrics").text
+    assert "drivethru_lanes_online 1" in metrics
+    assert "drivethru_edge_outbox_depth 3" in metrics
+    assert "drivethru_invalid_messages_total 1" in metrics
