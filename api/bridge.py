@@ -26,7 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from api.metrics import Metrics
 from api.settings import BrokerSettings, ServerSettings
-from core.arrivals import ArrivalDesk, DeskDecision, PlateCandidates
+from core.arrivals import ArrivalDesk, ArrivalInput, DeskDecision, PlateCandidates
 from core.codes import mask_name
 from core.contract import (
     Ack,
@@ -48,12 +48,14 @@ from core.contract import (
     peek_id,
 )
 from core.errors import ContractError
-from core.service import PermitService
+from core.service import PermitService, PermitSnapshot
 from projections import queries
 from projections.store import ReadModels
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
+# Arrivals decided together share one store commit; more would only delay the first acks.
+MAX_BATCH = 64
 Notify = Callable[[dict[str, Any]], None]
 
 
@@ -243,39 +245,63 @@ class MqttBridge:
         if inbox is None:
             return
         while True:
-            topic, payload, received = await inbox.get()
+            batch = [await inbox.get()]
+            while not inbox.empty() and len(batch) < MAX_BATCH:
+                batch.append(inbox.get_nowait())
             try:
-                await self.handle(topic, payload, received)
+                await self.handle_batch(batch)
             except Exception:
-                # Never let one message stop the bridge; the edge will send it again.
-                log.exception("gagal memproses / failed to process a message on %s", topic)
+                # Never let one batch stop the bridge; edges send unacked arrivals again.
+                log.exception("gagal memproses / failed to process %d messages", len(batch))
 
-    async def handle(self, topic: str, payload: bytes, received: float) -> None:
+    async def handle_batch(self, batch: list[tuple[str, bytes, float]]) -> None:
+        """Validate, decide together (one commit), then answer each message."""
+        accepted: list[tuple[ArrivalInput, float]] = []
+        for topic, payload, received in batch:
+            found = self._accept(topic, payload)
+            if found is not None:
+                arrival, window = found
+                plate = await self._plate_candidates(arrival)
+                accepted.append((ArrivalInput(arrival, window, plate), received))
+        if not accepted:
+            return
+        answers = await asyncio.to_thread(self._decide, [item for item, _ in accepted])
+        for (item, received), (decision, released) in zip(accepted, answers, strict=True):
+            self._answer(item.arrival, item.window, decision, released, received)
+
+    def _decide(self, items: list[ArrivalInput]) -> list[tuple[DeskDecision, list[PermitSnapshot]]]:
+        """In a worker thread: the desk's decisions and the released permits' details."""
+        decisions = self.desk.decide_many(items)
+        return [
+            (decision, [self.service.get(UUID(pid)) for pid in decision.released])
+            for decision in decisions
+        ]
+
+    def _accept(self, topic: str, payload: bytes) -> tuple[Arrival, str] | None:
+        """An arrival for one of our lanes with its window, or None (rejected or not ours)."""
         lane = self.topics.lane_of(topic)
         if lane is not None and topic == self.topics.lane_status(lane):
             self._lane_status(lane, payload)
-            return
+            return None
         if lane is None or topic != self.topics.arrivals(lane):
-            return  # not ours (the embedded broker forwards retained messages too freely)
+            return None  # not ours (the embedded broker forwards retained messages too freely)
         try:
             arrival = decode(Arrival, payload)
         except ContractError as invalid:
             self._reject(lane, peek_id(payload), invalid.reason)
-            return
+            return None
         if arrival.lane != lane or arrival.site != self.settings.site:
             self._reject(
                 lane, arrival.id,
                 f"lane/site in payload ({arrival.site}/{arrival.lane}) != topic "
                 f"({self.settings.site}/{lane})",
             )  # fmt: skip
-            return
+            return None
         window = self.settings.window_of(lane)
         if window is None:
             self._reject(lane, arrival.id, f"unknown lane {lane}")
-            return
-        plate = await self._plate_candidates(arrival)
-        decision = await asyncio.to_thread(self.desk.decide, arrival, window, plate)
-        self._answer(arrival, window, decision, received)
+            return None
+        return arrival, window
 
     def _lane_status(self, lane: str, payload: bytes) -> None:
         try:
@@ -312,7 +338,12 @@ class MqttBridge:
             )
 
     def _answer(
-        self, arrival: Arrival, window: str, decision: DeskDecision, received: float
+        self,
+        arrival: Arrival,
+        window: str,
+        decision: DeskDecision,
+        released: list[PermitSnapshot],
+        received: float,
     ) -> None:
         lane = arrival.lane
         self._publish(
@@ -327,7 +358,6 @@ class MqttBridge:
         self.metrics.arrival(decision.outcome.value)
         if decision.outcome is AckOutcome.DUPLICATE:
             return
-        released = [self.service.get(UUID(pid)) for pid in decision.released]
         if decision.outcome is AckOutcome.RELEASED or decision.outcome in (
             AckOutcome.AMBIGUOUS, AckOutcome.NO_MATCH, AckOutcome.REJECTED,
         ):  # fmt: skip

@@ -93,6 +93,36 @@ def bench_reader(
     typer.echo(json.dumps(run(quick=quick), indent=None if json_out else 2))
 
 
+@bench_app.command("edge")
+def bench_edge(
+    json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
+    quick: Annotated[bool, typer.Option(help="Selesai < 60 s / finish in under 60 s.")] = False,
+) -> None:
+    """One lane at 1280x720: frames/s, CPU ms per frame, RSS, arrival latency."""
+    from bench.edge import run
+
+    typer.echo(json.dumps(run(quick=quick), indent=None if json_out else 2))
+
+
+@bench_app.command("e2e")
+def bench_e2e(
+    json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
+    quick: Annotated[bool, typer.Option(help="Selesai < 60 s / finish in under 60 s.")] = False,
+    rate: Annotated[
+        float, typer.Option(help="Kedatangan per detik / arrivals per second.")
+    ] = 100.0,
+    lanes: Annotated[int, typer.Option(help="Jalur simulasi / simulated lanes.")] = 20,
+    seconds: Annotated[
+        float | None, typer.Option(help="Lama per tahap / seconds per step.")
+    ] = None,
+) -> None:
+    """Arrival published -> release received at the lane, with the broker's round trip."""
+    from bench.e2e import run
+
+    result = run(quick=quick, rate=rate, lanes=lanes, seconds=seconds)
+    typer.echo(json.dumps(result, indent=None if json_out else 2))
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(db: DbOption = None, read_models: ReadModelsOption = None) -> None:
     """Bangun ulang read model dari event store / rebuild the read models from the events."""

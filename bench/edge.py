@@ -178,15 +178,42 @@ def _latency(video: Path, reader: Reader, directory: Path) -> dict[str, object]:
         finally:
             server.loop_stop()
             server.disconnect()
+        rss = _edge_process_rss(video, port, directory)
     latencies = sorted(t.latency_ms for t in agent.timings)
     if not latencies:
-        return {"arrivals": 0}
+        return {"arrivals": 0, "edge_process_peak_rss_mb": rss}
     return {
+        "edge_process_peak_rss_mb": rss,
         "arrivals": len(latencies),
         "p50_ms": round(statistics.median(latencies), 1),
         "max_ms": round(latencies[-1], 1),
         "note": "deciding frame captured → PUBACK, video at native 25 fps, outbox fsync included",
     }
+
+
+def _edge_process_rss(video: Path, port: int, directory: Path) -> float:
+    """Peak RSS (MB) of a real ``python -m edge_lane`` process over the video (no server acks,
+    so it drains for 2 s and keeps its arrivals)."""
+    args = [
+        *(sys.executable, "-m", "edge_lane", "--site", "bench", "--lane", "2"),
+        *("--source", str(video), "--fast", "--broker", f"mqtt://127.0.0.1:{port}"),
+        *("--outbox", str(directory / "rss-outbox.db")),
+    ]
+    config = directory / "rss.toml"
+    config.write_text("drain_seconds = 2\n")
+    process = subprocess.Popen(
+        [*args, "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    # VmHWM, not wait4's ru_maxrss: a child forked from this big process inherits its figure.
+    peak_kb = 0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        time.sleep(0.05)
+    return round(peak_kb / 1024, 1)
 
 
 def run(quick: bool = False) -> dict[str, object]:
@@ -217,11 +244,15 @@ def run(quick: bool = False) -> dict[str, object]:
         }
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # The benchmark holds every generated frame in memory; the edge's own figure is the
+    # separate process's, in arrival_latency.edge_process_peak_rss_mb.
+    result["bench_process_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+    )
     result["targets"] = {
         "reading_plates_fps_ge_30": _fps(result["car_with_plate"], "occupied_fps") >= 30,
         "empty_lane_fps_ge_200": _fps(result["empty_lane"], "fps") >= 200,
-        "rss_le_400_mb": float(str(result["peak_rss_mb"])) <= 400,
+        "rss_le_400_mb": 0 < _fps(result["arrival_latency"], "edge_process_peak_rss_mb") <= 400,
     }
     return result
 

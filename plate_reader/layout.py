@@ -62,8 +62,13 @@ def _rows(chars: list[Stats]) -> list[list[Stats]]:
     return rows
 
 
-def _expiry_below(ink: Image, boxes: list[Stats], row: list[Stats]) -> bool:
-    """Whether the small expiry line sits centred under ``row`` in the ``ink`` mask."""
+def _expiry_below(
+    grey: Image, ink: Image, boxes: list[Stats], row: list[Stats], dark_ink: bool, contrast: float
+) -> bool:
+    """Whether the small expiry line sits centred under ``row`` (``boxes``: ink components).
+
+    ``contrast`` is the grey-level difference between the row's ink and its background.
+    """
     lh = float(np.median([c[3] for c in row]))
     x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
     cx = (x0 + x1) / 2
@@ -84,22 +89,38 @@ def _expiry_below(ink: Image, boxes: list[Stats], row: list[Stats]) -> bool:
     ]
     if len(glyphs) >= 2:
         return True
-    # Small or blurred plates: the glyphs merge into one short bar of ink. Expect ink in a
-    # centred box about 0.8 x 0.3 line heights and little on either side of it. The band
-    # stops short of the plate's bottom rim, which blur may join to the glyphs.
+    # Small or blurred plates: the glyphs merge, or fade below the ink threshold. Compare
+    # the grey levels instead: a centred box about 0.8 x 0.3 line heights must hold ink of
+    # the row's polarity, and the plate background on either side must not. The band stops
+    # short of the plate's bottom rim, which blur may join to the glyphs.
     top, bottom = int(y1 + 0.15 * lh), int(y1 + 0.58 * lh)
-    if bottom > ink.shape[0] or lh < 8:
+    if bottom > grey.shape[0] or top < 0 or lh < 7:
         return False
     half = max(2, int(0.45 * lh))
-    mid = ink[top:bottom, max(0, int(cx) - half) : int(cx) + half]
     flank = int(1.1 * lh)
-    left = ink[top:bottom, max(0, int(cx) - flank) : max(0, int(cx) - half - 2)]
-    right = ink[top:bottom, int(cx) + half + 2 : int(cx) + flank]
-    if mid.size == 0 or left.size == 0 or right.size == 0:
+    left_x, mid_x, right_x = int(cx) - flank, int(cx) - half, int(cx) + half
+    if left_x < 0 or int(cx) + flank > grey.shape[1]:
         return False
-    fill = float(mid.mean()) / 255.0
-    side = max(float(left.mean()), float(right.mean())) / 255.0
-    return 0.12 <= fill <= 0.7 and side <= 0.3 * fill
+    binary = ink[top:bottom]
+    fill = float(binary[:, mid_x:right_x].mean()) / 255.0
+    side_fill = (
+        max(
+            float(binary[:, left_x : mid_x - 2].mean()),
+            float(binary[:, right_x + 2 : int(cx) + flank].mean()),
+        )
+        / 255.0
+    )
+    if 0.12 <= fill <= 0.7 and side_fill <= 0.3 * fill:
+        return True
+    band = grey[top:bottom].astype(np.float32) * (-1.0 if dark_ink else 1.0)
+    left = band[:, left_x : mid_x - 2]
+    mid = band[:, mid_x:right_x]
+    right = band[:, right_x + 2 : int(cx) + flank]
+    background = float(np.median(np.concatenate([left.ravel(), right.ravel()])))
+    # How far a box's pixels stand out from the background towards the ink, on average.
+    ink_mid = float(np.clip(background - mid, 0, None).mean())
+    ink_side = max(float(np.clip(background - side, 0, None).mean()) for side in (left, right))
+    return ink_mid >= max(4.0, 0.06 * contrast) and ink_mid >= 2.5 * ink_side
 
 
 def _scheme_background(patch: Image, mask: Image) -> bool:
@@ -124,7 +145,7 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
     ``band`` (region coordinates) is where the finder saw text; the ink threshold comes
     from there, so the car body around a plate does not pull Otsu off the characters.
     """
-    grey = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY))
+    grey: Image = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
     h, w = grey.shape
     if h < 16 or w < 30:
         return None
@@ -143,6 +164,8 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
         np.uint8,
     )
     background = np.asarray(cv2.bitwise_not(dark | light), np.uint8)
+    # Ink-to-background contrast of the band, for judging how dark a faint expiry line is.
+    contrast = 4.0 * float(spread[0, 0])
     best: tuple[float, LineLayout] | None = None
     for dark_ink, ink in ((True, dark), (False, light)):
         count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
@@ -163,7 +186,7 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
             char_h = float(np.median([c[3] for c in row]))
             count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
             box = (x0, y0, x1 - x0, lh)
-            expiry = _expiry_below(ink, boxes, row)
+            expiry = _expiry_below(grey, ink, boxes, row, dark_ink, contrast)
             line = (slice(y0, y0 + lh), slice(x0, x1))
             scheme = _scheme_background(region[line], background[line])
             plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0

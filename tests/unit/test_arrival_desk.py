@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from core.arrivals import ArrivalDesk, PlateCandidates, ReleasePolicy
+from core.arrivals import ArrivalDesk, ArrivalInput, PlateCandidates, ReleasePolicy
 from core.codes import PickupCode
 from core.contract import AckOutcome, Arrival, PlateEvidence
 from core.values import PermitStatus, Recipient
@@ -141,3 +141,37 @@ def test_a_handed_over_permit_is_not_released_again() -> None:
     assert later.outcome is AckOutcome.REJECTED
     assert later.reason is not None
     assert "diserahkan" in later.reason
+
+
+def test_a_batch_is_decided_as_one_by_one_would_be() -> None:
+    service = memory_service()
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    permits = [ready_permit(service, plate=f"DK {n} AB") for n in range(1, 6)]
+    car = uuid.uuid4()
+    first = arrival(permits[0].code.code_sha256, visit=car)
+    batch = [
+        ArrivalInput(first, "1"),
+        ArrivalInput(first, "1"),  # the same message twice in one batch
+        ArrivalInput(arrival(permits[1].code.code_sha256), "1"),
+        ArrivalInput(arrival(permits[1].code.code_sha256), "2"),  # one code, two cars
+        ArrivalInput(arrival(PickupCode.generate().sha256), "1"),
+        *(ArrivalInput(arrival(p.code.code_sha256), "1") for p in permits[2:]),
+    ]
+    decisions = desk.decide_many(batch)
+    outcomes = [d.outcome for d in decisions]
+    assert outcomes[0] is AckOutcome.RELEASED
+    assert outcomes[1] is AckOutcome.DUPLICATE
+    assert outcomes[2] is AckOutcome.RELEASED
+    assert outcomes[3] is AckOutcome.RELEASED  # the second car takes it to its window
+    assert outcomes[4] is AckOutcome.REJECTED
+    assert outcomes[5:] == [AckOutcome.RELEASED] * 3
+    second = service.get(permits[1].id)
+    assert (second.status, second.window, second.visit) == (
+        PermitStatus.RELEASED, "2", batch[3].arrival.visit,
+    )  # fmt: skip
+    for permit in permits:
+        names = [name for name, _ in service.history(permit.id)]
+        assert names.count("Released") == (2 if permit is permits[1] else 1)
+    # Everything was saved: the same batch again is all duplicates.
+    again = desk.decide_many(batch)
+    assert {d.outcome for d in again} == {AckOutcome.DUPLICATE}
