@@ -40,6 +40,8 @@ from core.contract import (
     Release,
     ReleasedPermit,
     ServerStatus,
+    TeamAck,
+    TeamHandover,
     TeamManifest,
     TeamPermit,
     Topics,
@@ -49,6 +51,7 @@ from core.contract import (
 )
 from core.errors import ContractError
 from core.service import PermitService, PermitSnapshot
+from core.teams import TeamDesk
 from projections import queries
 from projections.store import ReadModels
 
@@ -75,6 +78,7 @@ class MqttBridge:
         self.settings = settings
         self.broker = broker
         self.desk = desk
+        self.teams = TeamDesk(service)
         self.service = service
         self.read_models = read_models
         self.metrics = metrics
@@ -142,6 +146,7 @@ class MqttBridge:
         if mid is not None:
             self._subscriptions[mid] = topic
         client.subscribe(f"{self.topics.root}/lanes/+/status", qos=1)
+        client.subscribe(f"{self.topics.root}/teams/+/handovers", qos=1)
         self._publish(
             self.topics.server_status,
             ServerStatus(state=DeviceState.ONLINE, version=VERSION),
@@ -258,6 +263,10 @@ class MqttBridge:
         """Validate, decide together (one commit), then answer each message."""
         accepted: list[tuple[ArrivalInput, float]] = []
         for topic, payload, received in batch:
+            team = self._team_of(topic)
+            if team is not None:
+                await self._team_handover(team, payload)
+                continue
             found = self._accept(topic, payload)
             if found is not None:
                 arrival, window = found
@@ -276,6 +285,52 @@ class MqttBridge:
             (decision, [self.service.get(UUID(pid)) for pid in decision.released])
             for decision in decisions
         ]
+
+    def _team_of(self, topic: str) -> str | None:
+        prefix = f"{self.topics.root}/teams/"
+        if not topic.startswith(prefix) or not topic.endswith("/handovers"):
+            return None
+        team = topic[len(prefix) : -len("/handovers")]
+        return team if team and "/" not in team else None
+
+    async def _team_handover(self, team: str, payload: bytes) -> None:
+        """Apply a mobile team's handover and ack it on the team's topic, whatever happens."""
+        ack_topic = self.topics.team_acks(team)
+        try:
+            handover = decode(TeamHandover, payload)
+        except ContractError as invalid:
+            self.metrics.invalid_message()
+            handover_id = peek_id(payload)
+            if handover_id is not None:
+                self._publish(
+                    ack_topic, TeamAck(id=handover_id, outcome="rejected", reason=invalid.reason)
+                )
+            return
+        if handover.team != team:
+            self.metrics.invalid_message()
+            self._publish(
+                ack_topic,
+                TeamAck(id=handover.id, outcome="rejected", reason="team in payload != topic"),
+            )
+            return
+        decision = await asyncio.to_thread(self.teams.apply, handover)
+        if decision.outcome == "applied":
+            self.metrics.handover()
+        elif decision.outcome == "conflict":
+            self.metrics.conflict()
+        self._publish(
+            ack_topic,
+            TeamAck(
+                id=handover.id,
+                outcome=decision.outcome.value,
+                reason=decision.reason[:200] if decision.reason else None,
+                permit_id=handover.permit_id,
+            ),
+        )
+        self.notify(
+            {"type": "team_handover", "team": team, "permit": handover.permit_id,
+             "outcome": decision.outcome.value, "reason": decision.reason}
+        )  # fmt: skip
 
     def _accept(self, topic: str, payload: bytes) -> tuple[Arrival, str] | None:
         """An arrival for one of our lanes with its window, or None (rejected or not ours)."""

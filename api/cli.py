@@ -212,7 +212,14 @@ def demo(
 
 
 def main() -> None:
-    from api.serve import register as register_server
+    from edge_lane.cli import register as register_edge
 
-    register_server(app)
+    register_edge(app)
+    # The server commands need the server extra; an edge box runs without them.
+    try:
+        from api.serve import register as register_server
+    except ImportError:
+        pass
+    else:
+        register_server(app)
     app()

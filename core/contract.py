@@ -196,6 +196,14 @@ class TeamHandover(Message):
     position: GeoPoint | None = None
 
 
+class TeamAck(Message):
+    """The server applied (or refused) team handover ``id``; the device may drop it."""
+
+    outcome: Literal["applied", "duplicate", "conflict", "rejected"]
+    reason: ShortText | None = None
+    permit_id: str | None = None
+
+
 M = TypeVar("M", bound=Message)
 
 

@@ -86,6 +86,7 @@ class PermitApplication(Aggregate):
         self.team: str | None = None
         self.handover: Handover | None = None
         self.conflicts = 0
+        self.conflict_ids: set[str] = set()
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -400,7 +401,12 @@ class PermitApplication(Aggregate):
     def record_handover_conflict(
         self, handover_id: str, by: str, channel: str, reason: str, happened_at: datetime
     ) -> None:
-        """Keep a refused handover attempt on the record, for the back office to resolve."""
+        """Keep a refused handover attempt on the record, for the back office to resolve.
+
+        The same attempt reported again (a resent message) is recorded once.
+        """
+        if handover_id in self.conflict_ids:
+            return
         self._handover_conflict_recorded(handover_id, by, channel, reason, happened_at)
 
     @event("HandoverConflictRecorded")
@@ -408,6 +414,7 @@ class PermitApplication(Aggregate):
         self, handover_id: str, by: str, channel: str, reason: str, happened_at: datetime
     ) -> None:
         self.conflicts += 1
+        self.conflict_ids.add(handover_id)
 
     # -- mobile teams -----------------------------------------------------------------------
 

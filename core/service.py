@@ -418,6 +418,22 @@ class PermitService(Application[UUID]):
             )
             raise
 
+    def record_conflict(
+        self,
+        permit_id: UUID,
+        *,
+        handover_id: str,
+        by: str,
+        channel: str,
+        reason: str,
+        happened_at: datetime,
+    ) -> None:
+        """Keep a refused handover on the permit for the back office to resolve."""
+        self._change(
+            permit_id,
+            lambda p: p.record_handover_conflict(handover_id, by, channel, reason, happened_at),
+        )
+
     def assign_to_team(self, permit_id: UUID, by: str, team: str, date: str, place: str) -> None:
         self._change(permit_id, lambda p: p.assign_to_team(by, team, date, place))
 

@@ -112,7 +112,7 @@ def _expiry_below(
     )
     if 0.12 <= fill <= 0.7 and side_fill <= 0.3 * fill:
         return True
-    band = grey[top:bottom].astype(np.float32) * (-1.0 if dark_ink else 1.0)
+    band = grey[top:bottom].astype(np.float32) * (1.0 if dark_ink else -1.0)
     left = band[:, left_x : mid_x - 2]
     mid = band[:, mid_x:right_x]
     right = band[:, right_x + 2 : int(cx) + flank]
@@ -120,7 +120,7 @@ def _expiry_below(
     # How far a box's pixels stand out from the background towards the ink, on average.
     ink_mid = float(np.clip(background - mid, 0, None).mean())
     ink_side = max(float(np.clip(background - side, 0, None).mean()) for side in (left, right))
-    return ink_mid >= max(4.0, 0.06 * contrast) and ink_mid >= 2.5 * ink_side
+    return ink_mid >= max(4.0, 0.03 * contrast) and ink_mid >= 2.5 * ink_side
 
 
 def _scheme_background(patch: Image, mask: Image) -> bool:
@@ -167,33 +167,50 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
     # Ink-to-background contrast of the band, for judging how dark a faint expiry line is.
     contrast = 4.0 * float(spread[0, 0])
     best: tuple[float, LineLayout] | None = None
-    for dark_ink, ink in ((True, dark), (False, light)):
-        count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-        boxes: list[Stats] = [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in stats[1:count]]
-        chars = [
-            b
-            for b in boxes
-            if 0.12 * h <= b[3] <= 0.9 * h and 0.04 * b[3] <= b[2] <= 2.6 * b[3] and b[2] < 0.5 * w
-        ]
-        for row in _rows(chars):
-            if min(c[3] for c in row) < 6:
-                continue  # too small to read, and noise forms rows of its own
-            x0 = min(c[0] for c in row)
-            y0 = min(c[1] for c in row)
-            x1 = max(c[0] + c[2] for c in row)
-            lh = max(c[1] + c[3] for c in row) - y0
-            # Merged neighbours count as the characters their width holds.
-            char_h = float(np.median([c[3] for c in row]))
-            count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
-            box = (x0, y0, x1 - x0, lh)
-            expiry = _expiry_below(grey, ink, boxes, row, dark_ink, contrast)
-            line = (slice(y0, y0 + lh), slice(x0, x1))
-            scheme = _scheme_background(region[line], background[line])
-            plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
-            plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
-            layout = LineLayout(box, count_chars, expiry, plateness, dark_ink)
-            # Among rows in one region, the plate-like one, then many tall characters.
-            value = plateness * 1000 + min(count_chars, 9) * lh
-            if best is None or value > best[0]:
-                best = (value, layout)
+    masks = [(True, dark), (False, light)]
+    thin = np.ones((2, 2), np.uint8)
+    for attempt, (dark_ink, ink) in enumerate(masks):
+        found = _best_row(region, grey, ink, background, dark_ink, contrast)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+        if attempt == 1 and (best is None or not best[1].expiry):
+            # Blur joins characters to the rim and to each other; thinning the ink once
+            # separates most of them again.
+            masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     return None if best is None else best[1]
+
+
+def _best_row(
+    region: Image, grey: Image, ink: Image, background: Image, dark_ink: bool, contrast: float
+) -> tuple[float, LineLayout] | None:
+    """The most plate-like row of characters in one ink mask, with its ranking value."""
+    h, w = grey.shape
+    best: tuple[float, LineLayout] | None = None
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    boxes: list[Stats] = [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in stats[1:count]]
+    chars = [
+        b
+        for b in boxes
+        if 0.12 * h <= b[3] <= 0.9 * h and 0.04 * b[3] <= b[2] <= 2.6 * b[3] and b[2] < 0.5 * w
+    ]
+    for row in _rows(chars):
+        if min(c[3] for c in row) < 6:
+            continue  # too small to read, and noise forms rows of its own
+        x0 = min(c[0] for c in row)
+        y0 = min(c[1] for c in row)
+        x1 = max(c[0] + c[2] for c in row)
+        lh = max(c[1] + c[3] for c in row) - y0
+        # Merged neighbours count as the characters their width holds.
+        char_h = float(np.median([c[3] for c in row]))
+        count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
+        expiry = _expiry_below(grey, ink, boxes, row, dark_ink, contrast)
+        line = (slice(y0, y0 + lh), slice(x0, x1))
+        scheme = _scheme_background(region[line], background[line])
+        plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
+        plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
+        layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness, dark_ink)
+        # Among rows in one region, the plate-like one, then many tall characters.
+        value = plateness * 1000 + min(count_chars, 9) * lh
+        if best is None or value > best[0]:
+            best = (value, layout)
+    return best

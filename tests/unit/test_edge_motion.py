@@ -7,7 +7,6 @@ import numpy as np
 from edge_lane.config import RegionOfInterest
 from edge_lane.motion import MotionGate, MotionRules
 
-
 _BASE = np.full((720, 1280, 3), 90, np.int16)
 _BASE[:360] = 150
 # A few sensor-noise patterns, drawn once: each frame differs from the last as a camera's do.

@@ -83,7 +83,8 @@ def test_a_code_after_a_plate_is_an_update_of_the_same_visit() -> None:
     assert update.visit == first.visit
     assert update.reason is DecisionReason.CODE_ADDED
     assert update.code_sha256 == CODE
-    assert update.plate is not None and update.plate.text == "DK1234AB"
+    assert update.plate is not None
+    assert update.plate.text == "DK1234AB"
 
 
 def test_a_code_alone_is_an_arrival_at_once() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from uuid import uuid4
 
 from core.codes import PickupCode
+from core.contract import Release, ReleasedPermit
 from core.plates import match_plate
 from edge_lane.config import CameraRole, Thresholds
 from edge_lane.display import describe_release
 from edge_lane.visits import VisitView
 from edge_lane.watch import best_plate, code_hashes, plan_reads
 from plate_reader import PlateRead, QrRead
-from core.contract import Release, ReleasedPermit
 
 RULES = Thresholds(read_every=2, stationary_read_every=10)
 

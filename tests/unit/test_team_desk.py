@@ -1,0 +1,99 @@
+"""Team handovers applied from the field: once, in their offline time, conflicts kept."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from core.contract import TeamHandover
+from core.teams import TeamDesk, TeamOutcome
+from core.values import PermitStatus, Recipient, ReleaseMethod
+from tests.factories import FrozenClock, memory_service, ready_permit
+
+
+def team_handover(permit_id: uuid.UUID, clock: FrozenClock, **extra: object) -> TeamHandover:
+    fields: dict[str, object] = {
+        "team": "a", "permit_id": str(permit_id), "by": "petugas-ribon-1",
+        "recipient": "owner", "id_checked": True,
+        "happened_at": clock.now - timedelta(hours=3),
+    }  # fmt: skip
+    fields.update(extra)
+    return TeamHandover.model_validate(fields)
+
+
+def assigned(service, clock):  # type: ignore[no-untyped-def]
+    ready = ready_permit(service)
+    service.assign_to_team(ready.id, "officer", "a", "2026-12-01", "Balai Desa Abiansemal")
+    return ready
+
+
+def test_a_team_handover_is_applied_with_its_offline_time_once() -> None:
+    clock = FrozenClock()
+    service = memory_service(clock)
+    ready = assigned(service, clock)
+    message = team_handover(ready.id, clock)
+    desk = TeamDesk(service)
+    assert desk.apply(message).outcome is TeamOutcome.APPLIED
+    assert desk.apply(message).outcome is TeamOutcome.DUPLICATE
+    permit = service.get(ready.id)
+    assert permit.status is PermitStatus.HANDED_OVER
+    assert permit.handed_over_by == "petugas-ribon-1"
+    handover = service._permit(ready.id).handover
+    assert handover is not None
+    assert handover.happened_at == message.happened_at
+    assert handover.channel == "team:a"
+
+
+def test_a_permit_handed_over_at_a_window_meanwhile_is_a_recorded_conflict() -> None:
+    clock = FrozenClock()
+    service = memory_service(clock)
+    ready = assigned(service, clock)
+    service.release(ready.id, lane="1", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE)
+    service.hand_over(
+        ready.id, handover_id="window", by="op", recipient=Recipient.OWNER, id_checked=True,
+        channel="lane:1",
+    )  # fmt: skip
+    message = team_handover(ready.id, clock)
+    decision = TeamDesk(service).apply(message)
+    assert decision.outcome is TeamOutcome.CONFLICT
+    assert TeamDesk(service).apply(message).outcome is TeamOutcome.CONFLICT
+    permit = service.get(ready.id)
+    assert permit.handed_over_by == "op"  # the window's handover stands
+    assert permit.conflicts == 1  # sent twice, recorded once
+
+
+def test_a_reissued_code_or_a_withdrawn_assignment_is_a_conflict() -> None:
+    clock = FrozenClock()
+    service = memory_service(clock)
+    first = assigned(service, clock)
+    service.reissue_code(first.id, "officer", "leaked")
+    reissued = TeamDesk(service).apply(
+        team_handover(first.id, clock, code_sha256=first.code.code_sha256)
+    )
+    assert reissued.outcome is TeamOutcome.CONFLICT
+    assert reissued.reason is not None
+    assert "diganti" in reissued.reason
+    second = assigned(service, clock)
+    service.unassign_from_team(second.id, "officer")
+    withdrawn = TeamDesk(service).apply(team_handover(second.id, clock))
+    assert withdrawn.outcome is TeamOutcome.CONFLICT
+    for permit_id in (first.id, second.id):
+        assert service.get(permit_id).status is PermitStatus.READY
+        assert service.get(permit_id).conflicts == 1
+
+
+def test_two_teams_handing_over_one_permit_the_second_is_a_conflict() -> None:
+    clock = FrozenClock()
+    service = memory_service(clock)
+    ready = assigned(service, clock)
+    desk = TeamDesk(service)
+    assert desk.apply(team_handover(ready.id, clock)).outcome is TeamOutcome.APPLIED
+    other = desk.apply(team_handover(ready.id, clock, team="b", by="tim-b"))
+    assert other.outcome is TeamOutcome.CONFLICT
+    assert service.get(ready.id).conflicts == 1
+
+
+def test_an_unknown_permit_is_rejected() -> None:
+    clock = FrozenClock()
+    decision = TeamDesk(memory_service(clock)).apply(team_handover(uuid.uuid4(), clock))
+    assert decision.outcome is TeamOutcome.REJECTED
