@@ -314,3 +314,44 @@ def test_lanes_online_and_their_outboxes_show_in_the_metrics(
     assert "drivethru_lanes_online 1" in metrics
     assert "drivethru_edge_outbox_depth 3" in metrics
     assert "drivethru_invalid_messages_total 1" in metrics
+
+
+def test_team_handovers_are_applied_once_and_acked(
+    server: ServerProcess, mosquitto: MosquittoServer
+) -> None:
+    team = MqttPeer(
+        mosquitto.host, mosquitto.port, "team-a", MQTT_USERS["team-a"],
+        [f"{ROOT}/teams/a/acks"],
+    )  # fmt: skip
+    try:
+        ready = make_ready(server, "DK 808 CC")
+        permit_id = ready["permit"]["id"]
+        with server.client("officer") as officer:
+            officer.post(
+                f"/api/applications/{permit_id}/team",
+                json={"team": "a", "date": "2026-12-01", "place": "Balai Banjar Kapal"},
+            ).raise_for_status()
+        handover = {
+            "v": 1, "id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(),
+            "team": "a", "permit_id": permit_id, "by": "ribon-1", "recipient": "owner",
+            "id_checked": True, "happened_at": "2026-11-29T07:15:00+08:00",
+            "position": {"lat": -8.5569, "lon": 115.2053},
+        }  # fmt: skip
+        topic = f"{ROOT}/teams/a/handovers"
+        team.publish(topic, json.dumps(handover))
+        first = team.wait_for(lambda m: m.json()["id"] == handover["id"]).json()
+        assert first["outcome"] == "applied"
+        team.publish(topic, json.dumps(handover))
+        second = team.wait_for(lambda m: m.json()["id"] == handover["id"]).json()
+        assert second["outcome"] == "duplicate"
+        broken = {**handover, "id": str(uuid.uuid4()), "recipient": "neighbour"}
+        team.publish(topic, json.dumps(broken))
+        assert team.wait_for(lambda m: m.json()["id"] == broken["id"]).json()["outcome"] == (
+            "rejected"
+        )
+        with server.client("officer") as officer:
+            permit = officer.get(f"/api/applications/{permit_id}").json()
+        assert permit["status"] == "handed_over"
+        assert permit["handed_over_by"] == "ribon-1"
+    finally:
+        team.close()
