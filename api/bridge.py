@@ -413,7 +413,9 @@ class MqttBridge:
         self.metrics.arrival(decision.outcome.value)
         if decision.outcome is AckOutcome.DUPLICATE:
             return
-        if decision.outcome is AckOutcome.RELEASED or decision.outcome in (
+        # A release goes to the lane when something new was released, or when the driver must
+        # see the operator; a code that confirms what a plate already released stays quiet.
+        if released or decision.outcome in (
             AckOutcome.AMBIGUOUS, AckOutcome.NO_MATCH, AckOutcome.REJECTED,
         ):  # fmt: skip
             self._publish(
@@ -435,7 +437,7 @@ class MqttBridge:
                     see_operator=decision.outcome is not AckOutcome.RELEASED,
                 ),
             )
-        if decision.outcome is AckOutcome.RELEASED:
+        if released:
             self.metrics.release_latency((time.perf_counter() - received) * 1000)
         self.notify(
             {

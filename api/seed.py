@@ -6,12 +6,14 @@ where a code is shown.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
+from core.codes import PREFIX, PickupCode
 from core.service import PermitService
 
 _REGIONS = ("DK", "DK", "DK", "B", "AB", "L", "D")
@@ -38,14 +40,24 @@ def plate_for(index: int, rng: random.Random) -> str:
 
 
 def seed_on_store(
-    service: PermitService, site: str, ready: int, seed: int = 7
+    service: PermitService,
+    site: str,
+    ready: int,
+    seed: int = 7,
+    *,
+    plates: Sequence[str] = (),
+    repeatable_codes: bool = False,
 ) -> Iterator[SeededPermit]:
-    """Take ``ready`` new applications through every stage to READY, directly on a store."""
+    """Take ``ready`` new applications through every stage to READY, directly on a store.
+
+    ``plates`` name the first permits' plates; ``repeatable_codes`` derives the pickup codes
+    from ``seed`` so that a demo's generated videos can show the same codes run after run.
+    """
     rng = random.Random(seed)
     start = service.recorder.max_notification_id() or 0
     for index in range(ready):
         reference = f"SEED-{site}-{start}-{index:05d}"
-        plate = plate_for(index, rng)
+        plate = plates[index] if index < len(plates) else plate_for(index, rng)
         permit_id = service.submit(
             site=site, reference=reference, kind=rng.choice(_KINDS),
             applicant_name=rng.choice(_NAMES), nik=f"5103{rng.randint(0, 10**12 - 1):012d}",
@@ -59,7 +71,11 @@ def seed_on_store(
         service.approve(permit_id, "seed")
         service.print_document(permit_id, "seed")
         slot = f"R{index // 50 + 1}-{index % 50 + 1:02d}"
-        issued = service.stage(permit_id, "seed", slot)
+        code = None
+        if repeatable_codes:
+            body = base64.b32encode(rng.randbytes(16)).decode().rstrip("=")
+            code = PickupCode.parse(f"{PREFIX}{body}")
+        issued = service.stage(permit_id, "seed", slot, code=code)
         snapshot = service.get(permit_id)
         yield SeededPermit(str(permit_id), snapshot.number, snapshot.plate or "", slot, issued.code)
 

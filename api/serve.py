@@ -18,16 +18,20 @@ from core.settings import ServiceSettings, StoreSettings
 
 def _service_settings(db: Path | None, demo: bool) -> ServiceSettings:
     store = StoreSettings.from_environ(os.environ, sqlite_path=db)
-    key = os.environ.get("DRIVETHRU_NIK_KEY")
-    if demo and not key:
+    if demo:
         return ServiceSettings.for_demo(store)
+    key = os.environ.get("DRIVETHRU_NIK_KEY")
     if not key:
         typer.echo(
             "Setel DRIVETHRU_NIK_KEY / set DRIVETHRU_NIK_KEY (16+ characters, kept secret)",
             err=True,
         )
         raise typer.Exit(2)
-    return ServiceSettings(store=store, nik_key=SecretStr(key))
+    try:
+        return ServiceSettings(store=store, nik_key=SecretStr(key))
+    except ValidationError as error:
+        typer.echo(error.errors()[0]["msg"], err=True)
+        raise typer.Exit(2) from None
 
 
 def build_settings(
@@ -96,13 +100,18 @@ def register(app: typer.Typer) -> None:
         validate_config: Annotated[
             bool, typer.Option("--validate-config", help="Periksa saja / only check the config.")
         ] = False,
+        demo: Annotated[
+            bool, typer.Option(help="Kunci NIK demo; hanya untuk demo / the demo's NIK key.")
+        ] = False,
     ) -> None:
         """Jalankan server / run the server: API, MQTT bridge, read models."""
         import uvicorn
 
         from api.app import create_app
 
-        settings = build_settings(config, site, broker, db, read_models, host, port, no_broker)
+        settings = build_settings(
+            config, site, broker, db, read_models, host, port, no_broker, demo
+        )
         if validate_config:
             typer.echo("konfigurasi sah / config is valid")
             return

@@ -139,8 +139,8 @@ def write_log(path: Path, events: int) -> int:
         for _ in range(100):
             permit = PermitApplication(
                 site=f"site-{index % 5}", reference=f"L-{index}", number=f"N-{index}",
-                kind="SIUP", applicant_name="Ni Made Ayu Lestari", nik_hash="0" * 64, nik_masked="5103********0001",
-                plate=f"DK{index % 9999 + 1}AB",
+                kind="SIUP", applicant_name="Ni Made Ayu Lestari", nik_hash="0" * 64,
+                nik_masked="5103********0001", plate=f"DK{index % 9999 + 1}AB",
             )  # fmt: skip
             permit.verify_documents("officer")
             permit.assess_fee("officer", 150_000)

@@ -172,7 +172,7 @@ class ArrivalDesk:
             visit = LaneVisit(
                 site=arrival.site, lane=arrival.lane, visit=arrival.visit, arrived_at=arrival.at
             )
-        outcome, reason, permits, method = self._match(arrival, plate)
+        outcome, reason, permits, method = self._match(arrival, plate, visit)
         released = self._release(permits, arrival, window, method, outcome)
         visit.record_arrival(
             str(arrival.id), outcome.value, reason, tuple(str(p.id) for p in permits),
@@ -192,13 +192,20 @@ class ArrivalDesk:
         return visit
 
     def _match(
-        self, arrival: Arrival, plate: PlateCandidates | None
+        self, arrival: Arrival, plate: PlateCandidates | None, visit: LaneVisit
     ) -> tuple[AckOutcome, str | None, list[PermitApplication], ReleaseMethod | None]:
         holder: CodeHolder | None = None
         if arrival.code_sha256 is not None:
             try:
                 holder = self.service.resolve_code(arrival.code_sha256, site=arrival.site)
             except CodeRefusedError as refused:
+                if refused.reason == "handed_over" and str(refused.permit_id) in visit.permits:
+                    # The code shown after this very car was served: nothing more to do.
+                    return (
+                        AckOutcome.RELEASED,
+                        "sudah diserahkan di kunjungan ini / already handed over in this visit",
+                        [], None,
+                    )  # fmt: skip
                 return AckOutcome.REJECTED, refused.message, [], None
         if holder is not None:
             permit = self.service.peek(holder.permit_id)

@@ -292,9 +292,15 @@ class PermitService(Application[UUID]):
     def _index_for(code: PickupCode, permit_id: UUID) -> Callable[[], list[Aggregate]]:
         return lambda: [PickupCodeIndex(code_sha256=code.sha256, permit_id=permit_id)]
 
-    def stage(self, permit_id: UUID, by: str, slot: str) -> IssuedCode:
-        """Stage the printed permit in ``slot`` and issue its pickup code: it is READY."""
-        code = PickupCode.generate()
+    def stage(
+        self, permit_id: UUID, by: str, slot: str, *, code: PickupCode | None = None
+    ) -> IssuedCode:
+        """Stage the printed permit in ``slot`` and issue its pickup code: it is READY.
+
+        ``code`` is for codes made elsewhere (a migration, the demo's repeatable run); a code
+        already in use anywhere is refused by the store, as its index id is taken.
+        """
+        code = code or PickupCode.generate()
         expires_at = self.clock() + self.settings.code_ttl
         self._change(
             permit_id,

@@ -63,7 +63,7 @@ def _rows(chars: list[Stats]) -> list[list[Stats]]:
 
 
 def _expiry_below(
-    grey: Image, ink: Image, boxes: list[Stats], row: list[Stats], dark_ink: bool, contrast: float
+    grey: Image, boxes: list[Stats], row: list[Stats], dark_ink: bool, contrast: float
 ) -> bool:
     """Whether the small expiry line sits centred under ``row`` (``boxes``: ink components).
 
@@ -78,48 +78,43 @@ def _expiry_below(
     feet_y = np.array([c[1] + c[3] for c in row], np.float64)
     slope = float(np.polyfit(feet_x, feet_y, 1)[0]) if np.ptp(feet_x) > lh else 0.0
     y1 = float(np.mean(feet_y)) + slope * (cx - float(np.mean(feet_x)))
-    # Separate glyphs: two or more small components under the row's middle.
+    # Separate glyphs: two or more small components side by side under the row. The row may
+    # have lost a character at either end, so its middle is only roughly the plate's.
     glyphs = [
         b
         for b in boxes
         if 0.12 * lh <= b[3] <= 0.6 * lh
         and y1 + 0.05 * lh <= b[1] + b[3] / 2 <= y1 + 0.8 * lh
-        and abs(b[0] + b[2] / 2 - cx) <= 0.6 * lh
+        and x0 <= b[0] + b[2] / 2 <= x1
         and b[2] <= 1.2 * lh
     ]
     if len(glyphs) >= 2:
-        return True
+        span = max(b[0] + b[2] for b in glyphs) - min(b[0] for b in glyphs)
+        if span <= 1.6 * lh:
+            return True
     # Small or blurred plates: the glyphs merge, or fade below the ink threshold. Compare
-    # the grey levels instead: a centred box about 0.8 x 0.3 line heights must hold ink of
-    # the row's polarity, and the plate background on either side must not. The band stops
-    # short of the plate's bottom rim, which blur may join to the glyphs.
+    # grey levels instead: somewhere under the row a box about 0.9 x 0.4 line heights must
+    # hold ink of the row's polarity, and the plate background on either side must not.
+    # The band stops short of the plate's bottom rim, which blur may join to the glyphs.
     top, bottom = int(y1 + 0.15 * lh), int(y1 + 0.58 * lh)
     if bottom > grey.shape[0] or top < 0 or lh < 7:
         return False
-    half = max(2, int(0.45 * lh))
-    flank = int(1.1 * lh)
-    left_x, mid_x, right_x = int(cx) - flank, int(cx) - half, int(cx) + half
-    if left_x < 0 or int(cx) + flank > grey.shape[1]:
-        return False
-    binary = ink[top:bottom]
-    fill = float(binary[:, mid_x:right_x].mean()) / 255.0
-    side_fill = (
-        max(
-            float(binary[:, left_x : mid_x - 2].mean()),
-            float(binary[:, right_x + 2 : int(cx) + flank].mean()),
-        )
-        / 255.0
-    )
-    if 0.12 <= fill <= 0.7 and side_fill <= 0.3 * fill:
-        return True
     band = grey[top:bottom].astype(np.float32) * (1.0 if dark_ink else -1.0)
-    left = band[:, left_x : mid_x - 2]
-    mid = band[:, mid_x:right_x]
-    right = band[:, right_x + 2 : int(cx) + flank]
-    background = float(np.median(np.concatenate([left.ravel(), right.ravel()])))
-    # How far a box's pixels stand out from the background towards the ink, on average.
-    ink_mid = float(np.clip(background - mid, 0, None).mean())
-    ink_side = max(float(np.clip(background - side, 0, None).mean()) for side in (left, right))
+    profile = np.clip(float(np.median(band)) - band, 0, None).mean(axis=0)
+    half, flank = max(2, int(0.45 * lh)), int(1.1 * lh)
+    sums = np.concatenate([[0.0], np.cumsum(profile)])
+    lo, hi = max(half, int(x0)), min(len(profile) - half, int(x1))
+    if hi <= lo:
+        return False
+    centres = np.arange(lo, hi)
+    windows = (sums[centres + half] - sums[centres - half]) / (2 * half)
+    centre = int(centres[int(np.argmax(windows))])
+    ink_mid = float(windows.max())
+    left = profile[max(0, centre - flank) : max(0, centre - half - 2)]
+    right = profile[centre + half + 2 : centre + flank]
+    if left.size < 2 or right.size < 2:
+        return False
+    ink_side = max(float(left.mean()), float(right.mean()))
     return ink_mid >= max(4.0, 0.03 * contrast) and ink_mid >= 2.5 * ink_side
 
 
@@ -203,7 +198,7 @@ def _best_row(
         # Merged neighbours count as the characters their width holds.
         char_h = float(np.median([c[3] for c in row]))
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
-        expiry = _expiry_below(grey, ink, boxes, row, dark_ink, contrast)
+        expiry = _expiry_below(grey, boxes, row, dark_ink, contrast)
         line = (slice(y0, y0 + lh), slice(x0, x1))
         scheme = _scheme_background(region[line], background[line])
         plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0

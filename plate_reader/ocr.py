@@ -22,7 +22,7 @@ from plate_reader.errors import ReaderError
 
 Image = npt.NDArray[np.uint8]
 REC_HEIGHT = 48
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Separators the model may emit between plate groups; decoded as a break, not a character.
 _SEPARATORS = " .-·:"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
@@ -53,11 +53,17 @@ def _session(path: Path) -> ort.InferenceSession:
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """A recognised line: characters, per-character probabilities, overall confidence."""
+    """A recognised line: characters, per-character probabilities, overall confidence.
+
+    ``scores`` holds, for each character of ``text`` that is not a space, the probability of
+    every class in `ALPHABET` at the frames where it was read: what the grammar needs to
+    choose between look-alikes (``O`` or ``0``) by the model's own evidence.
+    """
 
     text: str
     probs: tuple[float, ...]
     confidence: float
+    scores: tuple[npt.NDArray[np.float32], ...] = ()
 
 
 class Recogniser:
@@ -73,11 +79,13 @@ class Recogniser:
         keep = [0]
         symbols = [""]
         for index, char in enumerate(classes):
-            if index and (char in _ALPHABET or char in _SEPARATORS):
+            if index and (char in ALPHABET or char in _SEPARATORS):
                 keep.append(index)
-                symbols.append(char if char in _ALPHABET else " ")
+                symbols.append(char if char in ALPHABET else " ")
         self._keep = np.array(keep)
         self._symbols = symbols
+        # Where each letter and digit of ALPHABET sits among the kept classes.
+        self._alphabet_columns = np.array([symbols.index(c) for c in ALPHABET])
         self._input = self._session.get_inputs()[0].name
 
     def __call__(self, lines: list[Image]) -> list[TextLine]:
@@ -98,15 +106,22 @@ class Recogniser:
         prob = scores.max(axis=1)
         text: list[str] = []
         probs: list[float] = []
+        evidence: list[npt.NDArray[np.float32]] = []
         previous = 0
-        for index, p in zip(best.tolist(), prob.tolist(), strict=True):
-            if index != previous and index != 0:
+        for frame, (index, p) in enumerate(zip(best.tolist(), prob.tolist(), strict=True)):
+            if index != 0 and index == previous and text[-1] != " ":
+                # The same character over several frames: keep its strongest evidence.
+                row = scores[frame, self._alphabet_columns]
+                evidence[-1] = np.maximum(evidence[-1], row)
+            elif index != previous and index != 0:
                 symbol = self._symbols[index]
                 text.append(symbol)
                 probs.append(float(p))
+                if symbol != " ":
+                    evidence.append(np.asarray(scores[frame, self._alphabet_columns], np.float32))
             previous = index
         chars = "".join(text)
         confidence = float(
             np.mean([p for p, c in zip(probs, chars, strict=True) if c != " "] or [0.0])
         )
-        return TextLine(chars, tuple(probs), confidence)
+        return TextLine(chars, tuple(probs), confidence, tuple(evidence))

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.plates import Plate, correct_plate, grammar_candidates, match_plate
+from plate_reader.decode import spellings
 from plate_reader.layout import LineLayout, plate_layout
 from plate_reader.locate import Box, expand, find_candidates
 from plate_reader.ocr import Recogniser, TextLine
@@ -38,12 +39,44 @@ class _Reading:
 
 
 def interpret(line: TextLine) -> tuple[Plate | None, tuple[str, ...]]:
-    """The plate in a recognised line (or None) and the runner-up readings of it.
+    """The plate in a recognised line (or None) and the runner-up readings of it."""
+    plate, others, _ = read_line(line)
+    return plate, others
 
-    The gaps the recogniser sees between the plate's groups (``AB 822 1``) settle splits the
-    grammar alone cannot: a lone last group is the suffix, so its ``1`` is an ``I``.
+
+def read_line(line: TextLine) -> tuple[Plate | None, tuple[str, ...], float]:
+    """The plate in a recognised line, the runner-up readings, and how sure the reading is.
+
+    With the model's per-character evidence (``line.scores``) the spelling is chosen by it
+    (`decode.spellings`); without it, by the grammar's look-alike table. Either way a line
+    with no letter or no digit of its own, or one that needs more than a quarter of its
+    characters changed, is not a plate: signs and badges fit the bare pattern surprisingly
+    often.
     """
     raw = line.text.strip()
+    groups = raw.split()
+    squeezed = "".join(groups)
+    if not any(c.isalpha() for c in squeezed) or not any(c.isdigit() for c in squeezed):
+        return None, (), 0.0
+    if len(line.scores) != len(squeezed):
+        plate, others = _interpret_text(raw)
+        return plate, others, line.confidence
+    most = max(1, len(squeezed) // 4)
+    lengths = [len(g) for g in groups]
+    readings = [s for s in spellings(list(line.scores), lengths) if s.changed <= most]
+    if not readings:
+        # The plate's rim is often read as an I or a 1 at either end.
+        trimmed = spellings(list(line.scores), lengths, trim_rim=True)
+        readings = [s for s in trimmed if s.changed <= most]
+    if not readings:
+        return None, (), 0.0
+    best = readings[0]
+    return best.plate, tuple(s.plate.text for s in readings[1:5]), best.confidence
+
+
+def _interpret_text(raw: str) -> tuple[Plate | None, tuple[str, ...]]:
+    """The grammar's reading of text alone: the gaps the recogniser saw between the groups
+    (``AB 822 1``) settle splits the grammar cannot: a lone last group is the suffix."""
     groups = raw.split()
     squeezed = "".join(groups)
     options = grammar_candidates(squeezed, limit=8)
@@ -102,17 +135,19 @@ def _line_box(image: Image, region: Box, band: Box | None) -> tuple[Box, LineLay
         # only the row's height is trusted and the line spans the crop (the grammar trims a
         # rim read as I).
         return expand((rx, ry + ly, rw, lh), image.shape, 0.0, 0.18, 0.18), found
-    # In a frame the recogniser's cost grows with the line's width, so the line spans the
-    # row plus room for a character dropped at either end, but not past the finder's band.
-    bx0, bx1 = band[0], band[0] + band[2]
-    x0 = max(min(bx0, lx - lh // 3), lx - int(1.3 * lh), 0)
-    x1 = min(max(bx1, lx + lw + lh // 3), lx + lw + int(1.3 * lh), rw)
+    # In a frame the line spans the row and the finder's band of text, which keeps the
+    # characters that dropped out of the row (joined to the rim or to each other), and no
+    # more: the recogniser's cost grows with the line's width.
+    pad = lh // 3
+    x0 = max(min(band[0], lx) - pad, 0)
+    x1 = min(max(band[0] + band[2], lx + lw) + pad, rw)
     return expand((rx + x0, ry + ly, x1 - x0, lh), image.shape, 0.0, 0.18, 0.18), found
 
 
 _Region = tuple[Box, Box, LineLayout | None]
-# Plate-likeness a region needs before a recognition call: in practice, an expiry line.
-MIN_PLATENESS = 0.6
+# Plate-likeness a region needs before a recognition call: an expiry line under a row of
+# 2-9 characters (or under a row on a plate-coloured background).
+MIN_PLATENESS = 0.75
 
 
 class PlateFinder:
@@ -202,13 +237,13 @@ class PlateFinder:
         for attempt in attempts:
             text_line = self._recognise([attempt])[0]
             used += 1
-            plate, others = interpret(text_line)
+            plate, others, confidence = read_line(text_line)
             if plate is None:
                 continue
-            votes[plate.text] = votes.get(plate.text, 0.0) + text_line.confidence
-            if best is None or text_line.confidence > best[1]:
-                best = (plate, text_line.confidence, others)
-            if text_line.confidence >= CONFIDENT:
+            votes[plate.text] = votes.get(plate.text, 0.0) + confidence
+            if best is None or confidence > best[1]:
+                best = (plate, confidence, others)
+            if confidence >= CONFIDENT:
                 break
         if best is None or best[1] < MIN_CONFIDENCE:
             return None, used

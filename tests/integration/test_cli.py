@@ -48,7 +48,7 @@ def test_code_check_accepts_good_and_explains_bad_codes() -> None:
 
 def test_demo_runs_permits_through_their_lifecycle(tmp_path: Path) -> None:
     done = drivethru(
-        "demo",
+        "demo", "--lifecycle",
         "--db", str(tmp_path / "demo.db"),
         "--read-models", str(tmp_path / "read.db"),
         "--permits", "4",

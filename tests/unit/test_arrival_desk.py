@@ -175,3 +175,27 @@ def test_a_batch_is_decided_as_one_by_one_would_be() -> None:
     # Everything was saved: the same batch again is all duplicates.
     again = desk.decide_many(batch)
     assert {d.outcome for d in again} == {AckOutcome.DUPLICATE}
+
+
+def test_a_code_shown_after_the_plate_released_the_permit_confirms_it_quietly() -> None:
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE_OR_PLATE)
+    car = uuid.uuid4()
+    by_plate = desk.decide(
+        arrival(plate="DK1234AB", visit=car), "1", PlateCandidates("exact", "DK1234AB", (ready.id,))
+    )
+    assert by_plate.released == (str(ready.id),)
+    by_code = desk.decide(arrival(ready.code.code_sha256, visit=car), "1")
+    assert by_code.outcome is AckOutcome.RELEASED
+    assert by_code.released == ()  # nothing new for the window
+    service.hand_over(
+        ready.id, handover_id="h", by="op", recipient=Recipient.OWNER, id_checked=True,
+        channel="lane:1",
+    )  # fmt: skip
+    late = desk.decide(arrival(ready.code.code_sha256, visit=car), "1")
+    assert late.outcome is AckOutcome.RELEASED
+    assert late.reason is not None
+    assert "kunjungan ini" in late.reason
+    other_car = desk.decide(arrival(ready.code.code_sha256), "1")
+    assert other_car.outcome is AckOutcome.REJECTED  # another car with a used code
