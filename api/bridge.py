@@ -14,7 +14,6 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,8 +23,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from api.manifests import lane_manifest, team_manifests
 from api.metrics import Metrics
 from api.settings import BrokerSettings, ServerSettings
+from api.team_handovers import TeamHandovers
 from core.arrivals import ArrivalDesk, ArrivalInput, DeskDecision, PlateCandidates
 from core.codes import mask_name
 from core.contract import (
@@ -33,17 +34,11 @@ from core.contract import (
     AckOutcome,
     Arrival,
     DeviceState,
-    LaneManifest,
     LaneStatus,
-    ManifestDelegate,
     Message,
     Release,
     ReleasedPermit,
     ServerStatus,
-    TeamAck,
-    TeamHandover,
-    TeamManifest,
-    TeamPermit,
     Topics,
     decode,
     encode,
@@ -78,12 +73,14 @@ class MqttBridge:
         self.settings = settings
         self.broker = broker
         self.desk = desk
-        self.teams = TeamDesk(service)
         self.service = service
         self.read_models = read_models
         self.metrics = metrics
         self.notify = notify
         self.topics = Topics(settings.site)
+        self.team_handovers = TeamHandovers(
+            TeamDesk(service), self.topics, self._publish, metrics, notify
+        )
         self.connected = False
         # Shared subscriptions are MQTT 5; a 3.1.1 broker (the embedded one) may accept the
         # '$share/...' filter and then never match it, so 3.1.1 subscribes plainly.
@@ -265,7 +262,7 @@ class MqttBridge:
         for topic, payload, received in batch:
             team = self._team_of(topic)
             if team is not None:
-                await self._team_handover(team, payload)
+                await self.team_handovers.handle(team, payload)
                 continue
             found = self._accept(topic, payload)
             if found is not None:
@@ -292,45 +289,6 @@ class MqttBridge:
             return None
         team = topic[len(prefix) : -len("/handovers")]
         return team if team and "/" not in team else None
-
-    async def _team_handover(self, team: str, payload: bytes) -> None:
-        """Apply a mobile team's handover and ack it on the team's topic, whatever happens."""
-        ack_topic = self.topics.team_acks(team)
-        try:
-            handover = decode(TeamHandover, payload)
-        except ContractError as invalid:
-            self.metrics.invalid_message()
-            handover_id = peek_id(payload)
-            if handover_id is not None:
-                self._publish(
-                    ack_topic, TeamAck(id=handover_id, outcome="rejected", reason=invalid.reason)
-                )
-            return
-        if handover.team != team:
-            self.metrics.invalid_message()
-            self._publish(
-                ack_topic,
-                TeamAck(id=handover.id, outcome="rejected", reason="team in payload != topic"),
-            )
-            return
-        decision = await asyncio.to_thread(self.teams.apply, handover)
-        if decision.outcome == "applied":
-            self.metrics.handover()
-        elif decision.outcome == "conflict":
-            self.metrics.conflict()
-        self._publish(
-            ack_topic,
-            TeamAck(
-                id=handover.id,
-                outcome=decision.outcome.value,
-                reason=decision.reason[:200] if decision.reason else None,
-                permit_id=handover.permit_id,
-            ),
-        )
-        self.notify(
-            {"type": "team_handover", "team": team, "permit": handover.permit_id,
-             "outcome": decision.outcome.value, "reason": decision.reason}
-        )  # fmt: skip
 
     def _accept(self, topic: str, payload: bytes) -> tuple[Arrival, str] | None:
         """An arrival for one of our lanes with its window, or None (rejected or not ours)."""
@@ -474,44 +432,10 @@ class MqttBridge:
 
     async def publish_manifests(self) -> None:
         conn = self.read_models.conn
-        hashes = await queries.active_code_hashes(conn, self.settings.site)
-        waiting = await queries.ready_permits(conn, self.settings.site)
-        manifest = LaneManifest(
-            site=self.settings.site,
-            code_hashes=sorted(hashes),
-            plates=sorted({p.plate for p in waiting if p.plate}),
-        )
+        manifest = await lane_manifest(conn, self.settings.site)
         for lane in self.settings.lanes:
             self._publish(self.topics.lane_manifest(lane.lane), manifest, retain=True)
-        teams = await queries.team_permits(conn, self.settings.site)
-        # A team whose last permit was unassigned or handed over gets an empty manifest.
-        for team in sorted(set(teams) | self._teams_published):
-            self._publish(
-                self.topics.team_manifest(team),
-                TeamManifest(team=team, permits=[_team_entry(p) for p in teams.get(team, [])]),
-                retain=True,
-            )
-        self._teams_published = set(teams)
-
-
-def _team_entry(row: queries.TeamPermitRow) -> TeamPermit:
-    return TeamPermit(
-        permit_id=row.permit_id,
-        number=row.number,
-        holder=row.holder,
-        nik_masked=row.nik_masked,
-        plate=row.plate,
-        code_sha256=row.code_sha256,
-        place=row.place,
-        date=row.date,
-        delegates=[
-            ManifestDelegate(
-                delegate_id=d.delegate_id,
-                name=d.name_masked,
-                nik_masked=d.nik_masked,
-                code_sha256=d.code_sha256,
-                expires_at=datetime.fromisoformat(d.expires_at),
-            )
-            for d in row.delegates
-        ],
-    )
+        teams = await team_manifests(conn, self.settings.site, self._teams_published)
+        for team, team_manifest in teams.items():
+            self._publish(self.topics.team_manifest(team), team_manifest, retain=True)
+        self._teams_published = {team for team, m in teams.items() if m.permits}

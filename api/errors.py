@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from core.errors import (
     AlreadyHandedOverError,
+    CodeRefusedError,
     ConcurrentChangeError,
     ContractError,
     DelegateNotAuthorisedError,
@@ -19,7 +20,6 @@ from core.errors import (
     PickupCodeError,
     PlateError,
 )
-from core.permit import CodeRefusedError
 
 _STATUS: tuple[tuple[type[DrivethruError], int], ...] = (
     (PermitNotFoundError, 404),

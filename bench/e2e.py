@@ -221,7 +221,11 @@ def server_process(
         return False
 
     try:
-        _wait(connected, 60, process, "the server")
+        try:
+            _wait(connected, 60, process, "the server")
+        except (RuntimeError, TimeoutError) as error:
+            tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{error}:\n{tail}") from None
         yield process
     finally:
         _terminate(process)

@@ -26,8 +26,9 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from core.code_index import PickupCodeIndex
 from core.codes import PickupCode
-from core.permit import PermitApplication, PickupCodeIndex
+from core.permit import PermitApplication
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from core.values import Recipient, ReleaseMethod

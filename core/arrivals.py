@@ -21,8 +21,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from core.contract import AckOutcome, Arrival
-from core.errors import ConcurrentChangeError, PermitError
-from core.permit import CodeRefusedError, PermitApplication
+from core.errors import CodeRefusedError, ConcurrentChangeError, PermitError
+from core.permit import PermitApplication
 from core.service import MAX_ATTEMPTS, PermitService
 from core.values import CodeHolder, PermitStatus, ReleaseMethod, visit_id_for
 from core.visit import LaneVisit

@@ -125,3 +125,13 @@ class ConcurrentChangeError(PermitError):
             permit_id,
             "Izin diubah bersamaan, coba lagi / permit changed concurrently, try again",
         )
+
+
+class CodeRefusedError(PermitError):
+    """A pickup code that is known but may not release this permit now."""
+
+    code = "code_refused"
+
+    def __init__(self, permit_id: UUID | None, reason: str, message: str) -> None:
+        super().__init__(permit_id, message)
+        self.reason = reason

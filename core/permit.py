@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from core.errors import (
     AlreadyHandedOverError,
+    CodeRefusedError,
     DelegateNotAuthorisedError,
     IdentityNotCheckedError,
     InvalidInputError,
@@ -28,21 +29,10 @@ from core.values import (
     PermitStatus,
     Recipient,
     ReleaseMethod,
-    code_index_id,
     permit_id_for,
 )
 
 S = PermitStatus
-
-
-class CodeRefusedError(PermitError):
-    """A pickup code that is known but may not release this permit now."""
-
-    code = "code_refused"
-
-    def __init__(self, permit_id: UUID | None, reason: str, message: str) -> None:
-        super().__init__(permit_id, message)
-        self.reason = reason
 
 
 class PermitApplication(Aggregate):
@@ -460,20 +450,3 @@ class PermitApplication(Aggregate):
     @event("Expired")
     def _expired(self, reason: str) -> None:
         self.status = S.EXPIRED
-
-
-class PickupCodeIndex(Aggregate):
-    """Points from a code hash to its permit, saved atomically with the permit's own event.
-
-    The event store cannot be queried by attribute; an aggregate whose id derives from the
-    hash (uuid5) is the write model's own, consistent lookup.
-    """
-
-    @staticmethod
-    def create_id(code_sha256: str) -> UUID:
-        return code_index_id(code_sha256)
-
-    @event("Registered")
-    def __init__(self, code_sha256: str, permit_id: UUID) -> None:
-        self.code_sha256 = code_sha256
-        self.permit_id = permit_id

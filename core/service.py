@@ -13,7 +13,6 @@ import copy
 import hmac
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -22,21 +21,23 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
+from core.code_index import PickupCodeIndex
 from core.codes import PickupCode, hash_code_text, mask_nik, nik_hash
 from core.errors import (
     AlreadyHandedOverError,
+    CodeRefusedError,
     ConcurrentChangeError,
     InvalidInputError,
     PermitError,
     PermitNotFoundError,
 )
-from core.permit import CodeRefusedError, PermitApplication, PickupCodeIndex
+from core.permit import PermitApplication
 from core.plates import normalise_plate
 from core.settings import ServiceSettings, StoreSettings
+from core.snapshot import PermitSnapshot
 from core.values import (
     CodeHolder,
     IssuedCode,
-    PermitStatus,
     Recipient,
     ReleaseMethod,
     code_index_id,
@@ -51,58 +52,6 @@ MAX_ATTEMPTS = 5
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class PermitSnapshot:
-    """What a caller may know about a permit at one moment."""
-
-    id: UUID
-    version: int
-    site: str
-    reference: str
-    number: str
-    kind: str
-    applicant_name: str
-    plate: str | None
-    status: PermitStatus
-    fee_rupiah: int | None
-    slot: str | None
-    code_sha256: str | None
-    code_expires_at: datetime | None
-    lane: str | None
-    window: str | None
-    visit: UUID | None
-    team: str | None
-    handed_over_by: str | None
-    handover_id: str | None
-    conflicts: int
-
-    @classmethod
-    def of(cls, permit: PermitApplication) -> PermitSnapshot:
-        handover = permit.handover
-        return cls(
-            id=permit.id,
-            version=permit.version,
-            site=permit.site,
-            reference=permit.reference,
-            number=permit.number,
-            kind=permit.kind,
-            applicant_name=permit.applicant_name,
-            plate=permit.plate,
-            status=permit.status,
-            fee_rupiah=permit.fee_rupiah,
-            slot=permit.slot,
-            code_sha256=permit.code_sha256,
-            code_expires_at=permit.code_expires_at,
-            lane=permit.lane,
-            window=permit.window,
-            visit=permit.visit,
-            team=permit.team,
-            handed_over_by=handover.by if handover else None,
-            handover_id=handover.handover_id if handover else None,
-            conflicts=permit.conflicts,
-        )
 
 
 class PermitLog(Application[UUID]):

@@ -76,8 +76,10 @@ def _expiry_below(
     # tilted plate is measured where its expiry line is.
     feet_x = np.array([c[0] + c[2] / 2 for c in row], np.float64)
     feet_y = np.array([c[1] + c[3] for c in row], np.float64)
-    slope = float(np.polyfit(feet_x, feet_y, 1)[0]) if np.ptp(feet_x) > lh else 0.0
-    y1 = float(np.mean(feet_y)) + slope * (cx - float(np.mean(feet_x)))
+    mean_x, mean_y = float(feet_x.mean()), float(feet_y.mean())
+    spread_x = float(((feet_x - mean_x) ** 2).sum())
+    slope = float(((feet_x - mean_x) * (feet_y - mean_y)).sum()) / spread_x if spread_x else 0.0
+    y1 = mean_y + slope * (cx - mean_x)
     # Separate glyphs: two or more small components side by side under the row. The row may
     # have lost a character at either end, so its middle is only roughly the plate's.
     glyphs = [
@@ -99,11 +101,15 @@ def _expiry_below(
     top, bottom = int(y1 + 0.15 * lh), int(y1 + 0.58 * lh)
     if bottom > grey.shape[0] or top < 0 or lh < 7:
         return False
-    band = grey[top:bottom].astype(np.float32) * (1.0 if dark_ink else -1.0)
-    profile = np.clip(float(np.median(band)) - band, 0, None).mean(axis=0)
     half, flank = max(2, int(0.45 * lh)), int(1.1 * lh)
+    # Only the columns under the row and its flanks matter; x is relative to ``start``.
+    start = max(0, int(x0) - flank)
+    band = grey[top:bottom, start : int(x1) + flank].astype(np.float32)
+    if not dark_ink:
+        band = 255.0 - band
+    profile = np.clip(float(np.median(band)) - band, 0, None).mean(axis=0)
     sums = np.concatenate([[0.0], np.cumsum(profile)])
-    lo, hi = max(half, int(x0)), min(len(profile) - half, int(x1))
+    lo, hi = max(half, int(x0) - start), min(len(profile) - half, int(x1) - start)
     if hi <= lo:
         return False
     centres = np.arange(lo, hi)
@@ -168,9 +174,9 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
         found = _best_row(region, grey, ink, background, dark_ink, contrast)
         if found is not None and (best is None or found[0] > best[0]):
             best = found
-        if attempt == 1 and (best is None or not best[1].expiry):
+        if attempt == 1 and (best is None or 0.4 <= best[1].plateness < 0.6):
             # Blur joins characters to the rim and to each other; thinning the ink once
-            # separates most of them again.
+            # separates most of them again. Not worth it for a row unlike a plate's.
             masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     return None if best is None else best[1]
 
@@ -182,7 +188,9 @@ def _best_row(
     h, w = grey.shape
     best: tuple[float, LineLayout] | None = None
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    boxes: list[Stats] = [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in stats[1:count]]
+    # Specks of noise are most components on a plain background; drop them in bulk.
+    sized = stats[1:count, :4][stats[1:count, 3] >= 2]
+    boxes: list[Stats] = [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in sized.tolist()]
     chars = [
         b
         for b in boxes
@@ -198,10 +206,11 @@ def _best_row(
         # Merged neighbours count as the characters their width holds.
         char_h = float(np.median([c[3] for c in row]))
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
-        expiry = _expiry_below(grey, boxes, row, dark_ink, contrast)
+        plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
+        # The expiry test is the costly one, and a row unlike a plate's is not read anyway.
+        expiry = plausible and _expiry_below(grey, boxes, row, dark_ink, contrast)
         line = (slice(y0, y0 + lh), slice(x0, x1))
         scheme = _scheme_background(region[line], background[line])
-        plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
         plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
         layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness, dark_ink)
         # Among rows in one region, the plate-like one, then many tall characters.

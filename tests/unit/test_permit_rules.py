@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import (
     AlreadyHandedOverError,
+    CodeRefusedError,
     DelegateNotAuthorisedError,
     IdentityNotCheckedError,
     InvalidInputError,
@@ -17,7 +18,6 @@ from core.errors import (
     PermitNotFoundError,
     PlateError,
 )
-from core.permit import CodeRefusedError
 from core.values import PermitStatus, Recipient, ReleaseMethod
 from tests.factories import DELEGATE_NIK, NIK, FrozenClock, memory_service, ready_permit, submit
 
