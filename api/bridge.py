@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -92,6 +93,8 @@ class MqttBridge:
         self._manifest_wanted: asyncio.Event | None = None
         self._subscriptions: dict[int, str] = {}
         self._teams_published: set[str] = set()
+        self._last_lane_manifest: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        self._manifest_stale = True
         self.lanes_seen: dict[str, LaneStatus] = {}
         self.client = self._make_client()
 
@@ -119,6 +122,11 @@ class MqttBridge:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # Nagle's algorithm holds an ack or a release until the previous write is ACKed, and
+        # the peer delays that ACK by up to 40 ms (measured: +35 ms on every release).
+        client.on_socket_open = _disable_nagle
+        # paho's default of 20 messages in flight would throttle acks under load.
+        client.max_inflight_messages_set(1000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -149,6 +157,7 @@ class MqttBridge:
             ServerStatus(state=DeviceState.ONLINE, version=VERSION),
             retain=True,
         )
+        self._manifest_stale = True
         self._want_manifests()
         log.info("terhubung ke broker / connected to %s", self.broker.url)
 
@@ -278,10 +287,7 @@ class MqttBridge:
     def _decide(self, items: list[ArrivalInput]) -> list[tuple[DeskDecision, list[PermitSnapshot]]]:
         """In a worker thread: the desk's decisions and the released permits' details."""
         decisions = self.desk.decide_many(items)
-        return [
-            (decision, [self.service.get(UUID(pid)) for pid in decision.released])
-            for decision in decisions
-        ]
+        return [(decision, list(decision.released_permits)) for decision in decisions]
 
     def _team_of(self, topic: str) -> str | None:
         prefix = f"{self.topics.root}/teams/"
@@ -433,9 +439,23 @@ class MqttBridge:
     async def publish_manifests(self) -> None:
         conn = self.read_models.conn
         manifest = await lane_manifest(conn, self.settings.site)
-        for lane in self.settings.lanes:
-            self._publish(self.topics.lane_manifest(lane.lane), manifest, retain=True)
+        content = (tuple(manifest.code_hashes), tuple(manifest.plates))
+        # Published only when it changed, encoded once for every lane: with thousands of
+        # READY permits and a busy lane, rebuilding it for each change stalled the loop.
+        if content != self._last_lane_manifest or self._manifest_stale:
+            payload = encode(manifest)
+            for lane in self.settings.lanes:
+                self.client.publish(
+                    self.topics.lane_manifest(lane.lane), payload, qos=1, retain=True
+                )
+            self._last_lane_manifest = content
+            self._manifest_stale = False
         teams = await team_manifests(conn, self.settings.site, self._teams_published)
         for team, team_manifest in teams.items():
             self._publish(self.topics.team_manifest(team), team_manifest, retain=True)
         self._teams_published = {team for team, m in teams.items() if m.permits}
+
+
+def _disable_nagle(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

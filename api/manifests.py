@@ -12,12 +12,10 @@ from projections import queries
 
 async def lane_manifest(conn: aiosqlite.Connection, site: str) -> LaneManifest:
     """Hashes of the codes and the plates of the permits waiting at ``site``."""
-    hashes = await queries.active_code_hashes(conn, site)
-    waiting = await queries.ready_permits(conn, site)
     return LaneManifest(
         site=site,
-        code_hashes=sorted(hashes),
-        plates=sorted({p.plate for p in waiting if p.plate}),
+        code_hashes=await queries.active_code_hashes(conn, site),
+        plates=await queries.ready_plates(conn, site),
     )
 
 

@@ -52,15 +52,21 @@ class KeyRing:
 
 _bearer = HTTPBearer(auto_error=False)
 
+SESSION_COOKIE = "drivethru_key"
+"""The pages' session: the API key itself in an HttpOnly, SameSite=Strict cookie, because a
+browser's EventSource cannot send an Authorization header (see docs/pages.md)."""
+
 
 def current_caller(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Caller:
-    if credentials is None:
+    """The caller by its bearer key or, when no header is sent, by the pages' session cookie."""
+    presented = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    if not presented:
         raise AuthError("Perlu kunci API / an API key is required (Authorization: Bearer)")
     keyring: KeyRing = request.app.state.keyring
-    caller = keyring.caller(credentials.credentials)
+    caller = keyring.caller(presented)
     if caller is None:
         raise AuthError("Kunci API tidak dikenal / unknown API key")
     return caller

@@ -88,7 +88,7 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
     api_keys: tuple[ApiKey, ...] = ()
-    manifest_debounce_seconds: float = 0.2
+    manifest_debounce_seconds: float = 0.5
 
     def window_of(self, lane: str) -> str | None:
         for configured in self.lanes:

@@ -24,6 +24,7 @@ from core.contract import AckOutcome, Arrival
 from core.errors import CodeRefusedError, ConcurrentChangeError, PermitError
 from core.permit import PermitApplication
 from core.service import MAX_ATTEMPTS, PermitService
+from core.snapshot import PermitSnapshot
 from core.values import CodeHolder, PermitStatus, ReleaseMethod, visit_id_for
 from core.visit import LaneVisit
 
@@ -65,6 +66,8 @@ class DeskDecision:
     permits: tuple[str, ...]
     released: tuple[str, ...]
     duplicate_of: AckOutcome | None = None
+    released_permits: tuple[PermitSnapshot, ...] = ()
+    """The released permits as they are now, for the lane display."""
 
 
 class ArrivalDesk:
@@ -181,6 +184,7 @@ class ArrivalDesk:
         decision = DeskDecision(
             arrival.id, visit_id, outcome, reason,
             tuple(str(p.id) for p in permits), tuple(str(p.id) for p in released),
+            released_permits=tuple(PermitSnapshot.of(p) for p in released),
         )  # fmt: skip
         return decision, [visit, *released]
 

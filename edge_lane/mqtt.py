@@ -8,7 +8,9 @@ status topic. A connect is marked connected only when the broker accepted it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -68,6 +70,9 @@ class LaneLink:
             self._client.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self._client.will_set(will_topic, will_payload, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Nagle's algorithm holds a small write until the previous one is acknowledged, and
+        # the peer delays that ACK by up to 40 ms: measured +35 ms on every arrival's ack.
+        self._client.on_socket_open = _disable_nagle
         self._client.on_connect = self._connected_cb
         self._client.on_disconnect = self._disconnected_cb
         self._client.on_message = self._message_cb
@@ -174,3 +179,8 @@ class LaneLink:
             return
         if self._on_delivered is not None:
             self._on_delivered(mid)
+
+
+def _disable_nagle(_client: paho.Client, _userdata: object, sock: object) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]

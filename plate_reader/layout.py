@@ -19,6 +19,8 @@ import numpy.typing as npt
 Image = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
 Stats = tuple[int, int, int, int]
+# Band height (px) above which a region is shrunk before it is measured.
+_WORK_HEIGHT = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +148,31 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
     ``band`` (region coordinates) is where the finder saw text; the ink threshold comes
     from there, so the car body around a plate does not pull Otsu off the characters.
     """
-    grey: Image = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
-    h, w = grey.shape
+    h, w = region.shape[:2]
     if h < 16 or w < 30:
         return None
     bx, by, bw, bh = band if band is not None else (0, 0, w, h)
+    if bh > 2 * _WORK_HEIGHT:
+        # Big text (a sign, a close plate) is measured smaller: the features keep, and the
+        # cost of this stage grows with the region's area.
+        scale = _WORK_HEIGHT / bh
+        small = np.asarray(
+            cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+        )
+        sb = (int(bx * scale), int(by * scale), max(1, int(bw * scale)), max(1, int(bh * scale)))
+        shrunk = plate_layout(small, sb)
+        if shrunk is None:
+            return None
+        x, y, bw, bh = (round(v / scale) for v in shrunk.box)
+        return LineLayout(
+            (x, y, bw, bh), shrunk.characters, shrunk.expiry, shrunk.plateness, shrunk.dark_ink
+        )
+    grey: Image = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
     _, spread = cv2.meanStdDev(grey[by : by + bh, bx : bx + bw])
     # A local threshold, because glare and shade sweep across plates; the offset scales with
     # the band's contrast so that noise on a plain background stays below it.
-    offset = max(6.0, 0.4 * float(spread[0, 0]))
-    block = max(11, (min(h, int(1.6 * bh)) // 2) * 2 + 1)
+    offset = min(18.0, max(5.0, 0.25 * float(spread[0, 0])))
+    block = max(11, (min(h, bh) // 2) * 2 + 1)
     adaptive = cv2.ADAPTIVE_THRESH_MEAN_C
     dark = np.asarray(
         cv2.adaptiveThreshold(grey, 255, adaptive, cv2.THRESH_BINARY_INV, block, offset), np.uint8
@@ -174,6 +191,8 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
         found = _best_row(region, grey, ink, background, dark_ink, contrast)
         if found is not None and (best is None or found[0] > best[0]):
             best = found
+        if best is not None and best[1].plateness >= 1.0:
+            break  # nothing scores higher
         if attempt == 1 and (best is None or 0.4 <= best[1].plateness < 0.6):
             # Blur joins characters to the rim and to each other; thinning the ink once
             # separates most of them again. Not worth it for a row unlike a plate's.

@@ -171,7 +171,7 @@ class PlateFinder:
             whole = (0, 0, w, h)
             regions.append((whole, *_line_box(image, whole, None)))
         ranked = []
-        for candidate in find_candidates(grey, limit=8):
+        for candidate in find_candidates(grey, limit=6):
             # The band is the main line (or the whole plate); grow it to take in the plate.
             region = expand(candidate.box, image.shape, 0.12, 0.35, 0.8)
             cx, cy, cw, ch = candidate.box

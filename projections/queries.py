@@ -107,6 +107,17 @@ async def ready_permits(conn: aiosqlite.Connection, site: str) -> list[PermitRow
     return [PermitRow.of(r) for r in rows]
 
 
+async def ready_plates(conn: aiosqlite.Connection, site: str) -> list[str]:
+    """The distinct plates of the permits waiting at ``site`` (for lane manifests)."""
+    rows = await _all(
+        conn,
+        "SELECT DISTINCT plate FROM permits WHERE site = ? AND status IN ('ready', 'released') "
+        "AND plate IS NOT NULL ORDER BY plate",
+        site,
+    )
+    return [r[0] for r in rows]
+
+
 async def ready_by_plate(conn: aiosqlite.Connection, site: str, plate: str) -> list[PermitRow]:
     rows = await _all(
         conn,
@@ -148,7 +159,8 @@ async def active_code_hashes(conn: aiosqlite.Connection, site: str) -> list[str]
     rows = await _all(
         conn,
         "SELECT c.code_sha256 FROM pickup_codes c JOIN permits p ON p.id = c.permit_id "
-        "WHERE c.active = 1 AND p.site = ? AND p.status IN ('ready', 'released')",
+        "WHERE c.active = 1 AND p.site = ? AND p.status IN ('ready', 'released') "
+        "ORDER BY c.code_sha256",
         site,
     )
     return [r[0] for r in rows]

@@ -472,6 +472,7 @@ class MosquittoServer:
             f"persistence_location {persistence}/",
             # The default of 1000 silently drops QoS 1 messages for a slow subscriber.
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
             "log_dest stdout",
             "log_type error",
             "log_type warning",
