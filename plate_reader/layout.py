@@ -19,7 +19,7 @@ import numpy.typing as npt
 Image = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
 Stats = tuple[int, int, int, int]
-# Band height (px) above which a region is shrunk before it is measured.
+# A region whose text band is over twice this height (px) is measured shrunk to it.
 _WORK_HEIGHT = 36
 
 
@@ -145,8 +145,8 @@ def _scheme_background(patch: Image, mask: Image) -> bool:
 def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
     """The plate's main line in a BGR region, or None when no row of characters is there.
 
-    ``band`` (region coordinates) is where the finder saw text; the ink threshold comes
-    from there, so the car body around a plate does not pull Otsu off the characters.
+    ``band`` (region coordinates) is where the finder saw text; the ink threshold's offset
+    and window come from it, so the car body around a plate does not set them.
     """
     h, w = region.shape[:2]
     if h < 16 or w < 30:

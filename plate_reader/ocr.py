@@ -44,6 +44,9 @@ def _session(path: Path) -> ort.InferenceSession:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Fusions and the NCHWc layout: measured ~15 ms for a 160-px line on one core, of which
+    # the backbone's convolutions are two thirds and the 18k-class output layer one tenth.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -1,10 +1,11 @@
-"""Reading plates: find candidate regions, isolate the main line, recognise, apply the grammar.
+"""Reading plates: find candidate regions, keep the plate-like ones, recognise, spell.
 
-Recognition is the costly step (~10 ms a line on one core), so regions are read best first
-and the search stops at a confident, grammatical read. Variants (inverted, contrast-stretched,
-the plate's upper band when no characters could be isolated) are read only when the plain
-crop does not give a plate. The grammar in `core.plates` fixes look-alikes by position and
-refuses what is not a plate: shop signs, badges, the expiry line.
+Recognition is the costly step (10-25 ms a line on one core, growing with the line's
+width), so only regions that look like a plate (``layout.py``) are read, most plate-like
+first, and the search stops at a confident, grammatical read. Variants (inverted,
+contrast-stretched) are read only when the plain line does not give a plate. The spelling
+follows the grammar of `core.plates` and the recogniser's per-character evidence
+(``decode.py``), and refuses what is not a plate: shop signs, badges, the expiry line.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def _line_box(image: Image, region: Box, band: Box | None) -> tuple[Box, LineLay
 
 _Region = tuple[Box, Box, LineLayout | None]
 # Plate-likeness a region needs before a recognition call: an expiry line under a row of
-# 2-9 characters (or under a row on a plate-coloured background).
+# 2-9 characters (``layout.LineLayout.plateness``).
 MIN_PLATENESS = 0.75
 
 

@@ -84,6 +84,15 @@ class ServerProcess:
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            self._wait_until_ready(wait_for_broker)
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
+
+    def _wait_until_ready(self, wait_for_broker: bool) -> None:
+        if self.process is None:
+            return
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

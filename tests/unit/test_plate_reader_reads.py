@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from core.plates import MatchKind
+from core.plates import MatchKind, Plate
 from plate_reader import Reader
-from plate_reader.ocr import TextLine
-from plate_reader.plates import interpret
+from plate_reader.ocr import ALPHABET, TextLine
+from plate_reader.plates import interpret, read_line
 from plate_reader.synth import Scheme, empty_scene, plate_crop, plate_scene, qr_scene
 from plate_reader.synth_render import blend_ink, text_block
 
@@ -36,22 +36,22 @@ def test_each_colour_scheme_is_read_on_crops(reader: Reader, scheme: Scheme) -> 
     assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 5 / 6
 
 
-def test_hard_degraded_crops_are_read_at_least_85_percent(reader: Reader) -> None:
+def test_hard_degraded_crops_are_read_at_least_90_percent(reader: Reader) -> None:
     rng = np.random.default_rng(12)
     samples = [plate_crop(rng, level=1.0) for _ in range(30)]
-    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.85
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.9
 
 
 def test_small_plates_of_about_twenty_pixels_are_mostly_read(reader: Reader) -> None:
     rng = np.random.default_rng(13)
     samples = [plate_crop(rng, height=int(rng.integers(20, 28)), level=0.5) for _ in range(10)]
-    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.6
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.8
 
 
 def test_full_frames_give_the_plate_often_and_its_box(reader: Reader) -> None:
     rng = np.random.default_rng(14)
     samples = [plate_scene(rng, level=0.5) for _ in range(12)]
-    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 0.4
+    assert _rate(reader, [(s.image, s.plate) for s in samples]) >= 8 / 12
     found = reader.read_plates(samples[0].image)
     if found and found[0].text == samples[0].plate:
         x, y, w, h = found[0].box
@@ -127,10 +127,46 @@ def test_a_qr_that_is_not_a_pickup_code_is_read_but_not_valid(reader: Reader) ->
     assert reads[0].valid_code is False
 
 
-def test_empty_frames_give_no_codes(reader: Reader) -> None:
+def test_empty_frames_give_no_codes_and_no_plates(reader: Reader) -> None:
+    # Signs, badges (``D-4D`` reads as the valid plate ``D 40``) and plateless cars.
     rng = np.random.default_rng(18)
-    for _ in range(5):
-        assert reader.read(empty_scene(rng)).qr == ()
+    for _ in range(30):
+        reads = reader.read(empty_scene(rng))
+        assert reads.qr == ()
+        assert reads.plates == ()
+
+
+def _evidence(*columns: dict[str, float]) -> tuple[np.ndarray, ...]:
+    """Per-character class probabilities, as the recogniser reports them."""
+    rows = []
+    for column in columns:
+        row = np.full(len(ALPHABET), 1e-4, np.float32)
+        for char, p in column.items():
+            row[ALPHABET.index(char)] = p
+        rows.append(row)
+    return tuple(rows)
+
+
+def test_a_digit_position_takes_the_best_digit_the_model_saw() -> None:
+    # A fixed look-alike table turns a Q in the number into 0; the model's runner-up says 9.
+    scores = _evidence({"B": 0.99}, {"1": 0.98}, {"Q": 0.6, "9": 0.35, "0": 0.01}, {"X": 0.97})
+    plate, _, confidence = read_line(TextLine("B 1Q X", (), 0.8, scores))
+    assert plate is not None
+    assert plate.text == "B19X"
+    assert confidence == pytest.approx((0.99 + 0.98 + 0.35 + 0.97) / 4, abs=1e-3)
+
+
+def test_the_gaps_the_model_saw_settle_where_the_number_ends() -> None:
+    # W 23 O and W 230 are both plates; the model read a gap before the last character.
+    scores = _evidence({"W": 0.99}, {"2": 0.99}, {"3": 0.99}, {"O": 0.55, "0": 0.44})
+    assert interpret(TextLine("W 23 O", (), 0.9, scores))[0] == Plate("W", "23", "O")
+    assert interpret(TextLine("W 230", (), 0.9, scores))[0] == Plate("W", "230", "")
+
+
+def test_a_line_that_needs_many_changes_is_not_a_plate() -> None:
+    # A shop sign's TOKO 88 becomes a plate only by making digits of most of its letters.
+    scores = _evidence(*({c: 0.95, "0": 0.02, "6": 0.01} for c in "TOKO88"))
+    assert read_line(TextLine("TOKO 88", (), 0.95, scores))[0] is None
 
 
 def test_a_grey_frame_is_accepted(reader: Reader) -> None:

@@ -1,0 +1,46 @@
+// The lane board outside the window: plates released to this lane, refreshed live over SSE.
+(function () {
+  "use strict";
+  var body = document.body;
+  var lane = body.dataset.lane;
+  var list = document.getElementById("board-list");
+  var idle = document.getElementById("board-idle");
+  var see = document.getElementById("board-see");
+  var goTo = document.getElementById("i18n").innerHTML.trim();
+  var pending = null;
+
+  function render(state) {
+    list.textContent = "";
+    state.released.slice(-4).forEach(function (permit) {
+      var li = document.createElement("li");
+      var plate = document.createElement("span");
+      plate.className = "board-plate";
+      plate.textContent = permit.plate || permit.number;
+      var where = document.createElement("span");
+      where.className = "board-where";
+      where.innerHTML = goTo; // our own escaped label from the page, not data
+      li.appendChild(plate);
+      li.appendChild(where);
+      list.appendChild(li);
+    });
+    idle.hidden = state.released.length > 0;
+    var last = state.recent_arrivals[0];
+    see.hidden = !(last && last.outcome !== "released" && last.outcome !== "duplicate" &&
+      state.released.length === 0);
+  }
+  function refresh() {
+    fetch("/api/lanes/" + encodeURIComponent(lane) + "/board", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (state) { if (state) { render(state); } })
+      .catch(function () { /* the next event retries */ });
+  }
+  function soon() {
+    if (pending) { return; }
+    pending = setTimeout(function () { pending = null; refresh(); }, 150);
+  }
+  var events = new EventSource("/api/lanes/" + encodeURIComponent(lane) + "/events");
+  events.addEventListener("arrival", soon);
+  events.addEventListener("changed", soon);
+  events.addEventListener("open", refresh);
+  refresh();
+})();
