@@ -6,8 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.pages import auth, dashboard, office
+from api.pages import citizen as citizen_page
+from api.pages import lanes as lane_pages
 from api.routes import applications, citizen, lanes, system
 from api.runtime import start_runtime, stop_runtime
 from api.security import KeyRing
@@ -33,6 +37,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.keyring = KeyRing(settings.api_keys)
     install_error_handlers(app)
+    # The pages' /p/{code} comes before the JSON one: it serves HTML to browsers, JSON otherwise.
+    for page in (auth, citizen_page, lane_pages, office, dashboard):
+        app.include_router(page.router)
     for module in (applications, lanes, citizen, system):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     return app

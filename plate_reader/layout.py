@@ -66,10 +66,10 @@ def _rows(chars: list[Stats]) -> list[list[Stats]]:
 
 def _expiry_below(
     grey: Image, boxes: list[Stats], row: list[Stats], dark_ink: bool, contrast: float
-) -> bool:
-    """Whether the small expiry line sits centred under ``row`` (``boxes``: ink components).
+) -> float | None:
+    """Where (x) the small expiry line sits under ``row``, or None if it is not there.
 
-    ``contrast`` is the grey-level difference between the row's ink and its background.
+    ``boxes`` are the ink components; ``contrast`` the band's ink-to-background contrast.
     """
     lh = float(np.median([c[3] for c in row]))
     x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
@@ -93,16 +93,16 @@ def _expiry_below(
         and b[2] <= 1.2 * lh
     ]
     if len(glyphs) >= 2:
-        span = max(b[0] + b[2] for b in glyphs) - min(b[0] for b in glyphs)
-        if span <= 1.6 * lh:
-            return True
+        left_x, right_x = min(b[0] for b in glyphs), max(b[0] + b[2] for b in glyphs)
+        if right_x - left_x <= 1.6 * lh:
+            return (left_x + right_x) / 2
     # Small or blurred plates: the glyphs merge, or fade below the ink threshold. Compare
     # grey levels instead: somewhere under the row a box about 0.9 x 0.4 line heights must
     # hold ink of the row's polarity, and the plate background on either side must not.
     # The band stops short of the plate's bottom rim, which blur may join to the glyphs.
     top, bottom = int(y1 + 0.15 * lh), int(y1 + 0.58 * lh)
     if bottom > grey.shape[0] or top < 0 or lh < 7:
-        return False
+        return None
     half, flank = max(2, int(0.45 * lh)), int(1.1 * lh)
     # Only the columns under the row and its flanks matter; x is relative to ``start``.
     start = max(0, int(x0) - flank)
@@ -113,7 +113,7 @@ def _expiry_below(
     sums = np.concatenate([[0.0], np.cumsum(profile)])
     lo, hi = max(half, int(x0) - start), min(len(profile) - half, int(x1) - start)
     if hi <= lo:
-        return False
+        return None
     centres = np.arange(lo, hi)
     windows = (sums[centres + half] - sums[centres - half]) / (2 * half)
     centre = int(centres[int(np.argmax(windows))])
@@ -121,9 +121,11 @@ def _expiry_below(
     left = profile[max(0, centre - flank) : max(0, centre - half - 2)]
     right = profile[centre + half + 2 : centre + flank]
     if left.size < 2 or right.size < 2:
-        return False
+        return None
     ink_side = max(float(left.mean()), float(right.mean()))
-    return ink_mid >= max(4.0, 0.03 * contrast) and ink_mid >= 2.5 * ink_side
+    if ink_mid >= max(4.0, 0.03 * contrast) and ink_mid >= 2.5 * ink_side:
+        return float(start + centre)
+    return None
 
 
 def _scheme_background(patch: Image, mask: Image) -> bool:
@@ -227,10 +229,21 @@ def _best_row(
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
         plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
         # The expiry test is the costly one, and a row unlike a plate's is not read anyway.
-        expiry = plausible and _expiry_below(grey, boxes, row, dark_ink, contrast)
+        centre = _expiry_below(grey, boxes, row, dark_ink, contrast) if plausible else None
+        expiry = centre is not None
         line = (slice(y0, y0 + lh), slice(x0, x1))
         scheme = _scheme_background(region[line], background[line])
         plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
+        if centre is not None:
+            # The text is centred over the expiry line: characters that dropped out of the
+            # row at one end are as far out as the row reaches at the other.
+            # The line may reach past the region (the finder's band can stop at a gap), but
+            # by no more than three characters: a sign's text goes on much further.
+            reach = int(2.5 * char_h)
+            x0, x1 = (
+                max(x0 - reach, min(x0, int(2 * centre) - x1)),
+                min(x1 + reach, max(x1, int(2 * centre) - x0)),
+            )
         layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness, dark_ink)
         # Among rows in one region, the plate-like one, then many tall characters.
         value = plateness * 1000 + min(count_chars, 9) * lh

@@ -140,9 +140,9 @@ def _line_box(image: Image, region: Box, band: Box | None) -> tuple[Box, LineLay
     # characters that dropped out of the row (joined to the rim or to each other), and no
     # more: the recogniser's cost grows with the line's width.
     pad = lh // 3
-    x0 = max(min(band[0], lx) - pad, 0)
-    x1 = min(max(band[0] + band[2], lx + lw) + pad, rw)
-    return expand((rx + x0, ry + ly, x1 - x0, lh), image.shape, 0.0, 0.18, 0.18), found
+    x0 = max(rx + min(band[0], lx) - pad, 0)
+    x1 = min(rx + max(band[0] + band[2], lx + lw) + pad, image.shape[1])
+    return expand((x0, ry + ly, x1 - x0, lh), image.shape, 0.0, 0.18, 0.18), found
 
 
 _Region = tuple[Box, Box, LineLayout | None]

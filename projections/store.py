@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import aiosqlite
+import orjson
 
 from projections.permits import PageChanges, Row
 from projections.schema import PERMIT_COLUMNS, SCHEMA, SCHEMA_VERSION, TABLES
@@ -23,7 +23,7 @@ _SELECT_CHUNK = 500
 
 def _permit_values(row: Row) -> tuple[object, ...]:
     timeline = row["timeline"]
-    text = timeline if isinstance(timeline, str) else json.dumps(timeline, separators=(",", ":"))
+    text = timeline if isinstance(timeline, str) else orjson.dumps(timeline).decode()
     return (*(row[c] for c in PERMIT_COLUMNS[:-1]), text)
 
 

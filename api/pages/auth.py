@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.pages.layout import L, SECURITY_HEADERS, e, message_page, page, respond
+from api.pages.layout import SECURITY_HEADERS, L, e, message_page, page, respond
 from api.security import SESSION_COOKIE, Caller, KeyRing
 from api.settings import Role
 
@@ -62,9 +62,12 @@ def _login_form(target: str, failed: bool) -> HTMLResponse:
     body = f"""
 <section class="card narrow">
   <h1>{L("Masuk petugas", "Staff sign-in")}</h1>
-  <p class="muted">{L("Masukkan kunci API Anda. Warga tidak perlu masuk: "
-                      "tautan status sudah cukup.",
-                      "Enter your API key. Citizens need no sign-in: the status link is enough.")}
+  <p class="muted">{
+        L(
+            "Masukkan kunci API Anda. Warga tidak perlu masuk: tautan status sudah cukup.",
+            "Enter your API key. Citizens need no sign-in: the status link is enough.",
+        )
+    }
   </p>
   {error}
   <form method="post" action="/login" class="stack">
@@ -79,7 +82,7 @@ def _login_form(target: str, failed: bool) -> HTMLResponse:
 
 
 @router.get("/login")
-async def login_page(next: str | None = None) -> HTMLResponse:  # noqa: A002 - the URL's name
+async def login_page(next: str | None = None) -> HTMLResponse:
     return _login_form(_safe_next(next), failed=False)
 
 
@@ -88,7 +91,7 @@ async def login(request: Request) -> Response:
     # A form body parsed by hand: python-multipart is not a dependency of ours.
     fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
     key = (fields.get("key") or [""])[0].strip()
-    target = _safe_next((fields.get("next") or [None])[0])
+    target = _safe_next((fields.get("next") or [""])[0])
     keyring: KeyRing = request.app.state.keyring
     caller = keyring.caller(key) if key else None
     if caller is None:

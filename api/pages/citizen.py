@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - HTML templates read better unwrapped than split mid-tag
 """The citizen's status page at ``/p/{code}``: HTML for browsers, the JSON API otherwise.
 
 The pickup code in the path is the credential: no login. It is shown back only on this page
@@ -13,7 +14,7 @@ from uuid import UUID
 import segno
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import RuntimeDep
 from api.pages.feedback import FeedbackStore
@@ -23,6 +24,7 @@ from api.routes.citizen import status_by_code
 from api.runtime import Runtime
 from core.codes import PickupCode
 from core.errors import DrivethruError
+from core.plates import display_plate
 from projections import queries
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +45,7 @@ def feedback_store(request: Request, runtime: Runtime) -> FeedbackStore:
     return store
 
 
-def _wants_html(request: Request, format: str | None) -> bool:  # noqa: A002
+def _wants_html(request: Request, format: str | None) -> bool:
     return format != "json" and "text/html" in request.headers.get("accept", "")
 
 
@@ -73,7 +75,10 @@ def _unknown() -> Response:
 
 @router.get("/p/{code}", response_model=None)
 async def status_page(
-    code: str, request: Request, runtime: RuntimeDep, format: str | None = None  # noqa: A002
+    code: str,
+    request: Request,
+    runtime: RuntimeDep,
+    format: str | None = None,
 ) -> Response:
     """The status page for a browser; API clients keep getting the JSON document."""
     if not _wants_html(request, format):
@@ -150,7 +155,7 @@ def _pickup(runtime: Runtime, code: str, permit: queries.PermitRow) -> str:
     )
     plate = (
         f"<p>{L('Kamera juga mengenali pelat', 'The camera also knows the plate')} "
-        f'<strong class="plate">{e(permit.plate)}</strong></p>'
+        f'<strong class="plate">{e(display_plate(permit.plate))}</strong></p>'
         if permit.plate
         else ""
     )
@@ -242,13 +247,17 @@ async def authorise_delegate(code: str, request: Request, runtime: RuntimeDep) -
                              "Only the holder's valid code can authorise a delegate."), 403)  # fmt: skip
     form = await _form(request)
     try:
-        until = datetime.combine(datetime.fromisoformat(form.get("until", "")).date(), time(23, 59), UTC)
+        until = datetime.combine(
+            datetime.fromisoformat(form.get("until", "")).date(), time(23, 59), UTC
+        )
         issued = runtime.service.authorise_delegate(
             UUID(permit.id), name=form.get("name", "").strip()[:120],
             nik=form.get("nik", "").strip(), expires_at=until,
         )  # fmt: skip
     except (ValueError, DrivethruError) as refused:
-        notice = f'<p class="alert error" role="alert">{L("Kuasa ditolak", "Refused")}: {e(refused)}</p>'
+        notice = (
+            f'<p class="alert error" role="alert">{L("Kuasa ditolak", "Refused")}: {e(refused)}</p>'
+        )
         return await _render(request, runtime, parsed, code_row, permit, notice)
     link = f"{request.base_url}p/{issued.code}"
     body = f"""
@@ -275,4 +284,5 @@ async def give_feedback(code: str, request: Request, runtime: RuntimeDep) -> Res
         notice = f'<p class="alert error" role="alert">{L("Pilih nilai 1–5.", "Choose a rating 1–5.")}</p>'
         return await _render(request, runtime, parsed, code_row, permit, notice)
     await feedback_store(request, runtime).record(permit.id, int(rating), form.get("complaint", ""))
-    return await _render(request, runtime, parsed, code_row, permit)
+    # Post/redirect/get: a reload must not send the rating again.
+    return RedirectResponse(f"/p/{parsed.text}#feedback", status_code=303)

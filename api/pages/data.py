@@ -19,7 +19,9 @@ async def _all(conn: aiosqlite.Connection, sql: str, *args: Any) -> list[aiosqli
         return list(await cursor.fetchall())
 
 
-async def active_permits(conn: aiosqlite.Connection, site: str, limit: int = 200) -> list[PermitRow]:
+async def active_permits(
+    conn: aiosqlite.Connection, site: str, limit: int = 200
+) -> list[PermitRow]:
     """Applications still moving, newest change first (the office's default tab)."""
     marks = ", ".join("?" for _ in ACTIVE)
     rows = await _all(

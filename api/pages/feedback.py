@@ -80,4 +80,8 @@ class FeedbackStore:
                 row = await cursor.fetchone()
         finally:
             await conn.close()
-        return (int(row[0]), float(row[1]) if row and row[1] is not None else None) if row else (0, None)
+        return (
+            (int(row[0]), float(row[1]) if row and row[1] is not None else None)
+            if row
+            else (0, None)
+        )

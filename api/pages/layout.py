@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - HTML templates read better unwrapped than split mid-tag
 """The page shell every page shares, bilingual labels and the security headers."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - HTML templates read better unwrapped than split mid-tag
 """The back office: applications by stage, their lifecycle actions, the runner's fetch list
 and the handover conflicts. Actions call the JSON API from static/office.js."""
 
@@ -15,6 +16,7 @@ from api.pages.labels import STATUS, rupiah, status_label
 from api.pages.layout import L, e, page, respond, staff_nav, when
 from api.security import Caller
 from core.codes import PickupCode
+from core.plates import display_plate
 from projections import queries
 from projections.queries import PermitRow
 
@@ -74,10 +76,15 @@ def _actions(row: PermitRow) -> str:
 
 
 def _row(row: PermitRow) -> str:
-    where = " · ".join(x for x in (row.slot, f"J{row.window}" if row.window else None, row.team) if x)
+    where = " · ".join(
+        x for x in (row.slot, f"J{row.window}" if row.window else None, row.team) if x
+    )
+    plate = (
+        f'<br><span class="plate small">{e(display_plate(row.plate))}</span>' if row.plate else ""
+    )
     return f"""<tr data-id="{e(row.id)}" data-number="{e(row.number)}">
   <td><strong>{e(row.number)}</strong><br><span class="muted">{e(row.kind)}</span></td>
-  <td>{e(row.holder)}<br><span class="plate small">{e(row.plate or "")}</span></td>
+  <td>{e(row.holder)}{plate}</td>
   <td><span class="badge status-{e(row.status)}">{status_label(row.status)}</span><br>
       <span class="muted">{e(rupiah(row.fee_rupiah)) if row.fee_rupiah is not None else ""} {e(where)}</span></td>
   <td class="actions-cell">{_actions(row)}<p class="outcome" role="status"></p></td>
@@ -119,7 +126,10 @@ async def office(request: Request, runtime: RuntimeDep, status: str = "active") 
         f"<td>{e(c['reason'])}</td><td>{when(c['at'])}</td></tr>"
         for c in await queries.open_conflicts(conn)
     )
-    table = "".join(_row(r) for r in rows) or f'<tr><td colspan="4" class="muted">{L("Kosong", "Empty")}</td></tr>'
+    table = (
+        "".join(_row(r) for r in rows)
+        or f'<tr><td colspan="4" class="muted">{L("Kosong", "Empty")}</td></tr>'
+    )
     body = f"""
 <div class="office">
 <section class="card">

@@ -8,6 +8,11 @@
   var see = document.getElementById("board-see");
   var goTo = document.getElementById("i18n").innerHTML.trim();
   var pending = null;
+  function showPlate(text) {
+    // "DK1234AB" -> "DK 1234 AB", the way it is painted on the car.
+    var m = /^([A-Z]{1,2})(\d{1,4})([A-Z]{0,3})$/.exec(text || "");
+    return m ? [m[1], m[2], m[3]].filter(Boolean).join(" ") : (text || "");
+  }
 
   function render(state) {
     list.textContent = "";
@@ -15,7 +20,7 @@
       var li = document.createElement("li");
       var plate = document.createElement("span");
       plate.className = "board-plate";
-      plate.textContent = permit.plate || permit.number;
+      plate.textContent = showPlate(permit.plate) || permit.number;
       var where = document.createElement("span");
       where.className = "board-where";
       where.innerHTML = goTo; // our own escaped label from the page, not data

@@ -14,6 +14,11 @@
   var list = document.getElementById("permits");
   var none = document.getElementById("no-permits");
   var cards = {};
+  function showPlate(text) {
+    // "DK1234AB" -> "DK 1234 AB", the way it is painted on the car.
+    var m = /^([A-Z]{1,2})(\d{1,4})([A-Z]{0,3})$/.exec(text || "");
+    return m ? [m[1], m[2], m[3]].filter(Boolean).join(" ") : (text || "");
+  }
   var selected = null;
   var audio = null;
 
@@ -63,7 +68,7 @@
     card.tabIndex = 0;
     card.dataset.id = p.id;
     var head = el("div", "permit-head");
-    head.appendChild(el("strong", "plate", p.plate || "—"));
+    head.appendChild(el("strong", "plate", showPlate(p.plate) || "—"));
     head.appendChild(el("span", "number", p.number));
     card.appendChild(head);
     var slot = el("p", "slot");
@@ -171,7 +176,7 @@
     var title = label(ARRIVED);
     title.className = "arrived";
     text.appendChild(title);
-    text.appendChild(el("strong", "plate big-plate", a.plate || "—"));
+    text.appendChild(el("strong", "plate big-plate", showPlate(a.plate) || "—"));
     text.appendChild(el("span", "method", METHOD[a.method] || a.method || ""));
     if (a.outcome !== "released" && a.outcome !== "duplicate") {
       var warn = el("span", "pill warn-pill");

@@ -49,7 +49,8 @@
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var action = form.dataset.action;
-      var out = form.querySelector(".outcome") || form.closest("td, form").querySelector(".outcome");
+      var cell = form.closest("td");
+      var out = form.querySelector(".outcome") || (cell && cell.querySelector(".outcome"));
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
       dt.call("POST", urlOf(form, action), bodyOf(form, action)).then(function (answer) {
