@@ -65,7 +65,11 @@ def _rows(chars: list[Stats]) -> list[list[Stats]]:
 
 
 def _expiry_below(
-    grey: Image, boxes: list[Stats], row: list[Stats], dark_ink: bool, contrast: float
+    grey: Image,
+    boxes: list[Stats],
+    row: list[Stats],
+    dark_ink: bool,
+    contrast: float,
 ) -> float | None:
     """Where (x) the small expiry line sits under ``row``, or None if it is not there.
 
@@ -107,9 +111,10 @@ def _expiry_below(
     # Only the columns under the row and its flanks matter; x is relative to ``start``.
     start = max(0, int(x0) - flank)
     band = grey[top:bottom, start : int(x1) + flank].astype(np.float32)
+    level = float(np.median(band))
     if not dark_ink:
-        band = 255.0 - band
-    profile = np.clip(float(np.median(band)) - band, 0, None).mean(axis=0)
+        band, level = 255.0 - band, 255.0 - level
+    profile = np.clip(level - band, 0, None).mean(axis=0)
     sums = np.concatenate([[0.0], np.cumsum(profile)])
     lo, hi = max(half, int(x0) - start), min(len(profile) - half, int(x1) - start)
     if hi <= lo:
@@ -229,21 +234,16 @@ def _best_row(
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
         plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
         # The expiry test is the costly one, and a row unlike a plate's is not read anyway.
+        line = (slice(y0, y0 + lh), slice(x0, x1))
         centre = _expiry_below(grey, boxes, row, dark_ink, contrast) if plausible else None
         expiry = centre is not None
-        line = (slice(y0, y0 + lh), slice(x0, x1))
         scheme = _scheme_background(region[line], background[line])
         plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
         if centre is not None:
             # The text is centred over the expiry line: characters that dropped out of the
             # row at one end are as far out as the row reaches at the other.
-            # The line may reach past the region (the finder's band can stop at a gap), but
-            # by no more than three characters: a sign's text goes on much further.
-            reach = int(2.5 * char_h)
-            x0, x1 = (
-                max(x0 - reach, min(x0, int(2 * centre) - x1)),
-                min(x1 + reach, max(x1, int(2 * centre) - x0)),
-            )
+            # Not past the region, though: a sign's text goes on, a plate's stops at its rim.
+            x0, x1 = max(0, min(x0, int(2 * centre) - x1)), min(w, max(x1, int(2 * centre) - x0))
         layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness, dark_ink)
         # Among rows in one region, the plate-like one, then many tall characters.
         value = plateness * 1000 + min(count_chars, 9) * lh

@@ -56,7 +56,8 @@ def share_bar(shares: Sequence[tuple[str, float]], *, title: str, width: int = 5
     """One horizontal bar split by share (read methods), with a legend underneath."""
     total = sum(v for _, v in shares) or 1.0
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} 90" role="img" aria-label="{e(title)}" '
+        f'<svg class="chart" viewBox="0 0 {width} {60 + 24 * len(shares)}" role="img" '
+        f'aria-label="{e(title)}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{e(title)}</title>'
     ]
     x = 0.0
@@ -65,11 +66,13 @@ def share_bar(shares: Sequence[tuple[str, float]], *, title: str, width: int = 5
         colour = COLOURS[i % len(COLOURS)]
         parts.append(f'<rect x="{x:.1f}" y="8" width="{w:.1f}" height="34" fill="{colour}"/>')
         x += w
-        legend_x = 8 + i * (width // max(len(shares), 1))
-        parts.append(f'<rect x="{legend_x}" y="58" width="14" height="14" fill="{colour}"/>')
+        legend_x, legend_y = 8, 56 + 24 * i  # one line each: labels are long in two languages
+        parts.append(
+            f'<rect x="{legend_x}" y="{legend_y}" width="16" height="16" fill="{colour}"/>'
+        )
         percent = round(100 * value / total)
         parts.append(
-            f'<text x="{legend_x + 20}" y="70" font-size="14" fill="{INK}">'
+            f'<text x="{legend_x + 24}" y="{legend_y + 14}" font-size="16" fill="{INK}">'
             f"{e(label)} {percent}% ({value:g})</text>"
         )
     if not any(v for _, v in shares):

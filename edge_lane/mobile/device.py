@@ -32,14 +32,13 @@ from core.contract import (
     utc_now,
 )
 from core.errors import ContractError, PickupCodeError
-from edge_lane.agent import edge_version
 from edge_lane.config import broker_password
 from edge_lane.mobile.config import TeamSettings
 from edge_lane.mobile.errors import HandoverRefusedError, ManifestVaultError
 from edge_lane.mobile.journal import HandoverJournal, JournalEntry
 from edge_lane.mobile.manifest import DeviceManifest, absorb
 from edge_lane.mobile.vault import ManifestVault, manifest_key
-from edge_lane.mobile.verify import Accepted, Refused, RefusalReason, Verdict, verify_code
+from edge_lane.mobile.verify import Accepted, RefusalReason, Refused, Verdict, verify_code
 from edge_lane.mqtt import LaneLink
 from edge_lane.outbox import Outbox
 
@@ -96,7 +95,10 @@ class TeamDevice:
 
     @property
     def subscriptions(self) -> list[str]:
-        return [self.topics.team_manifest(self.settings.team), self.topics.team_acks(self.settings.team)]
+        return [
+            self.topics.team_manifest(self.settings.team),
+            self.topics.team_acks(self.settings.team),
+        ]
 
     def _put_back_pending(self) -> None:
         """A handover journaled just before a crash may have missed the outbox: add it back."""
@@ -205,7 +207,9 @@ class TeamDevice:
                 id_checked=True, position=position,
             )  # fmt: skip
         except ValidationError as error:
-            raise HandoverRefusedError(f"serah terima tidak sah / invalid handover: {error}") from None
+            raise HandoverRefusedError(
+                f"serah terima tidak sah / invalid handover: {error}"
+            ) from None
 
     def journal_entries(self) -> list[JournalEntry]:
         return self.journal.entries()
@@ -272,7 +276,7 @@ def bootstrap(settings: TeamSettings, *, environ: Mapping[str, str] | None = Non
     team = settings.team
     # The contract has no team status topic; the will (required by LaneLink) is refused by
     # the broker's ACL and so harmless. See the report: make LaneLink's will optional.
-    will = encode(LaneStatus(state=DeviceState.OFFLINE, version=edge_version()))
+    will = encode(LaneStatus(state=DeviceState.OFFLINE))
 
     def link_for(device: TeamDevice) -> LaneLink:
         return LaneLink(
@@ -287,7 +291,9 @@ def bootstrap(settings: TeamSettings, *, environ: Mapping[str, str] | None = Non
         )
 
     try:
-        return TeamDevice(settings, vault=vault, journal=journal, outbox=outbox, link_factory=link_for)
+        return TeamDevice(
+            settings, vault=vault, journal=journal, outbox=outbox, link_factory=link_for
+        )
     except ManifestVaultError:
         journal.close()
         outbox.close()

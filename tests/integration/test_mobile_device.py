@@ -1,0 +1,287 @@
+"""The real team device process against a real Mosquitto, a test peer acting as the server.
+
+`MobileDevice` (also used by the end-to-end tests) runs ``python -m edge_lane.mobile`` and
+drives it through its local page, as the officer's browser would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.codes import PickupCode
+from core.contract import (
+    ManifestDelegate,
+    TeamAck,
+    TeamHandover,
+    TeamManifest,
+    TeamPermit,
+    Topics,
+    decode,
+    encode,
+)
+from edge_lane.mobile.vault import new_key_text
+from tests.conftest import MQTT_USERS, SITE
+from tests.mqtt_peer import MqttPeer
+from tests.services import MosquittoServer, free_port
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow, pytest.mark.timeout(120)]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPICS = Topics(SITE)
+EXIT_MANIFEST = 5
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class MobileDevice:
+    """``python -m edge_lane.mobile`` with its own data dir, key and page port."""
+
+    def __init__(self, workdir: Path, broker_url: str, *, retry_seconds: float = 2.0) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.config = workdir / "team.toml"
+        self.config.write_text(
+            f'site = "{SITE}"\nteam = "a"\nofficer = "Tim A Made"\n'
+            f'data_dir = "{workdir / "data"}"\ndisplay_port = {self.port}\n'
+            f"retry_seconds = {retry_seconds}\n"
+            "[broker]\n"
+            f'url = "{broker_url}"\nusername = "team-a"\npassword_env = "TEAM_A_PASSWORD"\n'
+        )
+        self.env = {
+            **os.environ,
+            "TEAM_A_PASSWORD": MQTT_USERS["team-a"],
+            "DRIVETHRU_MANIFEST_KEY": new_key_text(),
+        }
+        self.log = workdir / "mobile.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.workdir / "data" / "manifest.enc"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "edge_lane.mobile", "--config", str(self.config)]
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            eventually(self._page_up, 20, "the team page")
+        except BaseException:
+            self.kill()
+            raise
+
+    def _page_up(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"device exited: {self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/state", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def state(self) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(f"{self.url}/state", timeout=5).json()
+        return answer
+
+    def scan(self, code: str) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.post(f"{self.url}/scan", json={"code": code}, timeout=5).json()
+        return answer
+
+    def hand_over(self, code: str) -> dict[str, Any]:
+        """Scan, tick the KTP box, press the button; the recorded handover."""
+        verdict = self.scan(code)
+        assert verdict["ok"], verdict
+        answer = httpx.post(
+            f"{self.url}/handover",
+            json={"code_sha256": verdict["code_sha256"], "id_checked": True,
+                  "position": {"lat": -8.58, "lon": 115.18}},
+            timeout=5,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        recorded: dict[str, Any] = answer.json()
+        return recorded
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+@pytest.fixture
+def device(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[MobileDevice]:
+    made = MobileDevice(tmp_path, mosquitto.url)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+@pytest.fixture
+def server_peer(mosquitto: MosquittoServer) -> Iterator[MqttPeer]:
+    """Stands in for the server: publishes manifests, hears handovers, answers with acks."""
+    peer = MqttPeer(
+        mosquitto.host, mosquitto.port, "server", MQTT_USERS["server"],
+        [TOPICS.team_handovers("a")], client_id="test-server",
+    )  # fmt: skip
+    try:
+        yield peer
+    finally:
+        peer.close()
+
+
+def team_permit(index: int, owner: PickupCode, *delegates: ManifestDelegate) -> TeamPermit:
+    return TeamPermit(
+        permit_id=f"00000000-0000-4000-8000-{index:012d}", number=f"MPP/BADUNG/{index:04d}",
+        holder="I W***** S******", nik_masked="5103********0001", plate="DK1234AB",
+        code_sha256=owner.sha256, delegates=list(delegates), place="Balai Desa Mengwi",
+        date=datetime.now().date().isoformat(),
+    )  # fmt: skip
+
+
+def publish_manifest(peer: MqttPeer, *permits: TeamPermit) -> TeamManifest:
+    manifest = TeamManifest(team="a", permits=list(permits))
+    peer.publish(TOPICS.team_manifest("a"), encode(manifest), retain=True)
+    return manifest
+
+
+def test_codes_are_refused_offline_with_their_reason(
+    device: MobileDevice, server_peer: MqttPeer, mosquitto: MosquittoServer
+) -> None:
+    owner, reissued, proxy = PickupCode.generate(), PickupCode.generate(), PickupCode.generate()
+    expired = ManifestDelegate(
+        delegate_id=proxy.sha256[:12], name="N* M*** A**", nik_masked="5103********0002",
+        code_sha256=proxy.sha256, expires_at=datetime.now(UTC) - timedelta(minutes=1),
+    )  # fmt: skip
+    publish_manifest(server_peer, team_permit(1, reissued), team_permit(2, owner, expired))
+    device.start()
+    eventually(lambda: len(device.state()["permits"]) == 2, what="the first manifest")
+    replacement = PickupCode.generate()
+    publish_manifest(server_peer, team_permit(1, replacement), team_permit(2, owner, expired))
+    eventually(lambda: device.scan(replacement.text)["ok"], what="the second manifest")
+
+    mosquitto.stop()
+    eventually(lambda: not device.state()["connected"], what="the device to go offline")
+    verdicts = {
+        "unknown": device.scan(PickupCode.generate().text),
+        "expired": device.scan(proxy.text),
+        "reissued": device.scan(reissued.text),
+        "malformed": device.scan("DT1:NOT-A-CODE"),
+    }
+    for reason, verdict in verdicts.items():
+        assert not verdict["ok"]
+        assert verdict["reason"] == reason
+        assert verdict["message_id"] and verdict["message_en"]
+    assert verdicts["expired"]["number"] == "MPP/BADUNG/0002"
+    assert device.scan(owner.text)["ok"]
+    handed = device.hand_over(owner.text)
+    again = device.scan(owner.text)
+    assert again["reason"] == "handed_over_here"
+    assert device.state()["unsynced"] == 1
+    # Nothing the officer typed may reach the log.
+    assert owner.text not in device.log.read_text()
+    assert handed["permit_id"] == team_permit(2, owner).permit_id
+
+
+def test_handovers_made_offline_are_sent_after_reconnect_in_order_and_end_on_their_acks(
+    device: MobileDevice, server_peer: MqttPeer, mosquitto: MosquittoServer
+) -> None:
+    codes = [PickupCode.generate() for _ in range(5)]
+    publish_manifest(server_peer, *(team_permit(i, c) for i, c in enumerate(codes)))
+    device.start()
+    eventually(lambda: len(device.state()["permits"]) == 5, what="the manifest")
+    server_peer.close()
+    mosquitto.stop()
+    made = [device.hand_over(code.text)["handover_id"] for code in codes[:3]]
+    device.kill()  # kill -9 in the middle of the offline day
+    device.start()
+    made += [device.hand_over(code.text)["handover_id"] for code in codes[3:]]
+    assert device.state()["unsynced"] == 5
+    mosquitto.start()
+    peer = MqttPeer(
+        mosquitto.host, mosquitto.port, "server", MQTT_USERS["server"],
+        [TOPICS.team_handovers("a")], client_id="test-server",
+    )  # fmt: skip
+    try:
+        received: list[str] = []
+        outcomes = ["applied", "applied", "conflict", "rejected", "applied"]
+        while len(received) < len(made):
+            message = peer.wait_for(lambda m: True, timeout=20)
+            handover = decode(TeamHandover, message.payload)
+            if str(handover.id) not in received:
+                received.append(str(handover.id))
+            outcome = outcomes[made.index(str(handover.id))]
+            ack = TeamAck(id=handover.id, outcome=outcome, reason=f"test {outcome}")  # type: ignore[arg-type]
+            peer.publish(TOPICS.team_acks("a"), encode(ack))
+        assert received == made  # one at a time, in the order they happened
+        state = eventually(lambda: (s := device.state())["unsynced"] == 0 and s)
+        assert state["last_sync"] is not None
+        assert [p["outcome"] for p in state["problems"]] == ["conflict", "rejected"]
+    finally:
+        peer.close()
+
+
+def test_a_tampered_manifest_file_is_refused_at_start(
+    device: MobileDevice, server_peer: MqttPeer
+) -> None:
+    publish_manifest(server_peer, team_permit(1, PickupCode.generate()))
+    device.start()
+    eventually(device.manifest_file.exists, what="the stored manifest")
+    device.stop()
+    blob = bytearray(device.manifest_file.read_bytes())
+    blob[len(blob) // 2] ^= 0x20
+    device.manifest_file.write_bytes(bytes(blob))
+    refused = subprocess.run(
+        device.command(), cwd=ROOT, env=device.env, capture_output=True, timeout=30, check=False
+    )
+    assert refused.returncode == EXIT_MANIFEST
+    message = refused.stderr.decode()
+    assert message.index("Manifest tersimpan") < message.index("Stored manifest")
+    assert "ditolak" in message and "refused" in message
+
+
+def test_a_bad_configuration_is_explained(tmp_path: Path) -> None:
+    config = tmp_path / "team.toml"
+    config.write_text('site = "badung"\nteam = "a"\ncolour = "red"\n[broker]\nurl = "http://x"\n')
+    checked = subprocess.run(
+        [sys.executable, "-m", "edge_lane.mobile", "--validate-config", str(config)],
+        cwd=ROOT, capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 2
+    errors = checked.stderr.decode()
+    assert "colour: kolom tidak dikenal" in errors
+    assert "broker.url" in errors
