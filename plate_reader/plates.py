@@ -27,7 +27,9 @@ from plate_reader.results import PlateRead
 Image = npt.NDArray[np.uint8]
 # A read this sure ends the search; recognition past it rarely changes the answer.
 CONFIDENT = 0.85
-MIN_CONFIDENCE = 0.5
+# Below this a reading is dropped: true plates read at 0.9 and more (mean probability of the
+# chosen characters), while a sign that slipped past the layout test read R360GKE at 0.52.
+MIN_CONFIDENCE = 0.65
 _EDGE_NOISE = "I1|LJ"
 
 

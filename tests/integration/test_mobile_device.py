@@ -110,7 +110,9 @@ class MobileDevice:
         return answer
 
     def scan(self, code: str) -> dict[str, Any]:
-        answer: dict[str, Any] = httpx.post(f"{self.url}/scan", json={"code": code}, timeout=5).json()
+        answer: dict[str, Any] = httpx.post(
+            f"{self.url}/scan", json={"code": code}, timeout=5
+        ).json()
         return answer
 
     def hand_over(self, code: str) -> dict[str, Any]:
@@ -205,7 +207,8 @@ def test_codes_are_refused_offline_with_their_reason(
     for reason, verdict in verdicts.items():
         assert not verdict["ok"]
         assert verdict["reason"] == reason
-        assert verdict["message_id"] and verdict["message_en"]
+        assert verdict["message_id"]
+        assert verdict["message_en"]
     assert verdicts["expired"]["number"] == "MPP/BADUNG/0002"
     assert device.scan(owner.text)["ok"]
     handed = device.hand_over(owner.text)
@@ -271,7 +274,8 @@ def test_a_tampered_manifest_file_is_refused_at_start(
     assert refused.returncode == EXIT_MANIFEST
     message = refused.stderr.decode()
     assert message.index("Manifest tersimpan") < message.index("Stored manifest")
-    assert "ditolak" in message and "refused" in message
+    assert "ditolak" in message
+    assert "refused" in message
 
 
 def test_a_bad_configuration_is_explained(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from core.codes import PickupCode
 from core.contract import ManifestDelegate, TeamManifest, TeamPermit
 from edge_lane.mobile.manifest import DeviceManifest, absorb
-from edge_lane.mobile.verify import Accepted, Refused, RefusalReason, verify_code
+from edge_lane.mobile.verify import Accepted, RefusalReason, Refused, verify_code
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
