@@ -149,11 +149,14 @@ def _scheme_background(patch: Image, mask: Image) -> bool:
     return yellow or red
 
 
-def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
+def plate_layout(
+    region: Image, band: Box | None = None, grey: Image | None = None
+) -> LineLayout | None:
     """The plate's main line in a BGR region, or None when no row of characters is there.
 
     ``band`` (region coordinates) is where the finder saw text; the ink threshold's offset
-    and window come from it, so the car body around a plate does not set them.
+    and window come from it, so the car body around a plate does not set them. ``grey`` is
+    the region in grey when the caller has it already.
     """
     h, w = region.shape[:2]
     if h < 16 or w < 30:
@@ -174,7 +177,8 @@ def plate_layout(region: Image, band: Box | None = None) -> LineLayout | None:
         return LineLayout(
             (x, y, bw, bh), shrunk.characters, shrunk.expiry, shrunk.plateness, shrunk.dark_ink
         )
-    grey: Image = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
+    if grey is None:
+        grey = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
     _, spread = cv2.meanStdDev(grey[by : by + bh, bx : bx + bw])
     # A local threshold, because glare and shade sweep across plates; the offset scales with
     # the band's contrast so that noise on a plain background stays below it.

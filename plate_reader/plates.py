@@ -125,10 +125,12 @@ def _crop(image: Image, box: Box) -> Image:
     return image[y : y + h, x : x + w]
 
 
-def _line_box(image: Image, region: Box, band: Box | None) -> tuple[Box, LineLayout | None]:
+def _line_box(
+    image: Image, grey: Image, region: Box, band: Box | None
+) -> tuple[Box, LineLayout | None]:
     """The main line inside ``region``, padded so no stroke is cut, in frame coordinates."""
     rx, ry, rw, rh = region
-    found = plate_layout(_crop(image, region), band)
+    found = plate_layout(_crop(image, region), band, _crop(grey, region))
     if found is None:
         # No characters separated (blur, tiny plate): take the upper band above the expiry.
         return (rx, ry, rw, max(1, int(rh * 0.72))), None
@@ -172,14 +174,14 @@ class PlateFinder:
         regions: list[_Region] = []
         if max(h, w) <= 720 and w / h <= 7.0:
             whole = (0, 0, w, h)
-            regions.append((whole, *_line_box(image, whole, None)))
+            regions.append((whole, *_line_box(image, grey, whole, None)))
         ranked = []
         for candidate in find_candidates(grey, limit=6):
             # The band is the main line (or the whole plate); grow it to take in the plate.
             region = expand(candidate.box, image.shape, 0.12, 0.35, 0.8)
             cx, cy, cw, ch = candidate.box
             band = (cx - region[0], cy - region[1], cw, ch)
-            line, layout = _line_box(image, region, band)
+            line, layout = _line_box(image, grey, region, band)
             if layout is None or layout.plateness < MIN_PLATENESS:
                 continue
             rank = (layout.plateness, min(layout.characters, 9), candidate.score)

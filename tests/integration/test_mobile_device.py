@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import cv2
 import httpx
+import numpy as np
 import pytest
+import segno
 
 from core.codes import PickupCode
 from core.contract import (
@@ -40,6 +43,7 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.slow, pytest.mark.timeout(120)]
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = Topics(SITE)
 EXIT_MANIFEST = 5
+Outcome = Literal["applied", "duplicate", "conflict", "rejected"]
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -60,13 +64,9 @@ class MobileDevice:
         self.workdir = workdir
         self.port = free_port()
         self.config = workdir / "team.toml"
-        self.config.write_text(
-            f'site = "{SITE}"\nteam = "a"\nofficer = "Tim A Made"\n'
-            f'data_dir = "{workdir / "data"}"\ndisplay_port = {self.port}\n'
-            f"retry_seconds = {retry_seconds}\n"
-            "[broker]\n"
-            f'url = "{broker_url}"\nusername = "team-a"\npassword_env = "TEAM_A_PASSWORD"\n'
-        )
+        self.broker_url = broker_url
+        self.retry_seconds = retry_seconds
+        self.write_config()
         self.env = {
             **os.environ,
             "TEAM_A_PASSWORD": MQTT_USERS["team-a"],
@@ -74,6 +74,18 @@ class MobileDevice:
         }
         self.log = workdir / "mobile.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def write_config(self, camera: Path | None = None) -> None:
+        lines = [
+            f'site = "{SITE}"', 'team = "a"', 'officer = "Tim A Made"',
+            f'data_dir = "{self.workdir / "data"}"', f"display_port = {self.port}",
+            f"retry_seconds = {self.retry_seconds}", "rescan_seconds = 60",
+            "[broker]", f'url = "{self.broker_url}"', 'username = "team-a"',
+            'password_env = "TEAM_A_PASSWORD"',
+        ]  # fmt: skip
+        if camera is not None:
+            lines += ["[camera]", f'source = "{camera}"', "folder_fps = 20"]
+        self.config.write_text("\n".join(lines) + "\n")
 
     @property
     def manifest_file(self) -> Path:
@@ -192,6 +204,9 @@ def test_codes_are_refused_offline_with_their_reason(
     publish_manifest(server_peer, team_permit(1, reissued), team_permit(2, owner, expired))
     device.start()
     eventually(lambda: len(device.state()["permits"]) == 2, what="the first manifest")
+    page = httpx.get(device.url, timeout=5).text
+    assert page.index("Belum sinkron") < page.index("not synced")
+    assert "http" not in page.lower().replace("http-equiv", "")  # no external assets
     replacement = PickupCode.generate()
     publish_manifest(server_peer, team_permit(1, replacement), team_permit(2, owner, expired))
     eventually(lambda: device.scan(replacement.text)["ok"], what="the second manifest")
@@ -241,14 +256,14 @@ def test_handovers_made_offline_are_sent_after_reconnect_in_order_and_end_on_the
     )  # fmt: skip
     try:
         received: list[str] = []
-        outcomes = ["applied", "applied", "conflict", "rejected", "applied"]
+        outcomes: list[Outcome] = ["applied", "applied", "conflict", "rejected", "applied"]
         while len(received) < len(made):
             message = peer.wait_for(lambda m: True, timeout=20)
             handover = decode(TeamHandover, message.payload)
             if str(handover.id) not in received:
                 received.append(str(handover.id))
             outcome = outcomes[made.index(str(handover.id))]
-            ack = TeamAck(id=handover.id, outcome=outcome, reason=f"test {outcome}")  # type: ignore[arg-type]
+            ack = TeamAck(id=handover.id, outcome=outcome, reason=f"test {outcome}")
             peer.publish(TOPICS.team_acks("a"), encode(ack))
         assert received == made  # one at a time, in the order they happened
         state = eventually(lambda: (s := device.state())["unsynced"] == 0 and s)
@@ -289,3 +304,34 @@ def test_a_bad_configuration_is_explained(tmp_path: Path) -> None:
     errors = checked.stderr.decode()
     assert "colour: kolom tidak dikenal" in errors
     assert "broker.url" in errors
+
+
+def test_a_code_shown_to_the_camera_is_checked_offline(
+    tmp_path: Path, device: MobileDevice, server_peer: MqttPeer, mosquitto: MosquittoServer
+) -> None:
+    owner = PickupCode.generate()
+    publish_manifest(server_peer, team_permit(7, owner))
+    device.start()
+    eventually(lambda: len(device.state()["permits"]) == 1, what="the manifest")
+    device.stop()
+    mosquitto.stop()
+    frames = tmp_path / "camera"
+    frames.mkdir()
+    blank = np.full((480, 640, 3), 255, np.uint8)
+    qr = segno.make(owner.text, error="m")
+    qr.save(str(tmp_path / "qr.png"), scale=8, border=4)
+    symbol = np.asarray(cv2.imread(str(tmp_path / "qr.png"), cv2.IMREAD_COLOR), np.uint8)
+    for index in range(10):
+        frame = blank.copy()
+        if index >= 3:  # the citizen holds the code up after a moment; the same code repeats
+            height, width = symbol.shape[:2]
+            frame[100 : 100 + height, 150 : 150 + width] = symbol
+        cv2.imwrite(str(frames / f"{index:03d}.png"), frame)
+    device.write_config(camera=frames)
+    device.start()
+    scan = eventually(lambda: device.state()["last_scan"], what="the camera's scan")
+    assert scan["source"] == "camera"
+    assert scan["ok"]
+    assert scan["permit"]["number"] == "MPP/BADUNG/0007"
+    assert "5103********0001" in scan["check_id"]
+    assert not device.state()["connected"]

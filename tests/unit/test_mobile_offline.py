@@ -100,7 +100,9 @@ def test_a_permit_handed_over_on_this_device_is_refused_even_after_it_left_the_m
         RefusalReason.HANDED_OVER_HERE, "p1", "MPP/p1"
     )
     state = absorb(state, manifest(at=NOW + timedelta(minutes=1)), NOW)
-    assert verify_code(owner.sha256, state, handed, NOW).reason is RefusalReason.HANDED_OVER_HERE  # type: ignore[union-attr]
+    assert verify_code(owner.sha256, state, handed, NOW) == Refused(
+        RefusalReason.HANDED_OVER_HERE, "p1", "MPP/p1"
+    )
 
 
 def test_an_older_manifest_does_not_replace_a_newer_one() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -18,10 +19,12 @@ from edge_lane.mobile.device import TeamDevice, bootstrap
 from edge_lane.mobile.errors import HandoverRefusedError
 from edge_lane.mobile.page import page_view
 from edge_lane.mobile.vault import new_key_text
+from edge_lane.mobile.verify import RefusalReason, Refused
 from tests.unit.test_mobile_offline import NOW, permit
 
 TOPICS = Topics("badung")
 KEY = new_key_text()
+Outcome = Literal["applied", "duplicate", "conflict", "rejected"]
 
 
 class Clock:
@@ -102,7 +105,9 @@ def test_the_manifest_and_the_handovers_survive_a_restart(
     again = device(tmp_path)
     try:
         assert [p.permit_id for p in again.state.permits()] == [f"p{i}" for i in range(5)]
-        assert again.check_hash(codes[1].sha256).reason == "handed_over_here"  # type: ignore[union-attr]
+        assert again.check_hash(codes[1].sha256) == Refused(
+            RefusalReason.HANDED_OVER_HERE, "p1", "MPP/p1"
+        )
         assert again.outbox.depth() == 1
     finally:
         close(again)
@@ -130,9 +135,9 @@ def test_every_outcome_ends_the_entry_and_conflicts_stay_visible(
     try:
         give_manifest(made, codes)
         ids = [made.hand_over(c.sha256, id_checked=True).id for c in codes[:4]]
-        outcomes = ["applied", "duplicate", "conflict", "rejected"]
+        outcomes: list[Outcome] = ["applied", "duplicate", "conflict", "rejected"]
         for handover_id, outcome in zip(ids, outcomes, strict=True):
-            ack = TeamAck(id=handover_id, outcome=outcome, reason=f"why {outcome}")  # type: ignore[arg-type]
+            ack = TeamAck(id=handover_id, outcome=outcome, reason=f"why {outcome}")
             made.on_message(TOPICS.team_acks("a"), encode(ack))
         # A late duplicate ack does not overwrite what the server first said.
         late = TeamAck(id=ids[2], outcome="duplicate")
