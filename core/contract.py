@@ -276,6 +276,10 @@ class Topics:
     def team_acks(self, team: str) -> str:
         return f"{self.root}/teams/{team}/acks"
 
+    def team_status(self, team: str) -> str:
+        """A team device's retained online/offline (last will), like a lane's status."""
+        return f"{self.root}/teams/{team}/status"
+
     @property
     def server_status(self) -> str:
         return f"{self.root}/server/status"

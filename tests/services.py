@@ -352,6 +352,7 @@ def drivethru_acl(site: str, lanes: Sequence[str], teams: Sequence[str]) -> str:
         blocks.append(
             f"user team-{team}\n"
             f"topic write {base}/handovers\n"
+            f"topic write {base}/status\n"
             f"topic read {base}/acks\n"
             f"topic read {base}/manifest\n"
             f"topic read {root}/server/status\n"

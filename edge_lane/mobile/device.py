@@ -274,8 +274,7 @@ def bootstrap(settings: TeamSettings, *, environ: Mapping[str, str] | None = Non
     outbox = Outbox(data / "outbox.db", settings.max_unsynced)
     topics = Topics(settings.site)
     team = settings.team
-    # The contract has no team status topic; the will (required by LaneLink) is refused by
-    # the broker's ACL and so harmless. See the report: make LaneLink's will optional.
+    # The device's last will: the team shows offline when its device drops off the network.
     will = encode(LaneStatus(state=DeviceState.OFFLINE))
 
     def link_for(device: TeamDevice) -> LaneLink:
@@ -283,7 +282,7 @@ def bootstrap(settings: TeamSettings, *, environ: Mapping[str, str] | None = Non
             settings.broker,
             client_id=f"drivethru-{settings.site}-team-{team}",
             password=password,
-            will_topic=f"{topics.root}/teams/{team}/status",
+            will_topic=topics.team_status(team),
             will_payload=will,
             subscriptions=device.subscriptions,
             on_message=device.on_message,
