@@ -26,7 +26,7 @@ from plate_reader.synth import CarSpec, lane_video, write_video
 from tests.conftest import MQTT_USERS, SITE
 from tests.services import MosquittoServer
 
-pytestmark = [pytest.mark.mosquitto, pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = Topics(SITE)
@@ -198,13 +198,18 @@ def test_arrivals_survive_a_broker_restart_mid_run(
 ) -> None:
     log = tmp_path / "edge.log"
     outbox = tmp_path / "outbox.db"
+    # The video ends while the broker is still down; a lane agent that runs on would simply
+    # wait, so this one is given time to drain once the broker is back.
+    config = tmp_path / "lane.toml"
+    config.write_text('site = "badung"\nlane = "1"\ndrain_seconds = 90\n')
+    args = ["--config", str(config), *lane_args(mosquitto, lane_avi, outbox, "--realtime")]
     with fake_server(mosquitto) as server:
-        with edge(lane_args(mosquitto, lane_avi, outbox, "--realtime"), log) as process:
+        with edge(args, log) as process:
             assert server.wait_for(lambda: len(server.arrivals) >= 1, 30), log.read_text()
             mosquitto.stop()
-            time.sleep(3)  # the second car arrives while the broker is down
+            time.sleep(30)  # the other cars arrive while the broker is down for 30 s
             mosquitto.start()
-            assert process.wait(60) == 0, log.read_text()
+            assert process.wait(120) == 0, log.read_text()
         assert server.wait_for(lambda: len(by_visit(server.arrivals)) == len(CARS), 10)
         visits = by_visit(server.arrivals)
     assert [v[-1].plate.text if v[-1].plate else None for v in visits] == [c.plate for c in CARS]
