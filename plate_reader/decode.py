@@ -33,6 +33,16 @@ _GAP_PENALTY = math.log(20.0)
 # The plate's rim read as one of these at either end may be dropped, at this cost.
 _RIM = "I1LJ"
 _RIM_PENALTY = math.log(4.0)
+# Look-alikes in the plate typeface (DESIGN.md and `core.plates`): the model's first choice
+# may be swapped for one of these at any probability; for any other class the model must
+# have given it at least _OTHER_SWAP, or a shop sign's K becomes a 6.
+_LOOK_ALIKES = frozenset(
+    frozenset(pair)
+    for pair in (
+        "0O", "0D", "0Q", "0U", "1I", "1L", "1J", "1T", "2Z", "5S", "8B", "6G", "4A", "7T",
+    )
+)  # fmt: skip
+_OTHER_SWAP = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +63,8 @@ def _pick(scores: Scores, allowed: npt.NDArray[np.intp]) -> tuple[int, float]:
 
 
 def _spell(chars: list[Scores], region_len: int, number_len: int) -> Spelling | None:
-    """The most probable plate with this split, or None if no region code fits."""
+    """The most probable plate with this split, or None if no region code fits or it
+    needs a character the model did not see as possible."""
     picked: list[tuple[int, float]] = []
     best_region: tuple[float, str] | None = None
     for code in _REGIONS[region_len]:
@@ -74,6 +85,10 @@ def _spell(chars: list[Scores], region_len: int, number_len: int) -> Spelling | 
         picked.append(_pick(chars[position], allowed))
     text = "".join(ALPHABET[index] for index, _ in picked)
     top = [int(np.argmax(c)) for c in chars]
+    for (index, p), first in zip(picked, top, strict=True):
+        pair = frozenset((ALPHABET[index], ALPHABET[first]))
+        if index != first and pair not in _LOOK_ALIKES and p < _OTHER_SWAP:
+            return None
     probs = [p for _, p in picked]
     return Spelling(
         Plate(region, text[region_len : region_len + number_len], text[region_len + number_len :]),

@@ -35,7 +35,6 @@ class LineLayout:
     characters: int
     expiry: bool
     plateness: float
-    dark_ink: bool
 
 
 def _rows(chars: list[Stats]) -> list[list[Stats]]:
@@ -173,10 +172,8 @@ def plate_layout(
         shrunk = plate_layout(small, sb)
         if shrunk is None:
             return None
-        x, y, bw, bh = (round(v / scale) for v in shrunk.box)
-        return LineLayout(
-            (x, y, bw, bh), shrunk.characters, shrunk.expiry, shrunk.plateness, shrunk.dark_ink
-        )
+        x, y, lw, lh = (round(v / scale) for v in shrunk.box)
+        return LineLayout((x, y, lw, lh), shrunk.characters, shrunk.expiry, shrunk.plateness)
     if grey is None:
         grey = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
     _, spread = cv2.meanStdDev(grey[by : by + bh, bx : bx + bw])
@@ -248,7 +245,7 @@ def _best_row(
             # row at one end are as far out as the row reaches at the other.
             # Not past the region, though: a sign's text goes on, a plate's stops at its rim.
             x0, x1 = max(0, min(x0, int(2 * centre) - x1)), min(w, max(x1, int(2 * centre) - x0))
-        layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness, dark_ink)
+        layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness)
         # Among rows in one region, the plate-like one, then many tall characters.
         value = plateness * 1000 + min(count_chars, 9) * lh
         if best is None or value > best[0]:

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, Transcoder
+from eventsourcing.persistence import ApplicationRecorder, Transcoder
 
+from projections.log import Entry, source_for
 from projections.permits import PageChanges, PermitFold, Row
 from projections.store import ReadModels
 
@@ -49,6 +50,7 @@ class ProjectionRunner:
         cache_rows: int = 100_000,
     ) -> None:
         self._recorder = recorder
+        self._source = source_for(recorder)
         self._fold = PermitFold(transcoder)
         self.read_models = read_models
         self.page_size = page_size
@@ -75,7 +77,7 @@ class ProjectionRunner:
         with contextlib.suppress(RuntimeError):  # the loop closed while we were saving
             loop.call_soon_threadsafe(wake.set)
 
-    async def _fold_page(self, page: Sequence[Notification]) -> PageChanges:
+    async def _fold_page(self, page: Sequence[Entry]) -> PageChanges:
         wanted = self._fold.permit_ids(page)
         missing = {pid for pid in wanted if pid not in self._rows}
         loaded = await self.read_models.load_permits(missing) if missing else {}
@@ -109,16 +111,10 @@ class ProjectionRunner:
             progress(self.position, max(newest, self.position))
 
     async def _newest(self) -> int:
-        newest: int | None = await asyncio.to_thread(self._recorder.max_notification_id)
-        return newest or 0
+        return await asyncio.to_thread(self._source.max_id)
 
-    async def _select_after(self, position: int) -> Sequence[Notification]:
-        return await asyncio.to_thread(
-            self._recorder.select_notifications,
-            start=position,
-            limit=self.page_size,
-            inclusive_of_start=False,
-        )
+    async def _select_after(self, position: int) -> Sequence[Entry]:
+        return await asyncio.to_thread(self._source.select_after, position, self.page_size)
 
     async def lag(self) -> int:
         """How many notifications the read models are behind the store."""
@@ -137,7 +133,7 @@ class ProjectionRunner:
             newest = await self._newest()
         tally = [0, 0]  # events, pages
         writing: asyncio.Future[None] | None = None
-        upcoming: asyncio.Future[Sequence[Notification]] | None = None
+        upcoming: asyncio.Future[Sequence[Entry]] | None = None
         try:
             page = await self._select_after(self.position)
             while page:

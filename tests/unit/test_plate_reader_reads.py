@@ -190,3 +190,13 @@ def test_a_frame_of_the_wrong_shape_or_dtype_is_refused_clearly(
     with pytest.raises(ValueError, match="HxWx3") as error:
         reader.read(frame)
     assert "got" in str(error.value)
+
+
+def test_a_letter_is_made_a_digit_only_if_it_looks_like_one_or_the_model_saw_one() -> None:
+    # A shop sign's "EK 24 JAM": K is no look-alike of a digit and the model gave 6 little.
+    scores = _evidence(
+        {"E": 0.95}, {"K": 0.95, "6": 0.002}, {"2": 0.95}, {"4": 0.95},
+        {"J": 0.95}, {"A": 0.95}, {"M": 0.95},
+    )  # fmt: skip
+    plate, _, _ = read_line(TextLine("EK 24 JAM", (), 0.95, scores))
+    assert plate is None or "6" not in plate.text

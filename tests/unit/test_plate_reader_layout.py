@@ -1,0 +1,50 @@
+"""The cheap plate-likeness stage: what it calls a plate before any recognition call."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from plate_reader.layout import plate_layout
+from plate_reader.plates import MIN_PLATENESS
+from plate_reader.synth import Scheme, render_plate
+from plate_reader.synth_render import blend_ink, text_block
+
+
+def _plate_on_car(text: str, scheme: Scheme, height: int, seed: int) -> np.ndarray:
+    flat = render_plate(text, scheme, np.random.default_rng(seed), expiry="08.29")
+    width = round(height * flat.shape[1] / flat.shape[0])
+    plate = cv2.resize(flat, (width, height), interpolation=cv2.INTER_AREA)
+    car = np.full((height * 2, width + height, 3), (40, 90, 160), np.uint8)
+    car[height // 2 : height // 2 + height, height // 2 : height // 2 + width] = plate
+    return car
+
+
+@pytest.mark.parametrize("scheme", list(Scheme))
+@pytest.mark.parametrize(("text", "height"), [("DK 1234 AB", 40), ("B 7", 60), ("AG 933 L", 28)])
+def test_a_plate_with_its_expiry_line_is_plate_like(scheme: Scheme, text: str, height: int) -> None:
+    layout = plate_layout(_plate_on_car(text, scheme, height, seed=height))
+    assert layout is not None
+    assert layout.expiry
+    assert layout.plateness >= MIN_PLATENESS
+    # The main line is found above the expiry line, about 0.54 of the plate's height.
+    assert 0.35 * height <= layout.box[3] <= 0.75 * height
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "background", "ink"),
+    [
+        ("APOTEK 24 JAM", (520, 90), (40, 160, 40), (255, 255, 255)),
+        ("TOKO MAJU 88", (420, 80), (230, 230, 230), (20, 20, 20)),
+        ("D-4D", (120, 40), (30, 30, 30), (200, 200, 200)),  # a badge on a dark grille
+    ],
+)
+def test_signs_and_badges_are_not_plate_like(
+    text: str, size: tuple[int, int], background: tuple[int, int, int], ink: tuple[int, int, int]
+) -> None:
+    board = np.full((size[1] * 2, size[0] + 40, 3), background, np.uint8)
+    glyphs = text_block(text, (size[0], int(size[1] * 0.7)), 8, cv2.FONT_HERSHEY_DUPLEX)
+    blend_ink(board, glyphs, ink, 20, size[1] // 2)
+    layout = plate_layout(board)
+    assert layout is None or layout.plateness < MIN_PLATENESS
