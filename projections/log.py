@@ -68,7 +68,10 @@ class SqliteFileSource:
     def select_after(self, position: int, limit: int) -> Sequence[Entry]:
         with self._lock:
             rows = self._connection.execute(self._select, (position, limit)).fetchall()
-        return [LogEntry._make(row) for row in rows]
+        return [
+            LogEntry(rowid, _dashed(originator), version, topic, state)
+            for rowid, originator, version, topic, state in rows
+        ]
 
     def max_id(self) -> int:
         with self._lock:
@@ -77,6 +80,14 @@ class SqliteFileSource:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _dashed(originator_id: str) -> str:
+    """The library stores UUIDs as 32 hex digits; the read models use the usual form."""
+    if len(originator_id) != 32:
+        return originator_id
+    h = originator_id
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def source_for(recorder: ApplicationRecorder) -> NotificationSource:

@@ -220,19 +220,22 @@ class PermitFold:
             changes.deactivate_codes_of.add(permit_id)
 
 
+# What the timeline shows beside an event: never a code, a NIK or a name.
+_DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
+    "CorrectionRequested": ("reason",),
+    "FeeAssessed": ("amount_rupiah",),
+    "Rejected": ("reason",),
+    "Staged": ("slot",),
+    "Released": ("lane", "window", "method"),
+    "HandedOver": ("recipient", "channel"),
+    "AssignedToTeam": ("team", "date", "place"),
+    "Cancelled": ("reason",),
+    "PickupCodeReissued": ("reason",),
+}
+
+
 def _detail(name: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    """What the timeline shows beside an event; never a code, a NIK or a name."""
-    keep = {
-        "CorrectionRequested": ("reason",),
-        "FeeAssessed": ("amount_rupiah",),
-        "Rejected": ("reason",),
-        "Staged": ("slot",),
-        "Released": ("lane", "window", "method"),
-        "HandedOver": ("recipient", "channel"),
-        "AssignedToTeam": ("team", "date", "place"),
-        "Cancelled": ("reason",),
-        "PickupCodeReissued": ("reason",),
-    }.get(name)
-    if not keep:
+    keep = _DETAIL_FIELDS.get(name)
+    if keep is None:
         return None
-    return {k: _text(state.get(k)) if k != "amount_rupiah" else state[k] for k in keep}
+    return {k: state[k] if k == "amount_rupiah" else _text(state.get(k)) for k in keep}
