@@ -255,3 +255,14 @@ async def team_permits(conn: aiosqlite.Connection, site: str) -> dict[str, list[
             )
         )
     return teams
+
+
+async def team_progress(conn: aiosqlite.Connection, site: str) -> dict[str, tuple[int, int]]:
+    """Per mobile team: (permits still to hand over, permits handed over)."""
+    rows = await _all(
+        conn,
+        "SELECT team, SUM(status IN ('ready', 'released')), SUM(status = 'handed_over') "
+        "FROM permits WHERE site = ? AND team IS NOT NULL GROUP BY team ORDER BY team",
+        site,
+    )
+    return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}

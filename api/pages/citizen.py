@@ -159,6 +159,18 @@ def _pickup(runtime: Runtime, code: str, permit: queries.PermitRow) -> str:
         if permit.plate
         else ""
     )
+    team = (
+        '<p class="alert ok" role="status">'
+        + L(
+            f"Siap diambil dari tim keliling {permit.team} di {permit.team_place or ''}, "
+            f"tanggal {permit.team_date or ''}.",
+            f"Ready with mobile team {permit.team} at {permit.team_place or ''}, "
+            f"on {permit.team_date or ''}.",
+        )
+        + "</p>"
+        if permit.team and permit.status == "ready"
+        else ""
+    )
     at_window = (
         f'<p class="alert ok" role="status">'
         f"{L(f'Izin Anda sudah di Jendela {permit.window}. Silakan maju.', f'Your permit is at window {permit.window}. Please drive up.')}</p>"
@@ -168,6 +180,7 @@ def _pickup(runtime: Runtime, code: str, permit: queries.PermitRow) -> str:
     return f"""
 <section class="card pickup">
   <h2>{L("Tunjukkan QR ini ke kamera jendela", "Hold this QR up to the window camera")}</h2>
+  {team}
   {at_window}
   <div class="qr" role="img" aria-label="QR">{qr_svg(code)}</div>
   <p class="muted">{L("Bawa KTP asli. Jangan bagikan QR ini.", "Bring your original KTP. Do not share this QR.")}</p>

@@ -20,6 +20,7 @@ from api.pages.labels import METHODS
 from api.pages.layout import L, e, page, respond, staff_nav
 from api.runtime import Runtime
 from api.security import Caller
+from projections import queries
 
 router = APIRouter(include_in_schema=False)
 HOURS = 12
@@ -101,6 +102,19 @@ async def dashboard(request: Request, runtime: RuntimeDep) -> Response:
     methods = Counter(v.method for v in found if v.method)
     shares = [(f"{METHODS[m][0]} / {METHODS[m][1]}", float(methods.get(m, 0))) for m in METHODS]
     rated, mean = await feedback_store(request, runtime).summary()
+    teams = await queries.team_progress(runtime.read_models.conn, runtime.settings.site)
+    team_rows = (
+        "".join(
+            f'<tr><th scope="row">{e(team)}</th><td>{done}</td><td>{left}</td></tr>'
+            for team, (left, done) in teams.items()
+        )
+        or f'<tr><td colspan="3">{L("Belum ada penugasan", "No assignments yet")}</td></tr>'
+    )
+    team_table = (
+        f'<table class="lanes-table"><thead><tr><th>{L("Tim", "Team")}</th>'
+        f"<th>{L('Diserahkan', 'Handed over')}</th><th>{L('Tersisa', 'Left')}</th></tr></thead>"
+        f"<tbody>{team_rows}</tbody></table>"
+    )
     rating = f"{mean:.1f} / 5 ({rated})" if mean is not None else "—"
     body = f"""
 <h1>{L("Dasbor", "Dashboard")} · {e(runtime.settings.site_name)}</h1>
@@ -115,6 +129,8 @@ async def dashboard(request: Request, runtime: RuntimeDep) -> Response:
   <section class="card"><h2>{L("Waktu layanan per jalur (detik)", "Service time per lane (seconds)")}</h2>
     <p class="muted">{L("Dari tiba di jendela sampai diserahkan: median dan p90.", "From arrival at the window to handover: median and p90.")}</p>
     {bar_chart(service_bars, title="Waktu layanan / service time", unit=" s", colour=COLOURS[1])}</section>
+  <section class="card"><h2>{L("Tim keliling (RIBON)", "Mobile teams (RIBON)")}</h2>
+    {team_table}</section>
   <section class="card"><h2>{L("Cara mobil dikenali", "How cars were recognised")}</h2>
     {share_bar(shares, title="Cara baca / read method")}</section>
 </div>"""

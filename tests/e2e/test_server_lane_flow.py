@@ -293,6 +293,13 @@ def test_a_team_manifest_follows_assignments(
         assert entry["delegates"][0]["name"] == "K**** A***"
         assert entry["delegates"][0]["nik_masked"] == "5103********0002"
         assert "Wayan" not in json.dumps(manifest)
+        with server.client() as citizen:
+            page = citizen.get(f"/p/{ready['code']}", headers={"Accept": "text/html"}).text
+        assert "tim keliling a di Balai Desa Abiansemal, tanggal 2026-12-01" in page
+        with server.client("admin") as admin:
+            dashboard = admin.get("/dashboard", headers={"Accept": "text/html"}).text
+        assert "Tim keliling (RIBON)" in dashboard
+        assert '<th scope="row">a</th><td>0</td><td>1</td>' in dashboard
     finally:
         team.close()
 
