@@ -156,14 +156,7 @@ def run_lane(settings: LaneSettings) -> int:
     except EdgeError as error:  # pragma: no cover - every subclass is listed above
         typer.echo(error.message, err=True)
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger(__name__).info("sinyal %d, berhenti / signal, stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
     agent.run(stop)
     return 0
 
@@ -178,3 +171,16 @@ def main() -> None:
     app = typer.Typer(add_completion=False)
     app.command()(edge_command)
     app()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM or SIGINT sets, so a device's loop stops cleanly."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger(__name__).info("sinyal %d, berhenti / signal, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop

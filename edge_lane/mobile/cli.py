@@ -8,13 +8,12 @@ runs it alone. Exit codes: 0 done, 2 bad configuration (or key), 3 camera cannot
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from edge_lane.cli import stop_on_signals
 from edge_lane.errors import ConfigError, EdgeError, OutboxError, SourceError
 from edge_lane.mobile.config import TeamSettings, load_team_settings
 from edge_lane.mobile.errors import ManifestVaultError
@@ -96,14 +95,7 @@ def run_mobile(settings: TeamSettings) -> int:
     except EdgeError as error:  # pragma: no cover - every subclass is listed above
         typer.echo(error.message, err=True)
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger(__name__).info("sinyal %d, berhenti / signal, stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
     page.start()
     if scanner is not None:
         scanner.start(stop)
