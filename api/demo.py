@@ -113,6 +113,7 @@ def run_demo(
         else:
             protocol = "5"
         env = {**os.environ,
+               "DRIVETHRU_DEMO_LOGINS": ";".join(f"{r}={k}" for r, k in keys.items()),
                "DRIVETHRU_BROKER_PASSWORD": passwords["server"],
                "DRIVETHRU_BROKER_PROTOCOL": protocol}  # fmt: skip
         write_site_toml(state / "site.toml", keys)
@@ -296,11 +297,12 @@ def _hand_over(base: str, key: str, lane: str, permits: list[dict[str, Any]], ta
 
 def _print_welcome(base: str, keys: dict[str, str], state: Path, headless: bool) -> None:
     typer.secho("\ndrivethru demo — Mal Pelayanan Publik Badung", bold=True)
+    # One-click sign-in links: the demo's keys are behind /demo/login (only with --demo).
     for label, path in (
-        ("Konsol jendela / window console (jalur 1)", "/lanes/1/console"),
-        ("Layar jalur / lane board (jalur 1)", "/lanes/1/board"),
-        ("Back office", "/office"),
-        ("Dasbor / dashboard", "/dashboard"),
+        ("Konsol jendela / window console (jalur 1)", "/demo/login/operator?next=/lanes/1/console"),
+        ("Layar jalur / lane board (jalur 1)", "/demo/login/operator?next=/lanes/1/board"),
+        ("Back office", "/demo/login/officer?next=/office"),
+        ("Dasbor / dashboard", "/demo/login/admin?next=/dashboard"),
         ("API (OpenAPI)", "/docs"),
     ):
         typer.echo(f"  {label:<44} {base}{path}")

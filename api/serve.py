@@ -68,6 +68,10 @@ def build_settings(
             raise typer.Exit(2) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["service"] = service
+    if demo and os.environ.get("DRIVETHRU_DEMO_LOGINS"):
+        # "role=key;role=key", set by `drivethru demo` for its one-click sign-in links.
+        pairs = (item.partition("=") for item in os.environ["DRIVETHRU_DEMO_LOGINS"].split(";"))
+        values["demo_logins"] = {role: key for role, _, key in pairs if role and key}
     if broker_settings is None:
         values["broker"] = None
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from core.arrivals import ReleasePolicy
 from core.settings import ServiceSettings
@@ -89,6 +89,14 @@ class ServerSettings(BaseModel):
     port: int = 8080
     api_keys: tuple[ApiKey, ...] = ()
     manifest_debounce_seconds: float = 0.5
+    demo_logins: dict[Role, SecretStr] = Field(default_factory=dict)
+    """Demo only: keys behind one-click sign-in links, so a newcomer touches nothing."""
+
+    @model_validator(mode="after")
+    def _demo_logins_only_in_the_demo(self) -> ServerSettings:
+        if self.demo_logins and not self.service.demo:
+            raise ValueError("demo_logins hanya untuk demo / demo_logins are for the demo only")
+        return self
 
     def window_of(self, lane: str) -> str | None:
         for configured in self.lanes:

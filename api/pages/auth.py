@@ -106,6 +106,23 @@ async def login(request: Request) -> Response:
     return answer
 
 
+@router.get("/demo/login/{role}")
+async def demo_login(role: str, request: Request, next: str | None = None) -> Response:
+    """Demo only: sign in as the demo's operator, officer or admin with one click."""
+    logins = request.app.state.runtime.settings.demo_logins
+    key = logins.get(role)
+    if key is None:
+        return message_page(
+            ("Tidak ada", "Not found"), ("Hanya di demo.", "Only in the demo."), 404
+        )
+    answer = RedirectResponse(_safe_next(next), status_code=303, headers=SECURITY_HEADERS)
+    answer.set_cookie(
+        SESSION_COOKIE, key.get_secret_value(), max_age=SESSION_SECONDS, httponly=True,
+        samesite="strict", secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    return answer
+
+
 @router.post("/logout")
 async def logout() -> Response:
     answer = RedirectResponse("/login", status_code=303, headers=SECURITY_HEADERS)
