@@ -122,6 +122,10 @@ def test_fifty_offline_handovers_through_a_kill_reach_the_server_once_each_in_or
     order = [row["id"] for row in sorted(rows, key=lambda r: str(r["handed_over_at"]))]
     assert order == [permit_id for permit_id, _ in permits]
     assert {row["recipient"] for row in rows} == {"owner"}
+    with server.client("admin") as admin:
+        dashboard = admin.get("/dashboard", headers={"Accept": "text/html"}).text
+    # The dashboard's team table: team a, 50 handed over, none left.
+    assert f'<th scope="row">a</th><td>{PERMITS}</td><td>0</td>' in dashboard
     server.stop()
     applied = handovers_applied(tmp_path, [permit_id for permit_id, _ in permits])
     assert {len(times) for times in applied.values()} == {1}  # exactly once each
