@@ -188,9 +188,10 @@ class ProjectionRunner:
         """Drop the read models and build them again from the first event."""
         started = time.perf_counter()
         await self.read_models.drop_all(indexes=False)
+        await self.read_models.begin_bulk_load()
         self._rows.clear()
         self.position = 0
         result = await self.catch_up(progress)
-        await self.read_models.create_indexes()
+        await self.read_models.end_bulk_load()
         # The rebuild's time includes dropping and indexing, not only the catch-up.
         return CatchUp(result.events, result.pages, result.position, time.perf_counter() - started)

@@ -223,3 +223,41 @@ def test_rebuild_command_rebuilds_the_read_models(tmp_path: Path) -> None:
     assert "stale" not in ids
     assert len(ids) == 9 + 5
     assert counts == {"handed_over": 3, "ready": 6, "submitted": 5}
+
+
+async def test_a_rebuild_cut_short_is_started_again_on_the_next_open(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    busy_site(service, permits=12)
+    clean = await build(service, tmp_path / "clean.db")
+    try:
+        expected = await dump(clean)
+        async with clean.conn.execute("PRAGMA user_version") as cursor:
+            version = await cursor.fetchone()
+        assert version is not None
+        assert version[0] > 0  # a finished rebuild is marked finished
+    finally:
+        await clean.close()
+
+    models = await ReadModels(tmp_path / "cut.db").open()
+    try:
+        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models, page_size=9)
+        pages = 0
+
+        def die_on_the_fourth_page() -> None:
+            nonlocal pages
+            pages += 1
+            if pages == 4:
+                raise CrashError
+
+        models.fault_after_permits = die_on_the_fourth_page
+        with pytest.raises(CrashError):
+            await runner.rebuild()
+    finally:
+        await models.close()
+
+    async with ReadModels(tmp_path / "cut.db") as reopened:
+        assert await reopened.position() == 0  # the unfinished rebuild was dropped
+        again = ProjectionRunner(service.recorder, service.mapper.transcoder, reopened)
+        await again.catch_up()
+        assert await dump(reopened) == expected
+    service.close()
