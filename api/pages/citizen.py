@@ -7,6 +7,7 @@ The pickup code in the path is the credential: no login. It is shown back only o
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time
 from urllib.parse import parse_qs
 from uuid import UUID
@@ -263,7 +264,9 @@ async def authorise_delegate(code: str, request: Request, runtime: RuntimeDep) -
         until = datetime.combine(
             datetime.fromisoformat(form.get("until", "")).date(), time(23, 59), UTC
         )
-        issued = runtime.service.authorise_delegate(
+        # The event store is synchronous: keep it off the event loop.
+        issued = await asyncio.to_thread(
+            runtime.service.authorise_delegate,
             UUID(permit.id), name=form.get("name", "").strip()[:120],
             nik=form.get("nik", "").strip(), expires_at=until,
         )  # fmt: skip

@@ -362,3 +362,25 @@ def test_team_handovers_are_applied_once_and_acked(
         assert permit["handed_over_by"] == "ribon-1"
     finally:
         team.close()
+
+
+def test_the_citizen_authorises_a_delegate_from_the_status_page(server: ServerProcess) -> None:
+    ready = make_ready(server, "DK 3030 KA")
+    with server.client() as citizen:
+        answer = citizen.post(
+            f"/p/{ready['code']}/delegate",
+            data={"name": "Ketut Arta", "nik": "5103024506900002", "until": "2099-01-01"},
+            headers={"Accept": "text/html"},
+        )
+    assert answer.status_code == 200, answer.text[:500]
+    assert "/p/DT1:" in answer.text  # the delegate's own link, shown once
+    with server.client("officer") as officer:
+        history = officer.get(f"/api/applications/{ready['permit']['id']}").json()
+    assert history["status"] == "ready"
+    with server.client() as citizen:
+        refused = citizen.post(
+            f"/p/{ready['code']}/delegate",
+            data={"name": "Ketut Arta", "nik": "123", "until": "2099-01-01"},
+            headers={"Accept": "text/html"},
+        )
+    assert "Kuasa ditolak" in refused.text  # a bad NIK is explained, not a 500
