@@ -6,7 +6,8 @@
   calls as the lifecycle run made: the floor our service adds its work to.
 - raw sqlite: ``executemany`` of rows of the same size in one transaction.
 - projection: catch-up of the read models from an existing log of at least 200,000 events
-  (the rebuild), and the same runner with one transaction per event as the anchor.
+  (the rebuild, folded by the worker process while the runner writes), and as anchors the
+  same rebuild folded in this process and the same runner with one transaction per event.
 """
 
 from __future__ import annotations
@@ -162,10 +163,16 @@ def write_log(path: Path, events: int) -> int:
     return written
 
 
-async def measure_projection(path: Path, read_path: Path, page_size: int) -> dict[str, float]:
+async def measure_projection(
+    path: Path, read_path: Path, page_size: int, *, worker: bool = True
+) -> dict[str, float]:
+    """The rebuild; ``worker=False`` folds in this process too (an anchor)."""
     log = PermitService(ServiceSettings.for_demo(_sqlite(path)))
     async with ReadModels(read_path) as models:
-        runner = ProjectionRunner(log.recorder, log.mapper.transcoder, models, page_size=page_size)
+        runner = ProjectionRunner(
+            log.recorder, log.mapper.transcoder, models, page_size=page_size,
+            worker_from=50_000 if worker else None,
+        )  # fmt: skip
         result = await runner.rebuild()
     log.close()
     return {"events": result.events, "seconds": result.seconds}
@@ -189,7 +196,7 @@ async def measure_per_event_transactions(path: Path, read_path: Path, limit: int
             wanted = runner._fold.permit_ids(page)
             existing = await models.load_permits(wanted) if wanted else {}
             changes = runner._fold.fold(page, existing.get)
-            await models.write_page(changes)
+            await models.write_page(changes.rows())
             runner.position = changes.last_position
             done += 1
         seconds = time.perf_counter() - started
@@ -210,6 +217,9 @@ def run(quick: bool = False, rebuild_events: int | None = None) -> dict[str, Any
         events = write_log(root / "log.db", log_events)
         log_seconds = time.perf_counter() - started
         projection = asyncio.run(measure_projection(root / "log.db", root / "read.db", 1000))
+        in_process = asyncio.run(
+            measure_projection(root / "log.db", root / "read0.db", 1000, worker=False)
+        )
         per_event = asyncio.run(
             measure_per_event_transactions(root / "log.db", root / "read1.db", 5_000)
         )
@@ -229,6 +239,7 @@ def run(quick: bool = False, rebuild_events: int | None = None) -> dict[str, Any
         "log_written_events": events,
         "log_write_seconds": round(log_seconds, 2),
         "projection_events_per_s": round(projection_rate),
+        "projection_in_process_events_per_s": round(in_process["events"] / in_process["seconds"]),
         "projection_per_event_transaction_events_per_s": round(per_event),
         "projection_vs_per_event_transaction": round(projection_rate / per_event, 2),
         "rebuild_seconds": round(projection["seconds"], 2),
@@ -236,6 +247,10 @@ def run(quick: bool = False, rebuild_events: int | None = None) -> dict[str, Any
             projection["seconds"] * 1_000_000 / max(projection["events"], 1), 1
         ),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # The rebuild's fold worker is a process of its own (projections/worker.py).
+        "fold_worker_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "targets": {
             "lifecycle_vs_raw_eventsourcing>=0.5": lifecycle_rate / raw_es >= 0.5,
             "projection_events_per_s>=50000": projection_rate >= 50_000,

@@ -22,6 +22,7 @@ class LogEntry(NamedTuple):
 
     id: int
     originator_id: str
+    """As stored: 32 hex digits (see `originator_key`)."""
     originator_version: int
     topic: str
     state: bytes
@@ -55,6 +56,8 @@ class SqliteFileSource:
     """A SQLite event store file read directly, read-only."""
 
     def __init__(self, db_name: str, table: str) -> None:
+        self.db_name = db_name
+        self.table = table
         self._connection = sqlite3.connect(
             f"file:{db_name}?mode=ro", uri=True, check_same_thread=False
         )
@@ -67,11 +70,9 @@ class SqliteFileSource:
 
     def select_after(self, position: int, limit: int) -> Sequence[Entry]:
         with self._lock:
-            rows = self._connection.execute(self._select, (position, limit)).fetchall()
-        return [
-            LogEntry(rowid, _dashed(originator), version, topic, state)
-            for rowid, originator, version, topic, state in rows
-        ]
+            return list(
+                map(LogEntry._make, self._connection.execute(self._select, (position, limit)))
+            )
 
     def max_id(self) -> int:
         with self._lock:
@@ -82,12 +83,16 @@ class SqliteFileSource:
         self._connection.close()
 
 
-def _dashed(originator_id: str) -> str:
-    """The library stores UUIDs as 32 hex digits; the read models use the usual form."""
-    if len(originator_id) != 32:
-        return originator_id
-    h = originator_id
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+def originator_key(originator_id: object) -> str:
+    """An aggregate id as the read models write it: a UUID's usual dashed form.
+
+    The SQLite store keeps UUIDs as 32 hex digits; the fold dashes each once per page
+    rather than the source dashing every row (measured: half of the read stage).
+    """
+    if isinstance(originator_id, str) and len(originator_id) == 32:
+        h = originator_id
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(originator_id)
 
 
 def source_for(recorder: ApplicationRecorder) -> NotificationSource:

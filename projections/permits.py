@@ -17,7 +17,7 @@ import orjson
 from eventsourcing.persistence import Transcoder
 
 from core.codes import mask_name
-from projections.log import Entry
+from projections.log import Entry, originator_key
 from projections.schema import PERMIT_COLUMNS
 
 Row = dict[str, Any]
@@ -65,6 +65,20 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class PageRows:
+    """A page's changes as the rows and parameters its transaction writes."""
+
+    permits: list[tuple[Any, ...]]
+    codes: list[tuple[Any, ...]]
+    deactivate: list[tuple[str]]
+    conflicts: list[tuple[Any, ...]]
+    delegates: list[tuple[Any, ...]]
+    counts: list[tuple[str, str, int]]
+    last_position: int
+    events: int
+
+
 @dataclass
 class PageChanges:
     """Everything one page changes, ready to be written in one transaction."""
@@ -76,6 +90,29 @@ class PageChanges:
     delegates: list[tuple[Any, ...]] = field(default_factory=list)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_position: int = 0
+    events: int = 0
+
+    def rows(self) -> PageRows:
+        """Everything turned into values: the page can be written, or sent to the writer."""
+        deactivate = self.deactivate_codes_of
+        return PageRows(
+            permits=[_permit_values(row) for row in self.permits.values()],
+            codes=[
+                (*code[:5], 0 if code[1] in deactivate else code[5]) for code in self.codes.values()
+            ],
+            deactivate=[(pid,) for pid in deactivate],
+            conflicts=list(self.conflicts),
+            delegates=list(self.delegates),
+            counts=[(site, status, n) for (site, status), n in self.counts.items() if n],
+            last_position=self.last_position,
+            events=self.events,
+        )
+
+
+def _permit_values(row: Row) -> tuple[Any, ...]:
+    timeline = row["timeline"]
+    text = timeline if isinstance(timeline, str) else orjson.dumps(timeline).decode()
+    return (*(row[c] for c in PERMIT_COLUMNS[:-1]), text)
 
 
 class PermitFold:
@@ -93,56 +130,65 @@ class PermitFold:
     def permit_ids(self, notifications: Iterable[Entry]) -> set[str]:
         """Ids of the permits a page touches, other than those it creates."""
         ids: set[str] = set()
+        created: set[str] = set()
         for n in notifications:
-            if n.topic.startswith(PERMIT_TOPIC) and not n.topic.endswith(".Submitted"):
-                ids.add(str(n.originator_id))
-        return ids
+            name = _event_name(n.topic)
+            if name is not None:
+                (created if name == "Submitted" else ids).add(originator_key(n.originator_id))
+        return ids - created
 
     def fold(
         self, notifications: Sequence[Entry], existing: Callable[[str], Row | None]
     ) -> PageChanges:
-        changes = PageChanges()
+        changes = PageChanges(events=len(notifications))
+        permits, counts = changes.permits, changes.counts
+        keys: dict[object, str] = {}
         for n in notifications:
-            changes.last_position = n.id
-            if not n.topic.startswith(PERMIT_TOPIC):
+            name = _event_name(n.topic)
+            if name is None:
                 continue
-            name = n.topic[len(PERMIT_TOPIC) :]
             state: dict[str, Any] = self._decode(n.state)
-            permit_id = str(n.originator_id)
+            permit_id = keys.get(n.originator_id)
+            if permit_id is None:
+                permit_id = keys[n.originator_id] = originator_key(n.originator_id)
             at = state["timestamp"]["_data_"]
             if name == "Submitted":
-                row = self._new_row(permit_id, state)
-                changes.permits[permit_id] = row
-                changes.counts[(row["site"], "submitted")] += 1
+                row = permits[permit_id] = self._new_row(permit_id, state)
+                counts[(row["site"], "submitted")] += 1
             else:
-                known = changes.permits.get(permit_id)
+                known = permits.get(permit_id)
                 if known is None:
                     loaded = existing(permit_id)
                     if loaded is None:
                         continue  # a permit whose start we never saw: nothing sane to do
-                    known = changes.permits[permit_id] = dict(loaded)
+                    known = permits[permit_id] = dict(loaded)
                     # A fresh list: the row it came from may still be on its way to disk.
                     earlier = known["timeline"]
                     known["timeline"] = (
                         orjson.loads(earlier) if isinstance(earlier, str) else list(earlier)
                     )
                 row = known
-            self._apply(name, state, row, changes, permit_id)
-            column = _STAGE_COLUMN.get(name)
+            if name in _APPLIED:
+                self._apply(name, state, row, changes, permit_id)
+            column, closing, new_status = _EFFECTS.get(name, _NO_EFFECT)
             if column is not None:
                 row[column] = at
-            if name in _CLOSING:
+            if closing:
                 row["closed_at"] = at
-            new_status = _STATUS_AFTER.get(name)
             if name == "FeeAssessed":
                 new_status = "fee_paid" if state["amount_rupiah"] == 0 else "fee_assessed"
             if new_status is not None and new_status != row["status"]:
-                changes.counts[(row["site"], row["status"])] -= 1
-                changes.counts[(row["site"], new_status)] += 1
+                counts[(row["site"], row["status"])] -= 1
+                counts[(row["site"], new_status)] += 1
                 row["status"] = new_status
             row["updated_at"] = at
             row["version"] = n.originator_version
-            row["timeline"].append((n.originator_version, name, at, _detail(name, state)))
+            keep = _DETAIL_FIELDS.get(name)
+            row["timeline"].append(
+                (n.originator_version, name, at, None if keep is None else _detail(keep, state))
+            )
+        if notifications:
+            changes.last_position = notifications[-1].id
         return changes
 
     @staticmethod
@@ -234,8 +280,34 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _detail(name: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    keep = _DETAIL_FIELDS.get(name)
-    if keep is None:
-        return None
+def _detail(keep: tuple[str, ...], state: dict[str, Any]) -> dict[str, Any]:
     return {k: state[k] if k == "amount_rupiah" else _text(state.get(k)) for k in keep}
+
+
+# What each event does to the row besides `PermitFold._apply`: the timestamp column it
+# sets, whether it closes the permit, and the status after it (one lookup per event).
+_Effect = tuple[str | None, bool, str | None]
+_NO_EFFECT: _Effect = (None, False, None)
+_EFFECTS: dict[str, _Effect] = {
+    name: (_STAGE_COLUMN.get(name), name in _CLOSING, _STATUS_AFTER.get(name))
+    for name in {*_STAGE_COLUMN, *_STATUS_AFTER, *_CLOSING}
+}
+_APPLIED = frozenset(
+    {
+        "FeeAssessed", "Staged", "PickupCodeIssued", "PickupCodeReissued",
+        "DelegateAuthorised", "Released", "ReturnedToStorage", "HandedOver",
+        "HandoverConflictRecorded", "AssignedToTeam", "UnassignedFromTeam", "Cancelled",
+        "Expired",
+    }
+)  # fmt: skip
+_NAMES: dict[str, str | None] = {}
+
+
+def _event_name(topic: str) -> str | None:
+    """The permit event's class name in a topic, or None for other aggregates' events."""
+    try:
+        return _NAMES[topic]
+    except KeyError:
+        name = topic[len(PERMIT_TOPIC) :] if topic.startswith(PERMIT_TOPIC) else None
+        _NAMES[topic] = name
+        return name

@@ -5,6 +5,8 @@ notifications after its tracked position, fold it, write it with the new positio
 transaction. It wakes at once when this process saves events (`PermitService` save
 listeners) and otherwise polls. Notification ids may have gaps (PostgreSQL rolls back
 sequence values): the runner asks for ids *after* its position, never for ``position + 1``.
+A long catch-up of a SQLite store (a rebuild, a server started far behind) is folded by a
+worker process while this one writes (`projections.worker`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 from eventsourcing.persistence import ApplicationRecorder, Transcoder
 
-from projections.log import Entry, source_for
-from projections.permits import PageChanges, PermitFold, Row
+from projections import worker
+from projections.log import Entry, SqliteFileSource, source_for
+from projections.permits import PageChanges, PageRows, PermitFold, Row
 from projections.store import ReadModels
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,18 @@ class CatchUp:
     seconds: float
 
 
+class ProjectionWorkerError(RuntimeError):
+    """The fold worker failed or died; the read models stay at their last committed page."""
+
+
+def _receive(conn: Connection) -> tuple[str, object]:
+    try:
+        kind, payload = conn.recv()
+    except (EOFError, OSError) as error:
+        return "error", f"proses lipat berhenti / fold worker stopped: {error!r}"
+    return str(kind), payload
+
+
 class ProjectionRunner:
     """Keeps the read models in step with the event store, exactly once across crashes."""
 
@@ -48,6 +65,7 @@ class ProjectionRunner:
         page_size: int = 1000,
         poll_seconds: float = 1.0,
         cache_rows: int = 100_000,
+        worker_from: int | None = 50_000,
     ) -> None:
         self._recorder = recorder
         self._source = source_for(recorder)
@@ -64,6 +82,9 @@ class ProjectionRunner:
         # kept and folded again without reading them back.
         self._rows: dict[str, Row] = {}
         self.cache_rows = cache_rows
+        # From this many events behind, a worker process folds while this one writes.
+        self.worker_from = worker_from
+        self.worker_pid: int | None = None
 
     def on_applied(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` on the event loop after each page is committed."""
@@ -95,15 +116,14 @@ class ProjectionRunner:
 
     async def _write(
         self,
-        changes: PageChanges,
-        events: int,
+        page: PageRows,
         tally: list[int],
         progress: Progress | None,
         newest: int,
     ) -> None:
-        await self.read_models.write_page(changes)
-        self.position = changes.last_position
-        tally[0] += events
+        await self.read_models.write_page(page)
+        self.position = page.last_position
+        tally[0] += page.events
         tally[1] += 1
         for listener in self._applied_listeners:
             listener(self.position)
@@ -128,10 +148,16 @@ class ProjectionRunner:
         """
         started = time.perf_counter()
         self.position = await self.read_models.position()
-        newest = 0
-        if progress is not None:
-            newest = await self._newest()
+        newest = await self._newest()
         tally = [0, 0]  # events, pages
+        job = self._worker_job(newest)
+        if job is not None:
+            try:
+                await self._catch_up_in_worker(job, tally, progress, newest)
+            except BaseException:
+                self.position = await self.read_models.position()
+                raise
+            return CatchUp(tally[0], tally[1], self.position, time.perf_counter() - started)
         writing: asyncio.Future[None] | None = None
         upcoming: asyncio.Future[Sequence[Entry]] | None = None
         try:
@@ -142,12 +168,10 @@ class ProjectionRunner:
                     if len(page) == self.page_size
                     else None
                 )
-                changes = await self._fold_page(page)
+                rows = (await self._fold_page(page)).rows()
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(
-                    self._write(changes, len(page), tally, progress, newest)
-                )
+                writing = asyncio.ensure_future(self._write(rows, tally, progress, newest))
                 page = await upcoming if upcoming is not None else []
                 upcoming = None
             if writing is not None:
@@ -163,6 +187,59 @@ class ProjectionRunner:
             raise
         total, pages = tally
         return CatchUp(total, pages, self.position, time.perf_counter() - started)
+
+    def _worker_job(self, newest: int) -> worker.FoldJob | None:
+        """A job for the fold worker when the lag is long enough to pay for starting it."""
+        source = self._source
+        if (
+            self.worker_from is None
+            or newest - self.position < self.worker_from
+            or not isinstance(source, SqliteFileSource)
+            or str(self.read_models.path) == ":memory:"
+        ):
+            return None
+        return worker.FoldJob(
+            log_path=source.db_name,
+            log_table=source.table,
+            read_models_path=str(self.read_models.path.resolve()),
+            after=self.position,
+            page_size=self.page_size,
+            cache_rows=self.cache_rows,
+        )
+
+    async def _catch_up_in_worker(
+        self, job: worker.FoldJob, tally: list[int], progress: Progress | None, newest: int
+    ) -> None:
+        """Write the pages a worker process folds, a page per transaction."""
+        # The worker folds rows this process never saw: what it kept is of no use after.
+        self._rows.clear()
+        process, ours = worker.start(job)
+        self.worker_pid = process.pid
+        try:
+            message = asyncio.ensure_future(asyncio.to_thread(_receive, ours))
+            while True:
+                kind, payload = await message
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise ProjectionWorkerError(str(payload))
+                if not isinstance(payload, PageRows):
+                    raise ProjectionWorkerError(f"unexpected message {kind!r}")
+                page = payload
+                message = asyncio.ensure_future(asyncio.to_thread(_receive, ours))
+                await self._write(page, tally, progress, newest)
+                with contextlib.suppress(OSError):  # a finished worker reads no more
+                    ours.send(page.last_position)
+        finally:
+            with contextlib.suppress(OSError):
+                ours.send(None)
+            ours.close()
+            try:
+                await asyncio.to_thread(process.wait, 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait)
+            self.worker_pid = None
 
     async def run(self) -> None:
         """Catch up, then follow the log until `stop`; a failing page is retried after a pause."""

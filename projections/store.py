@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
 import aiosqlite
-import orjson
 
-from projections.permits import PageChanges, Row
+from projections.permits import PageRows, Row
 from projections.schema import INDEXES, PERMIT_COLUMNS, SCHEMA, SCHEMA_VERSION, TABLES
 
 TRACKING_NAME = "drivethru"
@@ -21,10 +20,12 @@ _PERMIT_UPSERT = (
 _SELECT_CHUNK = 500
 
 
-def _permit_values(row: Row) -> tuple[object, ...]:
-    timeline = row["timeline"]
-    text = timeline if isinstance(timeline, str) else orjson.dumps(timeline).decode()
-    return (*(row[c] for c in PERMIT_COLUMNS[:-1]), text)
+def permit_selects(ids: set[str]) -> Iterator[tuple[str, list[str]]]:
+    """The queries that load the permit rows ``ids``, a chunk of ids each."""
+    id_list = sorted(ids)
+    for start in range(0, len(id_list), _SELECT_CHUNK):
+        chunk = id_list[start : start + _SELECT_CHUNK]
+        yield f"SELECT * FROM permits WHERE id IN ({', '.join('?' for _ in chunk)})", chunk
 
 
 class ReadModels:
@@ -125,66 +126,49 @@ class ReadModels:
 
     async def load_permits(self, ids: set[str]) -> dict[str, Row]:
         rows: dict[str, Row] = {}
-        id_list = sorted(ids)
-        for start in range(0, len(id_list), _SELECT_CHUNK):
-            chunk = id_list[start : start + _SELECT_CHUNK]
-            marks = ", ".join("?" for _ in chunk)
-            async with self.conn.execute(
-                f"SELECT * FROM permits WHERE id IN ({marks})",
-                chunk,
-            ) as cursor:
+        for query, chunk in permit_selects(ids):
+            async with self.conn.execute(query, chunk) as cursor:
                 for found in await cursor.fetchall():
                     rows[found["id"]] = dict(found)
         return rows
 
-    async def write_page(self, changes: PageChanges) -> None:
+    async def write_page(self, page: PageRows) -> None:
         """Write a page's changes and its position in one transaction: all or nothing."""
         conn = self.conn
-        # Everything is turned into values before the first await: the caller goes on
-        # folding the next page while this one is written.
-        permits = [_permit_values(row) for row in changes.permits.values()]
-        codes = [
-            (*code[:5], 0 if code[1] in changes.deactivate_codes_of else code[5])
-            for code in changes.codes.values()
-        ]
-        deactivate = [(pid,) for pid in changes.deactivate_codes_of]
-        conflicts = list(changes.conflicts)
-        delegates = list(changes.delegates)
-        deltas = [(site, status, n) for (site, status), n in changes.counts.items() if n]
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            await conn.executemany(_PERMIT_UPSERT, permits)
+            await conn.executemany(_PERMIT_UPSERT, page.permits)
             if self.fault_after_permits is not None:
                 self.fault_after_permits()
-            if deactivate:
+            if page.deactivate:
                 await conn.executemany(
-                    "UPDATE pickup_codes SET active = 0 WHERE permit_id = ?", deactivate
+                    "UPDATE pickup_codes SET active = 0 WHERE permit_id = ?", page.deactivate
                 )
-            if codes:
+            if page.codes:
                 await conn.executemany(
-                    "INSERT OR REPLACE INTO pickup_codes VALUES (?, ?, ?, ?, ?, ?)", codes
+                    "INSERT OR REPLACE INTO pickup_codes VALUES (?, ?, ?, ?, ?, ?)", page.codes
                 )
-            if conflicts:
+            if page.conflicts:
                 await conn.executemany(
                     "INSERT OR IGNORE INTO conflicts "
                     "(permit_id, handover_id, by, channel, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-                    conflicts,
+                    page.conflicts,
                 )
-            if delegates:
+            if page.delegates:
                 await conn.executemany(
-                    "INSERT OR REPLACE INTO delegates VALUES (?, ?, ?, ?, ?, ?)", delegates
+                    "INSERT OR REPLACE INTO delegates VALUES (?, ?, ?, ?, ?, ?)", page.delegates
                 )
-            if deltas:
+            if page.counts:
                 await conn.executemany(
                     "INSERT INTO site_counts VALUES (?, ?, ?) "
                     "ON CONFLICT (site, status) DO UPDATE SET n = n + excluded.n",
-                    deltas,
+                    page.counts,
                 )
                 await conn.execute("DELETE FROM site_counts WHERE n = 0")
             await conn.execute(
                 "INSERT INTO tracking VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                (TRACKING_NAME, changes.last_position),
+                (TRACKING_NAME, page.last_position),
             )
         except BaseException:
             await conn.execute("ROLLBACK")
