@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from api.bridge import MqttBridge
 from api.live import Broadcaster
@@ -15,6 +17,7 @@ from api.metrics import Metrics
 from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
 from core.service import PermitService
+from projections import queries
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 
@@ -36,6 +39,8 @@ class Runtime:
     metrics: Metrics
     bridge: MqttBridge | None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    warm: bool = False
+    """The permits waiting at the site are in memory (see `_warm`)."""
     _lane_logs: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
 
     def note_arrival(self, event: dict[str, Any]) -> None:
@@ -51,7 +56,11 @@ class Runtime:
 
 async def start_runtime(settings: ServerSettings) -> Runtime:
     """Open the store and read models, catch up, then start the runner and the bridge."""
-    service = PermitService(settings.service)
+    # Not fast-forwarding cached aggregates from the store on each read: see `sole_writer`.
+    service = PermitService(
+        settings.service,
+        env={"AGGREGATE_CACHE_FASTFORWARD": "n"} if settings.sole_writer else None,
+    )
     runner_models = await ReadModels(settings.read_models).open()
     read_models = await ReadModels(settings.read_models).open()
     runner = ProjectionRunner(
@@ -78,6 +87,7 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
     runner.on_applied(applied)
     service.add_save_listener(runner.wake)
     runtime.tasks.append(asyncio.create_task(runner.run(), name="projections"))
+    runtime.tasks.append(asyncio.create_task(_warm(runtime), name="warm-cache"))
     if bridge is not None:
         await bridge.start()
     return runtime
@@ -96,3 +106,21 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.read_models.close()
     await runtime.runner_models.close()
     runtime.service.close()
+
+
+WARM_PERMITS = 10_000  # with their codes: two thirds of the cache (core/service.py)
+
+
+async def _warm(runtime: Runtime) -> None:
+    """Load the permits waiting at this site into memory, so arrivals read no store."""
+    started = time.perf_counter()
+    waiting = await queries.waiting_codes(
+        runtime.read_models.conn, runtime.settings.site, WARM_PERMITS
+    )
+    codes = [(code, UUID(permit_id)) for code, permit_id in waiting]
+    loaded = await asyncio.to_thread(runtime.service.warm, codes)
+    runtime.warm = True
+    log.info(
+        "%d izin siap dimuat / ready permits loaded in %.1f s",
+        loaded, time.perf_counter() - started,
+    )  # fmt: skip

@@ -89,6 +89,11 @@ class ServerSettings(BaseModel):
     port: int = 8080
     api_keys: tuple[ApiKey, ...] = ()
     manifest_debounce_seconds: float = 0.5
+    sole_writer: bool = True
+    """This server is the only process writing its event store (one node per store): its
+    cached permits are then the truth and an arrival reads nothing from the store. Set
+    false when several servers share one PostgreSQL store. Either way a write from
+    elsewhere can't be lost: saves check versions and retry."""
     demo_logins: dict[Role, SecretStr] = Field(default_factory=dict)
     """Demo only: keys behind one-click sign-in links, so a newcomer touches nothing."""
 

@@ -217,7 +217,9 @@ def server_process(
             contextlib.suppress(OSError, ValueError),
             urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer,
         ):
-            return bool(json.loads(answer.read()).get("broker_connected"))
+            health = json.loads(answer.read())
+            # Connected, and the waiting permits loaded as after any start (api/runtime.py).
+            return bool(health.get("broker_connected") and health.get("warm"))
         return False
 
     try:

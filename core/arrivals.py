@@ -122,8 +122,12 @@ class ArrivalDesk:
             deferred: list[tuple[int, ArrivalInput]] = []
             prepared: list[tuple[int, ArrivalInput, UUID, DeskDecision, list[Aggregate]]] = []
             touched: set[UUID] = set()
+            # A store that only this process writes (no fast-forwarding): a visit not in
+            # memory is taken for new without reading the store. If it was not new, the
+            # shared save fails on its version and each arrival is decided again below.
+            trust_memory = not self.service.repository.fastforward
             for index, item, visit_id in items:
-                decision, changed = self._prepare(visit_id, item)
+                decision, changed = self._prepare(visit_id, item, trust_memory=trust_memory)
                 permits = {a.id for a in changed if isinstance(a, PermitApplication)}
                 if permits & touched:
                     self.service.forget(visit_id)  # its cached copy took an unsaved event
@@ -158,10 +162,12 @@ class ArrivalDesk:
             return decision
         raise ConcurrentChangeError(visit_id)
 
-    def _prepare(self, visit_id: UUID, item: ArrivalInput) -> tuple[DeskDecision, list[Aggregate]]:
+    def _prepare(
+        self, visit_id: UUID, item: ArrivalInput, *, trust_memory: bool = False
+    ) -> tuple[DeskDecision, list[Aggregate]]:
         """The decision and the aggregates it changed (not saved yet)."""
         arrival, window, plate = item.arrival, item.window, item.plate
-        visit = self._visit(visit_id)
+        visit = self._visit(visit_id, trust_memory)
         if visit is not None:
             earlier = visit.outcome_of(str(arrival.id))
             if earlier is not None:
@@ -188,7 +194,10 @@ class ArrivalDesk:
         )  # fmt: skip
         return decision, [visit, *released]
 
-    def _visit(self, visit_id: UUID) -> LaneVisit | None:
+    def _visit(self, visit_id: UUID, trust_memory: bool) -> LaneVisit | None:
+        if trust_memory:
+            cached = self.service.cached(visit_id)
+            return cached if isinstance(cached, LaneVisit) else None
         try:
             visit: LaneVisit = self.service.repository.get(visit_id)
         except AggregateNotFoundError:

@@ -12,7 +12,7 @@ import contextlib
 import copy
 import hmac
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -77,8 +77,9 @@ class PermitService(Application[UUID]):
     ) -> None:
         store_env = dict(settings.store.eventsourcing_env())
         # Cached aggregates are fast-forwarded from the store on each get, so a command
-        # costs one small read instead of replaying the whole permit.
-        store_env.setdefault("AGGREGATE_CACHE_MAXSIZE", "10000")
+        # costs one small read instead of replaying the whole permit; a process that is its
+        # store's only writer turns that off too (AGGREGATE_CACHE_FASTFORWARD=n: the server).
+        store_env.setdefault("AGGREGATE_CACHE_MAXSIZE", "30000")
         store_env.setdefault("DEEPCOPY_FROM_AGGREGATE_CACHE", "n")
         store_env.update(env or {})
         super().__init__(env=store_env)
@@ -119,6 +120,33 @@ class PermitService(Application[UUID]):
         if cache is not None:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
+
+    def cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """The cached aggregate, or None when it is not in memory (no store read)."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            found = cache.get(aggregate_id)
+        except KeyError:
+            return None
+        return found if isinstance(found, Aggregate) else None
+
+    def warm(self, codes: Iterable[tuple[str, UUID]]) -> int:
+        """Load the permits waiting at the lanes, and their codes, into memory.
+
+        Arrivals then decide without reading the store (the server's start, after the
+        read models caught up). Returns how many permits were loaded.
+        """
+        loaded = 0
+        for code_sha256, permit_id in codes:
+            with contextlib.suppress(AggregateNotFoundError):
+                self.repository.get(code_index_id(code_sha256))
+            with self._lock(permit_id), contextlib.suppress(PermitNotFoundError):
+                if self.cached(permit_id) is None:
+                    self._permit(permit_id)
+                    loaded += 1
+        return loaded
 
     def peek(self, permit_id: UUID) -> PermitApplication:
         """A private copy of the permit, to change and then save together with others."""

@@ -166,6 +166,22 @@ async def active_code_hashes(conn: aiosqlite.Connection, site: str) -> list[str]
     return [r[0] for r in rows]
 
 
+async def waiting_codes(
+    conn: aiosqlite.Connection, site: str, limit: int
+) -> list[tuple[str, str]]:
+    """(code hash, permit id) of the codes that may release at ``site``, oldest ready first."""
+    rows = await _all(
+        conn,
+        "SELECT c.code_sha256, c.permit_id FROM pickup_codes c "
+        "JOIN permits p ON p.id = c.permit_id "
+        "WHERE c.active = 1 AND p.site = ? AND p.status IN ('ready', 'released') "
+        "ORDER BY p.ready_at LIMIT ?",
+        site,
+        limit,
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
 async def timeline(conn: aiosqlite.Connection, permit_id: str) -> list[TimelineEntry]:
     """The permit's events, oldest first, with the details a citizen may see."""
     row = await _one(conn, "SELECT timeline FROM permits WHERE id = ?", permit_id)

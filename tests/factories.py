@@ -31,14 +31,24 @@ class FrozenClock:
         self.now += delta
 
 
-def memory_service(clock: Callable[[], datetime] | None = None) -> PermitService:
+# As the server runs it (api/settings.py `sole_writer`): cached aggregates are the truth.
+SOLE_WRITER = {"AGGREGATE_CACHE_FASTFORWARD": "n"}
+
+
+def memory_service(
+    clock: Callable[[], datetime] | None = None, *, sole_writer: bool = False
+) -> PermitService:
     settings = ServiceSettings.for_demo(StoreSettings(backend="memory"))
-    return PermitService(settings, clock=clock or FrozenClock())
+    env = SOLE_WRITER if sole_writer else None
+    return PermitService(settings, clock=clock or FrozenClock(), env=env)
 
 
-def sqlite_service(path: Path, clock: Callable[[], datetime] | None = None) -> PermitService:
+def sqlite_service(
+    path: Path, clock: Callable[[], datetime] | None = None, *, sole_writer: bool = False
+) -> PermitService:
     settings = ServiceSettings.for_demo(StoreSettings(backend="sqlite", sqlite_path=path))
-    return PermitService(settings, clock=clock or FrozenClock())
+    env = SOLE_WRITER if sole_writer else None
+    return PermitService(settings, clock=clock or FrozenClock(), env=env)
 
 
 def submit(

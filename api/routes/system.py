@@ -19,6 +19,7 @@ async def health(runtime: RuntimeDep) -> dict[str, object]:
         "site": runtime.settings.site,
         "broker_connected": bridge.connected if bridge else None,
         "projection_position": runtime.runner.position,
+        "warm": runtime.warm,
     }
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
 from core.arrivals import ArrivalDesk, ArrivalInput, PlateCandidates, ReleasePolicy
 from core.codes import PickupCode
 from core.contract import AckOutcome, Arrival, PlateEvidence
-from core.values import PermitStatus, Recipient
-from tests.factories import memory_service, ready_permit
+from core.values import PermitStatus, Recipient, code_index_id, visit_id_for
+from tests.factories import memory_service, ready_permit, sqlite_service
 
 
 def arrival(code_sha256: str | None = None, plate: str | None = None, **extra: object) -> Arrival:
@@ -143,8 +144,9 @@ def test_a_handed_over_permit_is_not_released_again() -> None:
     assert "diserahkan" in later.reason
 
 
-def test_a_batch_is_decided_as_one_by_one_would_be() -> None:
-    service = memory_service()
+@pytest.mark.parametrize("sole_writer", [False, True], ids=["fast-forward", "sole-writer"])
+def test_a_batch_is_decided_as_one_by_one_would_be(sole_writer: bool) -> None:
+    service = memory_service(sole_writer=sole_writer)
     desk = ArrivalDesk(service, ReleasePolicy.CODE)
     permits = [ready_permit(service, plate=f"DK {n} AB") for n in range(1, 6)]
     car = uuid.uuid4()
@@ -199,3 +201,43 @@ def test_a_code_shown_after_the_plate_released_the_permit_confirms_it_quietly() 
     assert "kunjungan ini" in late.reason
     other_car = desk.decide(arrival(ready.code.code_sha256), "1")
     assert other_car.outcome is AckOutcome.REJECTED  # another car with a used code
+
+
+def test_a_sole_writer_restarted_still_knows_every_arrival_it_decided(tmp_path: Path) -> None:
+    # A sole writer takes a visit it has not in memory for new, without reading the store.
+    # After a restart (memory empty) a redelivered arrival must still be a duplicate, and
+    # the new arrivals in the same batch must still be decided, each exactly once.
+    first_run = sqlite_service(tmp_path / "events.db", sole_writer=True)
+    permits = [ready_permit(first_run, plate=f"DK {n} AB") for n in range(1, 5)]
+    before = [ArrivalInput(arrival(p.code.code_sha256), "1") for p in permits[:2]]
+    assert [d.outcome for d in ArrivalDesk(first_run, ReleasePolicy.CODE).decide_many(before)] == [
+        AckOutcome.RELEASED, AckOutcome.RELEASED,
+    ]  # fmt: skip
+    first_run.close()
+
+    restarted = sqlite_service(tmp_path / "events.db", sole_writer=True)
+    assert restarted.cached(visit_id_for("badung", "1", before[0].arrival.visit)) is None
+    batch = [*before, *(ArrivalInput(arrival(p.code.code_sha256), "1") for p in permits[2:])]
+    decisions = ArrivalDesk(restarted, ReleasePolicy.CODE).decide_many(batch)
+    assert [d.outcome for d in decisions] == [
+        AckOutcome.DUPLICATE, AckOutcome.DUPLICATE, AckOutcome.RELEASED, AckOutcome.RELEASED,
+    ]  # fmt: skip
+    assert [d.duplicate_of for d in decisions[:2]] == [AckOutcome.RELEASED] * 2
+    for permit in permits:
+        names = [name for name, _ in restarted.history(permit.id)]
+        assert names.count("Released") == 1
+    restarted.close()
+
+
+def test_warming_loads_the_waiting_permits_and_their_codes(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db", sole_writer=True)
+    permits = [ready_permit(service, plate=f"DK {n} AB") for n in range(1, 4)]
+    service.close()
+    restarted = sqlite_service(tmp_path / "events.db", sole_writer=True)
+    assert all(restarted.cached(p.id) is None for p in permits)
+    loaded = restarted.warm([(p.code.code_sha256, p.id) for p in permits])
+    assert loaded == 3
+    assert all(restarted.cached(p.id) is not None for p in permits)
+    assert all(restarted.cached(code_index_id(p.code.code_sha256)) for p in permits)
+    assert restarted.warm([(p.code.code_sha256, p.id) for p in permits]) == 0  # already in
+    restarted.close()
