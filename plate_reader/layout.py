@@ -21,6 +21,9 @@ Box = tuple[int, int, int, int]
 Stats = tuple[int, int, int, int]
 # A region whose text band is over twice this height (px) is measured shrunk to it.
 _WORK_HEIGHT = 36
+# A plate holds at most 9 characters, but the count is estimated from widths, and wide
+# letters (``M``, ``W``) and merged pairs make it overshoot: a 9-character plate measured 10.
+_MOST_CHARACTERS = 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +72,13 @@ def _expiry_below(
     row: list[Stats],
     dark_ink: bool,
     contrast: float,
+    *,
+    glyphs_only: bool = False,
 ) -> float | None:
     """Where (x) the small expiry line sits under ``row``, or None if it is not there.
 
     ``boxes`` are the ink components; ``contrast`` the band's ink-to-background contrast.
+    With ``glyphs_only`` only separate glyphs count, not the grey-level test.
     """
     lh = float(np.median([c[3] for c in row]))
     x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
@@ -99,6 +105,9 @@ def _expiry_below(
         left_x, right_x = min(b[0] for b in glyphs), max(b[0] + b[2] for b in glyphs)
         if right_x - left_x <= 1.6 * lh:
             return (left_x + right_x) / 2
+    found = _glyph_group(glyphs, lh)
+    if found is not None or glyphs_only:
+        return found
     # Small or blurred plates: the glyphs merge, or fade below the ink threshold. Compare
     # grey levels instead: somewhere under the row a box about 0.9 x 0.4 line heights must
     # hold ink of the row's polarity, and the plate background on either side must not.
@@ -130,6 +139,37 @@ def _expiry_below(
     if ink_mid >= max(4.0, 0.03 * contrast) and ink_mid >= 2.5 * ink_side:
         return float(start + centre)
     return None
+
+
+def _glyph_group(glyphs: list[Stats], lh: float) -> float | None:
+    """The middle (x) of a run of expiry-like glyphs under a row, or None.
+
+    Glare and blur leave specks along a plate's bottom rim, so the glyphs are not all
+    required to fit in the expiry's width; instead two or more digit-sized glyphs of one
+    height, on one line and close together, must be there. Specks under a sign are smaller
+    and scattered.
+    """
+    digits = sorted(
+        (b for b in glyphs if 0.2 * lh <= b[3] <= 0.45 * lh and b[2] <= 0.5 * lh),
+        key=lambda b: b[0],
+    )
+    best: tuple[int, float] | None = None
+    for start, first in enumerate(digits):
+        middle = first[1] + first[3] / 2
+        group = [first]
+        for b in digits[start + 1 :]:
+            last = group[-1]
+            if (
+                b[0] - (last[0] + last[2]) <= 0.3 * lh
+                and abs(b[1] + b[3] / 2 - middle) <= 0.1 * lh
+                and abs(b[3] - first[3]) <= 0.25 * first[3] + 1
+            ):
+                group.append(b)
+        right = max(b[0] + b[2] for b in group)
+        fits = len(group) >= 2 and right - first[0] <= 1.6 * lh
+        if fits and (best is None or len(group) > best[0]):
+            best = (len(group), (first[0] + right) / 2)
+    return None if best is None else best[1]
 
 
 def _scheme_background(patch: Image, mask: Image) -> bool:
@@ -201,6 +241,14 @@ def plate_layout(
             best = found
         if best is not None and best[1].plateness >= 1.0:
             break  # nothing scores higher
+        if attempt == 1 and best is None:
+            # Characters touching the rim join it into one component: drop the rim's long
+            # horizontal edges (no run of a row's ink is half the band wide) and look again.
+            rim = cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, bw // 2), 1))
+            masks += [
+                (d, np.asarray(cv2.subtract(m, cv2.morphologyEx(m, cv2.MORPH_OPEN, rim)), np.uint8))
+                for d, m in masks[:2]
+            ]
         if attempt == 1 and (best is None or 0.4 <= best[1].plateness < 0.6):
             # Blur joins characters to the rim and to each other; thinning the ink once
             # separates most of them again. Not worth it for a row unlike a plate's.
@@ -234,9 +282,17 @@ def _best_row(
         char_h = float(np.median([c[3] for c in row]))
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
         plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
+        # The count overshoots for wide letters (a 9-character plate measured 10), but a
+        # shop sign is that long too: such a row needs the expiry's separate glyphs.
+        long_row = 9 < count_chars <= _MOST_CHARACTERS and 1.0 <= (x1 - x0) / lh <= 10.0
         # The expiry test is the costly one, and a row unlike a plate's is not read anyway.
         line = (slice(y0, y0 + lh), slice(x0, x1))
-        centre = _expiry_below(grey, boxes, row, dark_ink, contrast) if plausible else None
+        centre = (
+            _expiry_below(grey, boxes, row, dark_ink, contrast, glyphs_only=long_row)
+            if plausible or long_row
+            else None
+        )
+        plausible = plausible or (long_row and centre is not None)
         expiry = centre is not None
         scheme = _scheme_background(region[line], background[line])
         plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible

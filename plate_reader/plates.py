@@ -31,6 +31,10 @@ CONFIDENT = 0.85
 # chosen characters), while a sign that slipped past the layout test read R360GKE at 0.52.
 MIN_CONFIDENCE = 0.65
 _EDGE_NOISE = "I1|LJ"
+# Text recognised at least this surely is legible: if it is not a plate, no variant will be.
+LEGIBLE = 0.9
+# How far (in line heights) a line is widened on each side when its first reading fails.
+_WIDEN = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +153,19 @@ def _line_box(
     return expand((x0, ry + ly, x1 - x0, lh), image.shape, 0.0, 0.18, 0.18), found
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """What reading the versions of one line gave: the plate (with its confidence and
+    runners-up) if any, the recognition calls spent, whether legible text that is no plate
+    was read, and whether the text may be a plate cut short (a digit, at most 8 characters).
+    """
+
+    found: tuple[Plate, float, tuple[str, ...]] | None
+    calls: int
+    legible: bool
+    maybe_cut: bool
+
+
 _Region = tuple[Box, Box, LineLayout | None]
 # Plate-likeness a region needs before a recognition call: an expiry line under a row of
 # 2-9 characters (``layout.LineLayout.plateness``).
@@ -200,7 +217,7 @@ class PlateFinder:
         self._read_regions(image, regions, self._max_lines, readings, unread)
         if not any(r.confidence >= CONFIDENT for r in readings):
             for region, line in unread[:1]:
-                found, _ = self._best_of(_variants(line))
+                found = self._best_of(_variants(line)).found
                 if found is not None:
                     readings.append(_Reading(found[0], found[1], region, found[2]))
         return tuple(_to_result(r, expected) for r in _unique(readings))
@@ -222,27 +239,45 @@ class PlateFinder:
             line = _crop(image, line_box)
             if line.shape[0] < 4 or line.shape[1] < 8:
                 continue
-            found, used = self._best_of([line])
-            budget -= used
+            tried = self._best_of([line])
+            budget -= tried.calls
+            found = tried.found
+            if (found is None or found[1] < CONFIDENT) and tried.maybe_cut and budget > 0:
+                # The finder's band and the row may both stop short of a plate's first or
+                # last characters (glare, a character joined to the rim): read the line
+                # again widened by a character or so each side, keep the surer reading.
+                grow = _WIDEN * line_box[3] / max(1, line_box[2])
+                wider = _crop(image, expand(line_box, image.shape, grow, 0.0, 0.0))
+                if wider.shape[1] > line.shape[1]:
+                    again = self._best_of([wider])
+                    budget -= again.calls
+                    if again.found is not None and (found is None or again.found[1] > found[1]):
+                        found, line = again.found, wider
             if found is None:
-                unread.append((region, line))
+                if not tried.legible:
+                    unread.append((region, line))
                 continue
             readings.append(_Reading(found[0], found[1], region, found[2]))
             if found[1] >= CONFIDENT:
                 break
         return budget
 
-    def _best_of(
-        self, attempts: list[Image]
-    ) -> tuple[tuple[Plate, float, tuple[str, ...]] | None, int]:
+    def _best_of(self, attempts: list[Image]) -> _Attempt:
         """Read each version of a line until one is a confident plate; vote among the rest."""
         used = 0
         best: tuple[Plate, float, tuple[str, ...]] | None = None
         votes: dict[str, float] = {}
+        legible = maybe_cut = False
         for attempt in attempts:
             text_line = self._recognise([attempt])[0]
             used += 1
             plate, others, confidence = read_line(text_line)
+            # Text read this surely that is no plate (a sign, a badge) gains nothing from the
+            # inverted and stretched variants: it reads the same again.
+            legible = legible or (plate is None and text_line.confidence >= LEGIBLE)
+            # A plate cut short still shows a digit and is short; a sign's words are not.
+            squeezed = text_line.text.replace(" ", "")
+            maybe_cut = maybe_cut or (any(c.isdigit() for c in squeezed) and len(squeezed) <= 8)
             if plate is None:
                 continue
             votes[plate.text] = votes.get(plate.text, 0.0) + confidence
@@ -251,12 +286,13 @@ class PlateFinder:
             if confidence >= CONFIDENT:
                 break
         if best is None or best[1] < MIN_CONFIDENCE:
-            return None, used
+            return _Attempt(None, used, legible, maybe_cut)
         # Where variants disagree, the reading with the most summed confidence wins.
         winner = max(votes, key=lambda text: votes[text])
         others = tuple(dict.fromkeys([t for t in votes if t != winner] + list(best[2])))
         plate = best[0] if winner == best[0].text else correct_plate(winner) or best[0]
-        return (plate, best[1], tuple(o for o in others if o != plate.text)[:4]), used
+        found = (plate, best[1], tuple(o for o in others if o != plate.text)[:4])
+        return _Attempt(found, used, legible, maybe_cut)
 
 
 def _inside(a: Box, b: Box) -> bool:

@@ -31,7 +31,10 @@ def decode_qr(image: Image) -> tuple[QrRead, ...]:
     # Codes held up at a window are upright within ±45°: the 90° rotations only cost time.
     # Pickup codes are dark on light (paper, or a phone screen in its normal mode), so the
     # inverted pass only costs time too: it finds nothing more on the benchmark set.
-    found = zxingcpp.read_barcodes(grey, formats=_QR, try_rotate=False, try_invert=False)
+    # A downscaled second pass finds nothing more either (bench/reader.py).
+    found = zxingcpp.read_barcodes(
+        grey, formats=_QR, try_rotate=False, try_invert=False, try_downscale=False
+    )
     reads: dict[str, QrRead] = {}
     for barcode in found:
         text = barcode.text

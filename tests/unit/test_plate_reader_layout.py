@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_reader.layout import plate_layout
+from plate_reader.layout import _glyph_group, plate_layout
 from plate_reader.plates import MIN_PLATENESS
 from plate_reader.synth import Scheme, render_plate
 from plate_reader.synth_render import blend_ink, text_block
@@ -48,3 +48,18 @@ def test_signs_and_badges_are_not_plate_like(
     blend_ink(board, glyphs, ink, 20, size[1] // 2)
     layout = plate_layout(board)
     assert layout is None or layout.plateness < MIN_PLATENESS
+
+
+def test_the_expiry_glyphs_are_found_among_specks_along_the_rim() -> None:
+    lh = 40.0
+    expiry = [(140, 83, 6, 10), (148, 82, 5, 10), (158, 83, 6, 10), (166, 82, 6, 10)]
+    specks = [(60, 95, 33, 13), (218, 91, 11, 12)]  # glare and blur on the bottom rim
+    centre = _glyph_group(expiry + specks, lh)
+    assert centre is not None
+    assert 140 <= centre <= 172
+
+
+def test_scattered_specks_under_a_sign_are_no_expiry_line() -> None:
+    lh = 32.0
+    specks = [(44, 62, 5, 8), (54, 64, 2, 4), (232, 69, 9, 5), (313, 66, 3, 4)]
+    assert _glyph_group(specks, lh) is None
