@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import Enum
 
 import pytest
 
@@ -304,3 +307,32 @@ def test_an_unknown_permit_is_our_own_error() -> None:
     service = memory_service()
     with pytest.raises(PermitNotFoundError):
         service.get(uuid.uuid4())
+
+
+IMMUTABLE = (str, int, float, bool, type(None), datetime, uuid.UUID, Enum, frozenset, tuple)
+
+
+def test_a_copied_permit_shares_nothing_that_can_change() -> None:
+    # PermitApplication.__deepcopy__ copies only the containers it knows; a new mutable
+    # field would be shared between the cached permit and the desk's copy. This finds it.
+    service = memory_service()
+    ready = ready_permit(service)
+    service.authorise_delegate(
+        ready.id, name="Kadek Dwi", nik=DELEGATE_NIK, expires_at=service.clock() + timedelta(days=3)
+    )
+    service.reissue_code(ready.id, "officer", "lost phone")
+    original = service.peek(ready.id)
+    clone = copy.deepcopy(original)
+    assert clone.id == original.id
+    assert clone.version == original.version
+    for name, value in vars(original).items():
+        if isinstance(value, IMMUTABLE) or dataclasses.is_dataclass(value):
+            if dataclasses.is_dataclass(value):
+                params = type(value).__dict__["__dataclass_params__"]
+                assert params.frozen, f"{name} is a dataclass that can change"
+            continue
+        assert getattr(clone, name) is not value, f"{name} is shared by the copy"
+        assert getattr(clone, name) == value, name
+    clone.release("1", "1", uuid.uuid4(), ReleaseMethod.CODE, None)
+    assert original.status is PermitStatus.READY
+    assert not original.pending_events
