@@ -81,10 +81,12 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
 
     def applied(position: int) -> None:
         broadcaster.publish({"type": "changed", "position": position})
-        if bridge is not None:
-            bridge.manifests_changed(position)
 
     runner.on_applied(applied)
+    if bridge is not None:
+        # Not after every page: a release changes no manifest, and rebuilding them for each
+        # of hundreds of arrivals a second took a tenth of the server's time (py-spy).
+        runner.on_manifests_changed(bridge.manifests_changed)
     service.add_save_listener(runner.wake)
     runtime.tasks.append(asyncio.create_task(runner.run(), name="projections"))
     runtime.tasks.append(asyncio.create_task(_warm(runtime), name="warm-cache"))

@@ -77,6 +77,8 @@ class PageRows:
     counts: list[tuple[str, str, int]]
     last_position: int
     events: int
+    touches_manifests: bool
+    """The page changed what the lane or team manifests list (their queries' inputs)."""
 
 
 @dataclass
@@ -91,6 +93,7 @@ class PageChanges:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_position: int = 0
     events: int = 0
+    touches_manifests: bool = False
 
     def rows(self) -> PageRows:
         """Everything turned into values: the page can be written, or sent to the writer."""
@@ -106,6 +109,7 @@ class PageChanges:
             counts=[(site, status, n) for (site, status), n in self.counts.items() if n],
             last_position=self.last_position,
             events=self.events,
+            touches_manifests=self.touches_manifests,
         )
 
 
@@ -170,6 +174,8 @@ class PermitFold:
                 row = known
             if name in _APPLIED:
                 self._apply(name, state, row, changes, permit_id)
+                if name in _IN_MANIFESTS:
+                    changes.touches_manifests = True
             column, closing, new_status = _EFFECTS.get(name, _NO_EFFECT)
             if column is not None:
                 row[column] = at
@@ -298,6 +304,14 @@ _APPLIED = frozenset(
         "DelegateAuthorised", "Released", "ReturnedToStorage", "HandedOver",
         "HandoverConflictRecorded", "AssignedToTeam", "UnassignedFromTeam", "Cancelled",
         "Expired",
+    }
+)  # fmt: skip
+# Events that change which permits wait at a site (ready or released), their codes, their
+# delegates or their team: what the manifests list. A release changes none of it.
+_IN_MANIFESTS = frozenset(
+    {
+        "PickupCodeIssued", "PickupCodeReissued", "DelegateAuthorised", "HandedOver",
+        "Cancelled", "Expired", "AssignedToTeam", "UnassignedFromTeam",
     }
 )  # fmt: skip
 _NAMES: dict[str, str | None] = {}

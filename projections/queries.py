@@ -166,9 +166,7 @@ async def active_code_hashes(conn: aiosqlite.Connection, site: str) -> list[str]
     return [r[0] for r in rows]
 
 
-async def waiting_codes(
-    conn: aiosqlite.Connection, site: str, limit: int
-) -> list[tuple[str, str]]:
+async def waiting_codes(conn: aiosqlite.Connection, site: str, limit: int) -> list[tuple[str, str]]:
     """(code hash, permit id) of the codes that may release at ``site``, oldest ready first."""
     rows = await _all(
         conn,

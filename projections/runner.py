@@ -78,6 +78,7 @@ class ProjectionRunner:
         self._stopping = False
         self.position = 0
         self._applied_listeners: list[Callable[[int], None]] = []
+        self._manifest_listeners: list[Callable[[int], None]] = []
         # The runner is the read models' only writer, so the rows it last wrote can be
         # kept and folded again without reading them back.
         self._rows: dict[str, Row] = {}
@@ -89,6 +90,10 @@ class ProjectionRunner:
     def on_applied(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` on the event loop after each page is committed."""
         self._applied_listeners.append(listener)
+
+    def on_manifests_changed(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after a page that changed what the manifests list."""
+        self._manifest_listeners.append(listener)
 
     def wake(self, _max_id: int | None = None) -> None:
         """Ask the runner to catch up now; safe to call from any thread (a save listener)."""
@@ -127,6 +132,9 @@ class ProjectionRunner:
         tally[1] += 1
         for listener in self._applied_listeners:
             listener(self.position)
+        if page.touches_manifests:
+            for listener in self._manifest_listeners:
+                listener(self.position)
         if progress is not None:
             progress(self.position, max(newest, self.position))
 

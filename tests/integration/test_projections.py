@@ -261,3 +261,28 @@ async def test_a_rebuild_cut_short_is_started_again_on_the_next_open(tmp_path: P
         await again.catch_up()
         assert await dump(reopened) == expected
     service.close()
+
+
+async def test_manifest_listeners_hear_only_of_pages_that_change_the_manifests(
+    tmp_path: Path,
+) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        heard: list[int] = []
+        runner.on_manifests_changed(heard.append)
+        ready = ready_permit(service)
+        await runner.catch_up()
+        assert heard == [runner.position]  # a new code waits at the site
+        service.release(
+            ready.id, lane="1", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE
+        )
+        await runner.catch_up()
+        assert len(heard) == 1  # released is still waiting: the manifests are the same
+        service.hand_over(
+            ready.id, handover_id="h", by="op", recipient=Recipient.OWNER, id_checked=True,
+            channel="lane:1",
+        )  # fmt: skip
+        await runner.catch_up()
+        assert heard[1:] == [runner.position]  # handed over: its code leaves the manifest
+    service.close()
