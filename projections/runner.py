@@ -86,6 +86,10 @@ class ProjectionRunner:
         # From this many events behind, a worker process folds while this one writes.
         self.worker_from = worker_from
         self.worker_pid: int | None = None
+        # The runner is its read models' only writer: after one catch-up it knows its
+        # position without asking the file (until a failure).
+        self._position_known = False
+        self._newest_saved = 0
 
     def on_applied(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` on the event loop after each page is committed."""
@@ -95,8 +99,10 @@ class ProjectionRunner:
         """Call ``listener(position)`` after a page that changed what the manifests list."""
         self._manifest_listeners.append(listener)
 
-    def wake(self, _max_id: int | None = None) -> None:
+    def wake(self, max_id: int | None = None) -> None:
         """Ask the runner to catch up now; safe to call from any thread (a save listener)."""
+        if max_id is not None:
+            self._newest_saved = max(self._newest_saved, max_id)
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
             return
@@ -155,14 +161,21 @@ class ProjectionRunner:
         and the previous one is written (the write runs mostly outside the GIL).
         """
         started = time.perf_counter()
-        self.position = await self.read_models.position()
-        newest = await self._newest()
+        if not self._position_known:
+            self.position = await self.read_models.position()
+        # Woken by this process's own save, the runner knows how far the log goes; a poll
+        # (another process may have written) or a progress bar asks the store.
+        newest = self._newest_saved
+        if progress is not None or not self._position_known or newest <= self.position:
+            newest = await self._newest()
+        self._position_known = True
         tally = [0, 0]  # events, pages
         job = self._worker_job(newest)
         if job is not None:
             try:
                 await self._catch_up_in_worker(job, tally, progress, newest)
             except BaseException:
+                self._position_known = False
                 self.position = await self.read_models.position()
                 raise
             return CatchUp(tally[0], tally[1], self.position, time.perf_counter() - started)
@@ -187,6 +200,7 @@ class ProjectionRunner:
                 writing = None
         except BaseException:
             self._rows.clear()  # rows folded past the last commit are not the truth
+            self._position_known = False
             for pending in (upcoming, writing):
                 if pending is not None:
                     with contextlib.suppress(BaseException):
@@ -275,7 +289,7 @@ class ProjectionRunner:
         await self.read_models.drop_all(indexes=False)
         await self.read_models.begin_bulk_load()
         self._rows.clear()
-        self.position = 0
+        self._position_known = False
         result = await self.catch_up(progress)
         await self.read_models.end_bulk_load()
         # The rebuild's time includes dropping and indexing, not only the catch-up.
