@@ -36,6 +36,7 @@ from edge_lane.outbox import Outbox
 from edge_lane.sources import FrameSource, open_source
 from edge_lane.visits import (
     ArrivalDecision,
+    Position,
     VisitClosed,
     VisitEvent,
     VisitOpened,
@@ -97,7 +98,12 @@ class LaneAgent:
                 plate_min_confidence=t.plate_min_confidence,
                 plate_min_share=t.plate_min_share,
                 max_arrivals_per_visit=t.max_arrivals_per_visit,
-            )
+                handoff_frames=t.handoff_frames,
+            ),
+            positions={
+                camera.name: Position.ENTRY if camera.role is CameraRole.ENTRY else Position.WINDOW
+                for camera in settings.cameras
+            },
         )
         self._tracker_lock = threading.Lock()
         self.expected_plates: frozenset[str] = frozenset()
@@ -110,6 +116,9 @@ class LaneAgent:
         self._pending_mids: dict[int, tuple[UUID, float]] = {}
         self._evidence_at: dict[UUID, float] = {}
         self.timings: list[DeliveryTiming] = []
+        # When each camera's first frame came: with a realtime source, frame k is due at
+        # first + k / fps, the clock the benchmark measures evidence latency from.
+        self.first_frame_at: dict[str, float] = {}
         self._mid_lock = threading.Lock()
         self.link = link_factory(self)
 
@@ -208,8 +217,9 @@ class LaneAgent:
             if limit is not None and count >= limit:
                 break
             count += 1
+            self.first_frame_at.setdefault(name, frame.captured)
             with self._tracker_lock:
-                view = self.tracker.current
+                view = self.tracker.view(name)
             observation, _ = watch.observe(frame.index, frame.image, view, self.expected_plates)
             with self._tracker_lock:
                 self.frames += 1

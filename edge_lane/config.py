@@ -118,6 +118,12 @@ class Thresholds(_Section):
     plate_min_confidence: Fraction = 0.6
     plate_min_share: Fraction = 0.6
     max_arrivals_per_visit: Annotated[int, Field(ge=1, le=20)] = 4
+    # Window frames a car may take from the entry camera's view to the window's.
+    handoff_frames: Annotated[int, Field(ge=1)] = 250
+    # Frames read at start-up although the gate sees nothing (a car may already be there).
+    startup_frames: Annotated[int, Field(ge=0)] = 12
+    # Frames a changed scene must stand still to become the background again.
+    settle_frames: Annotated[int, Field(ge=1)] = 10
 
 
 class OutboxSettings(_Section):

@@ -2,8 +2,16 @@
 
 Pure logic, no I/O and no clock: the agent feeds one `Observation` per frame (whether the
 region of interest is occupied, and what the reader saw if it ran) and publishes the
-`ArrivalDecision`s that come back. A visit opens when a camera sees something in the region
-and closes after every camera has seen it empty for ``depart_after_frames`` frames.
+`ArrivalDecision`s that come back.
+
+A lane has a window position (where the car stops; codes and plates) and may have an entry
+position ahead of it (plates as the car rolls up). A visit opens when a position's cameras see
+something in the region and the position has no car yet. A car that leaves the entry waits,
+in arrival order, for the window: the window's next car is the oldest such visit (or the one
+still at the entry, when the views overlap), so the plate read at the entry and the code shown
+at the window are one visit. A visit closes when every camera of the window has seen it empty
+for ``depart_after_frames`` frames, or when it left the entry and never reached the window
+within ``handoff_frames`` window frames. A lane with one position behaves as one queue of one.
 
 Plates are voted: each read adds its confidence to its text (or to the expected plate it
 matched), and a plate counts only once it was read in enough frames, with enough of the
@@ -15,7 +23,7 @@ and only its hash ever reaches the tracker.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID, uuid4
@@ -35,6 +43,15 @@ class VotingRules:
     # A different plate read this many times in a row after a settled one is the next car,
     # which pulled up before the lane looked empty.
     next_car_after_reads: int = 5
+    # How many window frames a car that left the entry may take to reach the window.
+    handoff_frames: int = 250
+
+
+class Position(StrEnum):
+    """Where a camera looks: ``entry`` ahead of the window, or the ``window`` itself."""
+
+    ENTRY = "entry"
+    WINDOW = "window"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +135,6 @@ class _Tally:
 class _Visit:
     id: UUID
     opened: int
-    empty_streak: dict[str, int] = field(default_factory=dict)
     tallies: dict[str, _Tally] = field(default_factory=dict)
     plate_frames: int = 0
     codes: list[str] = field(default_factory=list)
@@ -127,6 +143,10 @@ class _Visit:
     sent_plate: PlateVote | None = None
     arrivals: int = 0
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=32))
+    reached_window: bool = False
+    window_frames: int = 0  # occupied window frames
+    from_entry: bool = False  # it left the entry's view for the window
+    left_entry_at: int = 0  # the tracker's window frame count then
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +160,43 @@ class VisitView:
 
 
 class VisitTracker:
-    """Turns a lane's observations into visits and arrival decisions (not thread-safe)."""
+    """Turns a lane's observations into visits and arrival decisions (not thread-safe).
 
-    def __init__(self, rules: VotingRules, new_id: Callable[[], UUID] = uuid4) -> None:
+    ``positions`` names each camera's position; a camera not named looks at the window.
+    """
+
+    def __init__(
+        self,
+        rules: VotingRules,
+        new_id: Callable[[], UUID] = uuid4,
+        positions: Mapping[str, Position] | None = None,
+    ) -> None:
         self._rules = rules
         self._new_id = new_id
-        self._visit: _Visit | None = None
+        self._positions = dict(positions or {})
+        window_cameras = sum(p is Position.WINDOW for p in self._positions.values())
+        self._has_window = not self._positions or window_cameras > 0
+        # Window observations count time for cars between the cameras, in frames per camera.
+        self._window_cameras = max(1, window_cameras)
+        self._window_frames = 0
+        self._at: dict[Position, _Visit | None] = dict.fromkeys(Position)
+        self._streaks: dict[Position, dict[str, int]] = {p: {} for p in Position}
+        self._between: deque[_Visit] = deque()  # left the entry, not yet at the window
+
+    def position(self, camera: str) -> Position:
+        return self._positions.get(camera, Position.WINDOW)
 
     @property
     def current(self) -> VisitView | None:
-        visit = self._visit
+        """The visit at the window, else the one at the entry."""
+        return self._view(self._at[Position.WINDOW] or self._at[Position.ENTRY])
+
+    def view(self, camera: str) -> VisitView | None:
+        """The visit ``camera`` is looking at, if any."""
+        return self._view(self._at[self.position(camera)])
+
+    @staticmethod
+    def _view(visit: _Visit | None) -> VisitView | None:
         if visit is None:
             return None
         return VisitView(visit.id, bool(visit.codes), visit.sent_plate is not None, visit.arrivals)
@@ -157,45 +204,99 @@ class VisitTracker:
     def observe(self, seen: Observation) -> list[VisitEvent]:
         """Fold one observation in; returns what happened because of it, in order."""
         events: list[VisitEvent] = []
-        visit = self._visit
+        where = self.position(seen.camera)
+        if where is Position.WINDOW:
+            self._window_frames += 1
+            self._expire_between(seen.frame, events)
+        visit = self._at[where]
         if visit is None:
             if not seen.occupied:
                 return events
-            visit = self._open(seen.frame, events)
-        visit.empty_streak[seen.camera] = (
-            0 if seen.occupied else visit.empty_streak.get(seen.camera, 0) + 1
-        )
-        if self._departed(visit):
-            events.append(self._close(seen.frame))
+            visit = self._arrive(where, seen.frame, events)
+        streaks = self._streaks[where]
+        streaks[seen.camera] = 0 if seen.occupied else streaks.get(seen.camera, 0) + 1
+        # Every camera of the position must have seen it empty that long, in its own frames.
+        if all(streak >= self._rules.depart_after_frames for streak in streaks.values()):
+            self._leave(where, seen.frame, events)
             return events
         if seen.plate is not None and self._next_car(visit, seen.plate):
-            events.append(self._close(seen.frame))
-            visit = self._open(seen.frame, events)
+            self._leave(where, seen.frame, events)
+            visit = self._arrive(where, seen.frame, events)
+        if where is Position.WINDOW and seen.occupied:
+            visit.window_frames += 1
         self._count(visit, seen)
         events.extend(self._decide(visit, seen))
         return events
 
     def finish(self, frame: int) -> list[VisitEvent]:
-        """End the open visit, if any (the source ended or the agent stops)."""
-        return [self._close(frame)] if self._visit is not None else []
+        """End every open visit (the source ended or the agent stops), oldest first."""
+        open_visits = [*self._between, self._at[Position.WINDOW], self._at[Position.ENTRY]]
+        self._between.clear()
+        self._at = dict.fromkeys(Position)
+        unique = {v.id: v for v in open_visits if v is not None}
+        return [VisitClosed(v.id, frame, v.arrivals) for v in unique.values()]
+
+    def _arrive(self, where: Position, frame: int, events: list[VisitEvent]) -> _Visit:
+        """A car comes into ``where``'s view: the next one expected there, or a new visit."""
+        visit: _Visit | None = None
+        if where is Position.WINDOW:
+            entry = self._at[Position.ENTRY]
+            if self._between:
+                visit = self._between.popleft()
+            elif entry is not None and not entry.reached_window:
+                visit = entry  # the views overlap: the car is in both
+            if visit is None:
+                visit = self._open(frame, events)
+            visit.reached_window = True
+        else:
+            visit = self._open(frame, events)
+        self._at[where] = visit
+        self._streaks[where] = {}
+        return visit
+
+    def _leave(self, where: Position, frame: int, events: list[VisitEvent]) -> None:
+        """The car at ``where`` went out of view: on to the window, or gone."""
+        visit = self._at[where]
+        if visit is None:  # pragma: no cover - callers check
+            raise RuntimeError(f"no car at the {where}")
+        self._at[where] = None
+        self._streaks[where] = {}
+        if where is Position.ENTRY:
+            if self._at[Position.WINDOW] is visit:
+                return  # already at the window too; the window ends it
+            if self._has_window and not visit.reached_window:
+                visit.from_entry = True
+                visit.left_entry_at = self._window_frames
+                self._between.append(visit)
+                return
+        else:
+            still_at_entry = self._at[Position.ENTRY] is visit
+            if visit.window_frames < self._rules.depart_after_frames and (
+                visit.from_entry or still_at_entry
+            ):
+                # A blip at the window (a person, a shadow), not the car from the entry: it is
+                # still on its way.
+                if still_at_entry:
+                    visit.reached_window = False
+                else:
+                    self._between.appendleft(visit)
+                return
+            if still_at_entry:
+                # It left the window while the entry still sees something: the next car.
+                self._at[Position.ENTRY] = None
+                self._streaks[Position.ENTRY] = {}
+        events.append(VisitClosed(visit.id, frame, visit.arrivals))
+
+    def _expire_between(self, frame: int, events: list[VisitEvent]) -> None:
+        limit = self._rules.handoff_frames * self._window_cameras
+        while self._between and self._window_frames - self._between[0].left_entry_at >= limit:
+            visit = self._between.popleft()
+            events.append(VisitClosed(visit.id, frame, visit.arrivals))
 
     def _open(self, frame: int, events: list[VisitEvent]) -> _Visit:
         visit = _Visit(self._new_id(), frame)
-        self._visit = visit
         events.append(VisitOpened(visit.id, frame))
         return visit
-
-    def _close(self, frame: int) -> VisitClosed:
-        visit = self._visit
-        if visit is None:  # pragma: no cover - callers check
-            raise RuntimeError("no open visit")
-        self._visit = None
-        return VisitClosed(visit.id, frame, visit.arrivals)
-
-    def _departed(self, visit: _Visit) -> bool:
-        # Every camera must have seen the region empty that long, in its own frame count.
-        needed = self._rules.depart_after_frames
-        return all(streak >= needed for streak in visit.empty_streak.values())
 
     def _next_car(self, visit: _Visit, plate: PlateSighting) -> bool:
         settled = visit.sent_plate
@@ -224,8 +325,9 @@ class VisitTracker:
                 visit.code_camera[code] = (seen.camera, seen.frame)
 
     def vote(self) -> PlateVote | None:
-        """The open visit's plate if it is settled, else None."""
-        return None if self._visit is None else self._winner(self._visit)
+        """The plate of the visit at the window (else the entry) if it is settled, else None."""
+        visit = self._at[Position.WINDOW] or self._at[Position.ENTRY]
+        return None if visit is None else self._winner(visit)
 
     def _winner(self, visit: _Visit) -> PlateVote | None:
         if not visit.tallies:

@@ -99,10 +99,14 @@ class CameraWatch:
                 thresholds.occupied_fraction,
                 thresholds.background_alpha,
                 thresholds.occupied_background_alpha,
+                thresholds.settle_frames,
             ),
             camera.roi,
         )
         self._occupied_frames = 0
+        # The lane's state at start-up is unknown: the reader looks at the first frames even
+        # though the gate, whose background is the first frame, sees nothing.
+        self._startup_frames = thresholds.startup_frames
         self.reads = 0
 
     def observe(
@@ -114,23 +118,34 @@ class CameraWatch:
     ) -> tuple[Observation, GateReading]:
         """Gate ``image``, read it if the schedule says so, and say what was seen."""
         reading = self.gate.check(image)
-        if not reading.occupied:
+        starting = self._startup_frames > 0
+        self._startup_frames = max(0, self._startup_frames - 1)
+        if not reading.occupied and not starting:
             self._occupied_frames = 0
             return Observation(self.camera.name, index, False), reading
         plan = plan_reads(self.camera.role, self._occupied_frames, view, self._thresholds)
         self._occupied_frames += 1
         if not plan.any:
-            return Observation(self.camera.name, index, True), reading
+            return Observation(self.camera.name, index, reading.occupied), reading
+        observation = self._read(index, image, plan, expected_plates, reading.occupied)
+        if starting and observation.occupied and not reading.occupied:
+            # A car was there before the first frame: it is in the background.
+            self.gate.background_has_car()
+        return observation, reading
+
+    def _read(
+        self,
+        index: int,
+        image: Image,
+        plan: ReadPlan,
+        expected_plates: Collection[str],
+        occupied: bool,
+    ) -> Observation:
+        """Run the reader as ``plan`` says; unless ``occupied``, only evidence makes it so."""
         self.reads += 1
         region = np.ascontiguousarray(self.gate.crop(image))
         qr = self._reader.read_qr(region) if plan.qr else ()
         plates = self._reader.read_plates(region, expected_plates or None) if plan.plates else ()
-        observation = Observation(
-            self.camera.name,
-            index,
-            True,
-            read=True,
-            plate=best_plate(plates),
-            code_hashes=code_hashes(qr),
-        )
-        return observation, reading
+        plate, codes = best_plate(plates), code_hashes(qr)
+        seen = occupied or plate is not None or bool(codes)
+        return Observation(self.camera.name, index, seen, True, plate, codes)

@@ -85,7 +85,7 @@ class FakeServer:
         client.subscribe(TOPICS.all_arrivals, qos=1)
 
     def _received(self, client: mqtt.Client, _: object, message: mqtt.MQTTMessage) -> None:
-        arrival = decode(Arrival, message.payload)
+        arrival = decode(Arrival, bytes(message.payload))
         with self._lock:
             first = not self.arrivals
             self.arrivals.append(arrival)

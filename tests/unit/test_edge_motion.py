@@ -58,3 +58,14 @@ def test_the_background_follows_a_slow_light_change_of_an_empty_lane() -> None:
     for step in range(100):
         frame = np.clip(lane(step).astype(np.int16) + step // 4, 0, 255).astype(np.uint8)
         assert not gate.check(frame).occupied
+
+
+def test_a_car_already_there_at_start_counts_until_the_lane_settles_empty() -> None:
+    gate = MotionGate(MotionRules(settle_frames=10))
+    assert not any(gate.check(lane(n, car=True)).occupied for n in range(5))  # hidden in it
+    gate.background_has_car()  # the watch read a plate in those frames
+    assert all(gate.check(lane(10 + n, car=True)).occupied for n in range(50))
+    leaving = [gate.check(lane(100 + n)).occupied for n in range(20)]
+    assert leaving[:10] == [True] * 10  # the new scene must stand still first
+    assert not leaving[-1]  # then it is the empty lane
+    assert gate.check(lane(200, car=True)).occupied  # and the next car shows against it

@@ -12,6 +12,7 @@ from edge_lane.visits import (
     DecisionReason,
     Observation,
     PlateSighting,
+    Position,
     VisitClosed,
     VisitEvent,
     VisitOpened,
@@ -44,7 +45,9 @@ class Script:
         for _ in range(count):
             self._feed(Observation("window", self.frame, occupied=False))
 
-    def car(self, count: int, plate: str | None = None, conf: float = 0.9, code: bool = False):
+    def car(
+        self, count: int, plate: str | None = None, conf: float = 0.9, code: bool = False
+    ) -> None:
         for _ in range(count):
             sighting = PlateSighting(plate, conf) if plate else None
             codes = (CODE,) if code else ()
@@ -200,3 +203,126 @@ def test_finish_closes_the_open_visit() -> None:
     assert [type(e) for e in events] == [VisitClosed]
     assert script.tracker.current is None
     assert script.tracker.finish(100) == []
+
+
+class Lane:
+    """Feeds an entry and a window camera frame by frame, as the agent's two threads do."""
+
+    def __init__(self, rules: VotingRules = RULES) -> None:
+        ids = iter(_ids())
+        positions = {"entry": Position.ENTRY, "window": Position.WINDOW}
+        self.tracker = VisitTracker(rules, new_id=lambda: next(ids), positions=positions)
+        self.frame = 0
+        self.events: list[VisitEvent] = []
+
+    def frames(
+        self,
+        count: int,
+        entry: str | None = None,
+        window: str | None = None,
+        *,
+        code: str | None = None,
+    ) -> None:
+        """``entry`` / ``window``: the plate that camera reads ("" = a car, no plate read)."""
+        for _ in range(count):
+            for camera, plate in (("entry", entry), ("window", window)):
+                occupied = plate is not None or (camera == "window" and code is not None)
+                sighting = PlateSighting(plate, 0.9) if plate else None
+                codes = (code,) if camera == "window" and code else ()
+                seen = Observation(camera, self.frame, occupied, occupied, sighting, codes)
+                self.events.extend(self.tracker.observe(seen))
+            self.frame += 1
+
+    @property
+    def arrivals(self) -> list[ArrivalDecision]:
+        return [e for e in self.events if isinstance(e, ArrivalDecision)]
+
+
+def test_the_entry_plate_and_the_window_code_are_one_visit() -> None:
+    lane = Lane()
+    lane.frames(10, entry="DK1234AB")
+    lane.frames(20)  # between the cameras, longer than a departure
+    lane.frames(10, window="", code=CODE)
+    lane.frames(10)
+    first, update = lane.arrivals
+    assert (first.camera, first.reason, first.code_sha256) == ("entry", DecisionReason.FIRST, None)
+    assert first.plate is not None
+    assert first.plate.text == "DK1234AB"
+    assert (update.camera, update.reason, update.visit) == (
+        "window",
+        DecisionReason.CODE_ADDED,
+        first.visit,
+    )
+    assert update.plate is not None
+    assert update.plate.text == "DK1234AB"
+    assert len([e for e in lane.events if isinstance(e, VisitOpened)]) == 1
+    assert [e.visit for e in lane.events if isinstance(e, VisitClosed)] == [first.visit]
+
+
+def test_the_window_serves_cars_in_the_order_they_passed_the_entry() -> None:
+    other = PickupCode.generate().sha256
+    lane = Lane()
+    lane.frames(10, entry="DK1234AB")
+    lane.frames(8)
+    lane.frames(10, entry="B987CD", window="", code=CODE)  # the second queues behind
+    lane.frames(8, window="", code=CODE)
+    lane.frames(8)
+    lane.frames(10, window="", code=other)
+    lane.frames(8)
+    by_visit: dict[UUID, set[str | None]] = {}
+    for arrival in lane.arrivals:
+        plate = arrival.plate.text if arrival.plate else None
+        by_visit.setdefault(arrival.visit, set()).add(f"{plate}:{arrival.code_sha256}")
+    assert list(by_visit.values()) == [
+        {"DK1234AB:None", f"DK1234AB:{CODE}"},
+        {"B987CD:None", f"B987CD:{other}"},
+    ]
+    closed = [e for e in lane.events if isinstance(e, VisitClosed)]
+    assert [c.visit for c in closed] == list(by_visit)
+
+
+def test_overlapping_views_still_make_one_visit() -> None:
+    lane = Lane()
+    lane.frames(10, entry="DK1234AB")
+    lane.frames(5, entry="DK1234AB", window="", code=CODE)  # seen by both cameras at once
+    lane.frames(10, window="", code=CODE)
+    lane.frames(8)
+    assert len({a.visit for a in lane.arrivals}) == 1
+    assert len([e for e in lane.events if isinstance(e, VisitOpened)]) == 1
+
+
+def test_a_car_that_never_reaches_the_window_is_closed_after_the_handoff_time() -> None:
+    lane = Lane(VotingRules(depart_after_frames=5, handoff_frames=30))
+    lane.frames(10, entry="DK1234AB")
+    lane.frames(20)
+    assert not [e for e in lane.events if isinstance(e, VisitClosed)]
+    lane.frames(20)
+    assert len([e for e in lane.events if isinstance(e, VisitClosed)]) == 1
+    lane.frames(10, window="", code=CODE)  # a later car that skipped the entry: a new visit
+    assert len({a.visit for a in lane.arrivals}) == 2
+
+
+def test_a_blip_at_the_window_does_not_take_the_car_on_its_way_from_the_entry() -> None:
+    lane = Lane()
+    lane.frames(10, entry="DK1234AB")
+    lane.frames(8)
+    lane.frames(1, window="")  # someone walks past the window camera
+    lane.frames(8)
+    lane.frames(10, window="", code=CODE)  # then the car arrives and shows its code
+    lane.frames(8)
+    first, update = lane.arrivals
+    assert update.visit == first.visit
+    assert update.code_sha256 == CODE
+    assert len([e for e in lane.events if isinstance(e, VisitClosed)]) == 1
+
+
+def test_a_blip_at_the_window_while_the_car_is_at_the_entry_keeps_one_visit() -> None:
+    lane = Lane()
+    lane.frames(6, entry="DK1234AB")
+    lane.frames(1, entry="DK1234AB", window="")
+    lane.frames(8, entry="DK1234AB")  # the window is empty for longer than a departure
+    lane.frames(8)
+    lane.frames(10, window="", code=CODE)
+    lane.frames(8)
+    assert len({a.visit for a in lane.arrivals}) == 1
+    assert [a.reason for a in lane.arrivals] == [DecisionReason.FIRST, DecisionReason.CODE_ADDED]
