@@ -5,7 +5,8 @@ ends when the look-alikes allow both (``W 23 O`` or ``W 230``, ``DD 87 S`` or ``
 For every split of the line into region / number / suffix this takes, at each position, the
 best class the grammar allows there from the model's probabilities, rather than swapping
 the top letter through a fixed table; the split with the most probable spelling wins. The
-gaps the model read between groups add evidence for the split they show.
+gaps the model read between groups, and those measured in the line image (``gaps.py``),
+add evidence for the split they show.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ _FLOOR = 1e-4
 # A split that disagrees with the gaps the model read costs as much as a 1-in-20 character:
 # the model rarely sees a gap that is not there.
 _GAP_PENALTY = math.log(20.0)
+# A split that contradicts a clear gap (or clear lack of one) in the line image costs more:
+# the image measures the gap directly, at pixel rather than output-frame resolution.
+_IMAGE_GAP_PENALTY = math.log(100.0)
+# Where the image shows a clear gap after a character (index), and where clearly none.
+Breaks = tuple[frozenset[int], frozenset[int]]
+NO_BREAKS: Breaks = (frozenset(), frozenset())
 # The plate's rim read as one of these at either end may be dropped, at this cost.
 _RIM = "I1LJ"
 _RIM_PENALTY = math.log(4.0)
@@ -43,6 +50,20 @@ _LOOK_ALIKES = frozenset(
     )
 )  # fmt: skip
 _OTHER_SWAP = 0.1
+_ALIKE = np.zeros((len(ALPHABET), len(ALPHABET)), bool)
+for _pair in _LOOK_ALIKES:
+    _a, _b = (_INDEX[c] for c in _pair)
+    _ALIKE[_a, _b] = _ALIKE[_b, _a] = True
+# The twins of the plate typeface (DESIGN.md): the model's odds between ``0`` and ``O`` or
+# ``1`` and ``I`` run to 10^5 where the glyphs are all but the same, so they say little and
+# must not outweigh the grammar's position and the gaps in the image. Each twin of the
+# model's first choice is worth at least `_TWIN_FLOOR` of it: a swap costs at most log(50).
+_TWIN = np.zeros_like(_ALIKE)
+# 8/B is not among them: with it ``AB 12 XY`` read as ``A 812 XY`` (both valid plates).
+for _twins in ("0O", "1I", "2Z", "5S", "6G"):
+    _a, _b = (_INDEX[c] for c in _twins)
+    _TWIN[_a, _b] = _TWIN[_b, _a] = True
+_TWIN_FLOOR = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,19 +83,32 @@ def _pick(scores: Scores, allowed: npt.NDArray[np.intp]) -> tuple[int, float]:
     return best, float(scores[best])
 
 
-def _spell(chars: list[Scores], region_len: int, number_len: int) -> Spelling | None:
+def _shapes(scores: Scores) -> Scores:
+    """The class probabilities with the twin of the first choice raised to at least
+    `_TWIN_FLOOR` of it: how likely each class is given the shape the model saw."""
+    top = int(np.argmax(scores))
+    shaped = scores.copy()
+    twin = _TWIN[top]
+    shaped[twin] = np.maximum(scores[twin], _TWIN_FLOOR * scores[top])
+    return shaped
+
+
+def _spell(
+    chars: list[Scores], shaped: list[Scores], region_len: int, number_len: int
+) -> Spelling | None:
     """The most probable plate with this split, or None if no region code fits or it
-    needs a character the model did not see as possible."""
-    picked: list[tuple[int, float]] = []
+    needs a character the model did not see as possible. ``shaped`` is ``chars`` through
+    `_shapes`: the choice and its likelihood come from it."""
+    picked: list[int] = []
     best_region: tuple[float, str] | None = None
     for code in _REGIONS[region_len]:
-        value = sum(math.log(max(float(chars[i][_INDEX[c]]), _FLOOR)) for i, c in enumerate(code))
+        value = sum(math.log(max(float(shaped[i][_INDEX[c]]), _FLOOR)) for i, c in enumerate(code))
         if best_region is None or value > best_region[0]:
             best_region = (value, code)
     if best_region is None:
         return None
     region = best_region[1]
-    picked.extend((_INDEX[c], float(chars[i][_INDEX[c]])) for i, c in enumerate(region))
+    picked.extend(_INDEX[c] for c in region)
     for position in range(region_len, len(chars)):
         if position == region_len:
             allowed = _NONZERO
@@ -82,31 +116,48 @@ def _spell(chars: list[Scores], region_len: int, number_len: int) -> Spelling | 
             allowed = _DIGITS
         else:
             allowed = _LETTERS
-        picked.append(_pick(chars[position], allowed))
-    text = "".join(ALPHABET[index] for index, _ in picked)
+        picked.append(_pick(shaped[position], allowed)[0])
+    text = "".join(ALPHABET[index] for index in picked)
     top = [int(np.argmax(c)) for c in chars]
-    for (index, p), first in zip(picked, top, strict=True):
-        pair = frozenset((ALPHABET[index], ALPHABET[first]))
-        if index != first and pair not in _LOOK_ALIKES and p < _OTHER_SWAP:
+    sure: list[float] = []
+    for index, first, scores in zip(picked, top, chars, strict=True):
+        p = float(scores[index])
+        if index == first:
+            sure.append(p)
+        elif _TWIN[index, first]:
+            # The model was sure of the shape, and the grammar says which twin it is.
+            sure.append(p + float(scores[first]))
+        elif p < _OTHER_SWAP and not _ALIKE[index, first]:
             return None
-    probs = [p for _, p in picked]
+        else:
+            sure.append(p)
+    likelihood = [float(s[index]) for index, s in zip(picked, shaped, strict=True)]
     return Spelling(
         Plate(region, text[region_len : region_len + number_len], text[region_len + number_len :]),
-        sum(math.log(max(p, _FLOOR)) for p in probs),
-        float(np.mean(probs)),
-        sum(index != first for (index, _), first in zip(picked, top, strict=True)),
+        sum(math.log(max(p, _FLOOR)) for p in likelihood),
+        float(np.mean(sure)),
+        sum(index != first for index, first in zip(picked, top, strict=True)),
     )
 
 
-def spellings(chars: list[Scores], groups: list[int], *, trim_rim: bool = False) -> list[Spelling]:
+def spellings(
+    chars: list[Scores],
+    groups: list[int],
+    *,
+    trim_rim: bool = False,
+    breaks: Breaks = NO_BREAKS,
+) -> list[Spelling]:
     """Every grammatical reading of a line, most probable first.
 
     ``chars`` are the per-character class probabilities (over `ALPHABET`); ``groups`` the
-    lengths of the groups the model separated by gaps (empty when it saw none). With
-    ``trim_rim``, a rim-like character at either end may also be dropped: a last resort,
-    because in the plate typeface ``I``, ``1`` and the rim are the same stroke.
+    lengths of the groups the model separated by gaps (empty when it saw none); ``breaks``
+    where the line image shows a clear gap after a character and where it shows none
+    (`gaps.group_breaks`). With ``trim_rim``, a rim-like character at either end may also be
+    dropped: a last resort, because in the plate typeface ``I``, ``1`` and the rim are the
+    same stroke.
     """
     found: dict[str, tuple[float, Spelling]] = {}
+    shaped = [_shapes(c) for c in chars]
     trims = [(0, 0, 0.0)]
     if trim_rim and len(chars) > 2:
         first, last = ALPHABET[int(np.argmax(chars[0]))], ALPHABET[int(np.argmax(chars[-1]))]
@@ -118,22 +169,50 @@ def spellings(chars: list[Scores], groups: list[int], *, trim_rim: bool = False)
             trims.append((1, 1, 2 * _RIM_PENALTY))
     for head, tail, cost in trims:
         kept = chars[head : len(chars) - tail]
+        kept_shaped = shaped[head : len(chars) - tail]
         seen = _trim_groups(groups, head, tail)
+        clear = frozenset(j - head for j in breaks[0] if 0 <= j - head < len(kept) - 1)
+        none = frozenset(j - head for j in breaks[1] if 0 <= j - head < len(kept) - 1)
         for region_len in (1, 2):
             for suffix_len in (0, 1, 2, 3):
                 number_len = len(kept) - region_len - suffix_len
                 if not 1 <= number_len <= 4:
                     continue
-                spelling = _spell(kept, region_len, number_len)
+                spelling = _spell(kept, kept_shaped, region_len, number_len)
                 if spelling is None:
                     continue
                 split = [region_len, number_len] + ([suffix_len] if suffix_len else [])
-                penalty = cost + (_GAP_PENALTY if len(seen) in (2, 3) and split != seen else 0)
+                penalty = cost + _split_penalty(split, seen, clear, none)
                 value = spelling.log_prob - penalty
                 known = found.get(spelling.plate.text)
                 if known is None or value > known[0]:
                     found[spelling.plate.text] = (value, spelling)
     return [s for _, s in sorted(found.values(), key=lambda item: -item[0])]
+
+
+def _boundaries(lengths: list[int]) -> frozenset[int]:
+    """The indices of the characters that end a group, but the last group."""
+    return frozenset(int(end) - 1 for end in np.cumsum(lengths[:-1]))
+
+
+def _split_penalty(
+    split: list[int], seen: list[int], clear: frozenset[int], none: frozenset[int]
+) -> float:
+    """What a split costs for disagreeing with the gaps the model and the image saw.
+
+    The model rarely reads a gap that is not there but often misses one (its frames are
+    coarse): a gap it read that the split lacks costs, and so does a break it did not read
+    where it read the other gaps, unless the image shows that break clearly. The image's
+    clear gaps and clear non-gaps (``clear``, ``none``) each cost more when contradicted.
+    """
+    breaks = _boundaries(split)
+    penalty = 0.0
+    if len(seen) in (2, 3):
+        model = _boundaries(seen)
+        penalty += _GAP_PENALTY * len(model - breaks)
+        penalty += _GAP_PENALTY * len(breaks - model - clear)
+    penalty += _IMAGE_GAP_PENALTY * (len(clear - breaks) + len(breaks & none))
+    return penalty
 
 
 def _trim_groups(groups: list[int], head: int, tail: int) -> list[int]:

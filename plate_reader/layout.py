@@ -24,6 +24,9 @@ _WORK_HEIGHT = 36
 # A plate holds at most 9 characters, but the count is estimated from widths, and wide
 # letters (``M``, ``W``) and merged pairs make it overshoot: a 9-character plate measured 10.
 _MOST_CHARACTERS = 11
+# The plate-likeness a region needs to be read (an expiry line or the plate's body under
+# a row); ``plates.MIN_PLATENESS`` is the same.
+MIN_PLATE_LIKE = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,54 @@ def _glyph_group(glyphs: list[Stats], lh: float) -> float | None:
     return None if best is None else best[1]
 
 
+def _plate_body(grey: Image, row: list[Stats], dark_ink: bool) -> tuple[int, int] | None:
+    """Where (x from, x to) the plate's body spans around ``row``, or None if it does not show.
+
+    For a row whose expiry line may have faded under glare or blur. On a plate the
+    characters sit close under the top rim (background above them < 0.25 line heights) over
+    the expiry's plain band (background below > 0.5), and both ends of the background are
+    inside the region (the rim, the car). A sign's text is centred in its board and a
+    badge's grille goes on: above and below alike, and sideways past the region. The plain
+    band's width is the plate's, which recovers characters that glare took out of the row.
+    """
+    x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
+    y0 = min(c[1] for c in row)
+    lh = max(c[1] + c[3] for c in row) - y0
+    columns = grey[:, x0:x1]
+    inside = columns[y0 : y0 + lh].ravel()
+    # np.partition rather than np.percentile and np.median: a quarter of the time, and this
+    # runs for every plausible row of an empty lane's signs.
+    low, high = np.partition(inside, (int(0.15 * inside.size), int(0.85 * inside.size)))[
+        [int(0.15 * inside.size), int(0.85 * inside.size)]
+    ]
+    level, ink = (float(high), float(low)) if dark_ink else (float(low), float(high))
+    tolerance = 0.35 * abs(level - ink)
+    half = columns.shape[1] // 2
+
+    def plain(rows: Image) -> npt.NDArray[np.bool_]:
+        medians = np.partition(rows, half, axis=1)[:, half].astype(np.float32)
+        return np.asarray(np.abs(medians - level) <= tolerance)
+
+    # Above first, and only the few rows that matter: most rows unlike a plate fail here.
+    reach = int(0.25 * lh) + 1
+    above = plain(columns[max(0, y0 - reach - 1) : y0])[::-1]
+    # All plain: the background runs past the allowed margin or to the region's edge.
+    if above.all():
+        return None
+    below = plain(columns[y0 + lh :])
+    run_below = int(np.argmin(below)) if not below.all() else -1
+    if run_below < 0.5 * lh:
+        return None
+    band = grey[y0 + lh : y0 + lh + run_below].astype(np.float32)
+    plain_columns = (np.abs(band - level) <= tolerance).mean(axis=0) >= 0.5
+    middle = (x0 + x1) // 2
+    left = plain_columns[:middle][::-1]
+    right = plain_columns[middle:]
+    if left.all() or right.all():
+        return None  # the plain band runs out of the region: a grille or a wall, no plate
+    return min(x0, middle - int(np.argmin(left))), max(x1, middle + int(np.argmin(right)))
+
+
 def _scheme_background(patch: Image, mask: Image) -> bool:
     """Whether the background pixels (``mask``) are white, black, grey, yellow or red.
 
@@ -241,7 +292,7 @@ def plate_layout(
             best = found
         if best is not None and best[1].plateness >= 1.0:
             break  # nothing scores higher
-        if attempt == 1 and best is None:
+        if attempt == 1 and (best is None or _rim_joined(best[1])):
             # Characters touching the rim join it into one component: drop the rim's long
             # horizontal edges (no run of a row's ink is half the band wide) and look again.
             rim = cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, bw // 2), 1))
@@ -254,6 +305,13 @@ def plate_layout(
             # separates most of them again. Not worth it for a row unlike a plate's.
             masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     return None if best is None else best[1]
+
+
+def _rim_joined(layout: LineLayout) -> bool:
+    """Whether a row looks like what is left of a plate whose characters joined the rim: a
+    few characters and no expiry line. A sign's row keeps its many characters, and
+    stripping the rim of every region would cost an empty lane's frames more reads."""
+    return layout.plateness < MIN_PLATE_LIKE and layout.characters <= 3
 
 
 def _best_row(
@@ -295,12 +353,17 @@ def _best_row(
         plausible = plausible or (long_row and centre is not None)
         expiry = centre is not None
         scheme = _scheme_background(region[line], background[line])
-        plateness = 0.6 * expiry + 0.25 * scheme + 0.15 * plausible
+        # Where glare or blur erased the expiry line, the plate's body under the row still
+        # shows: a row close under the plate's top edge, over a plain band of its background.
+        body = _plate_body(grey, row, dark_ink) if not expiry and plausible and scheme else None
+        plateness = 0.6 * (expiry or body is not None) + 0.25 * scheme + 0.15 * plausible
         if centre is not None:
             # The text is centred over the expiry line: characters that dropped out of the
             # row at one end are as far out as the row reaches at the other.
             # Not past the region, though: a sign's text goes on, a plate's stops at its rim.
             x0, x1 = max(0, min(x0, int(2 * centre) - x1)), min(w, max(x1, int(2 * centre) - x0))
+        elif body is not None:
+            x0, x1 = body
         layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness)
         # Among rows in one region, the plate-like one, then many tall characters.
         value = plateness * 1000 + min(count_chars, 9) * lh

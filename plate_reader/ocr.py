@@ -60,13 +60,17 @@ class TextLine:
 
     ``scores`` holds, for each character of ``text`` that is not a space, the probability of
     every class in `ALPHABET` at the frames where it was read: what the grammar needs to
-    choose between look-alikes (``O`` or ``0``) by the model's own evidence.
+    choose between look-alikes (``O`` or ``0``) by the model's own evidence. ``positions``
+    holds, for the same characters, where each was read as a fraction of the line's width
+    (the middle of its output frames): coarse (a frame is 8 px of the 48-px-high line), but
+    enough to say on which side of a gap in the image a character lies.
     """
 
     text: str
     probs: tuple[float, ...]
     confidence: float
     scores: tuple[npt.NDArray[np.float32], ...] = ()
+    positions: tuple[float, ...] = ()
 
 
 class Recogniser:
@@ -102,29 +106,35 @@ class Recogniser:
             resized = cv2.resize(image, (w, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
             batch[slot, :, :, :w] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
         scores = self._session.run(None, {self._input: batch})[0][:, :, self._keep]
-        return [self._decode(row) for row in scores]
+        # A narrower line in a batch is padded: its positions are fractions of its own width.
+        return [self._decode(row, width / w) for row, w in zip(scores, widths, strict=True)]
 
-    def _decode(self, scores: npt.NDArray[np.float32]) -> TextLine:
+    def _decode(self, scores: npt.NDArray[np.float32], stretch: float = 1.0) -> TextLine:
         best = scores.argmax(axis=1)
         prob = scores.max(axis=1)
         text: list[str] = []
         probs: list[float] = []
         evidence: list[npt.NDArray[np.float32]] = []
+        spans: list[list[int]] = []
         previous = 0
         for frame, (index, p) in enumerate(zip(best.tolist(), prob.tolist(), strict=True)):
             if index != 0 and index == previous and text[-1] != " ":
                 # The same character over several frames: keep its strongest evidence.
                 row = scores[frame, self._alphabet_columns]
                 evidence[-1] = np.maximum(evidence[-1], row)
+                spans[-1][1] = frame
             elif index != previous and index != 0:
                 symbol = self._symbols[index]
                 text.append(symbol)
                 probs.append(float(p))
                 if symbol != " ":
                     evidence.append(np.asarray(scores[frame, self._alphabet_columns], np.float32))
+                    spans.append([frame, frame])
             previous = index
         chars = "".join(text)
         confidence = float(
             np.mean([p for p, c in zip(probs, chars, strict=True) if c != " "] or [0.0])
         )
-        return TextLine(chars, tuple(probs), confidence, tuple(evidence))
+        frames = max(1, len(best))
+        positions = tuple(stretch * (first + last + 1) / (2 * frames) for first, last in spans)
+        return TextLine(chars, tuple(probs), confidence, tuple(evidence), positions)

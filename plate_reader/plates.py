@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from core.plates import Plate, correct_plate, grammar_candidates, match_plate
-from plate_reader.decode import spellings
-from plate_reader.layout import LineLayout, plate_layout
+from plate_reader.decode import NO_BREAKS, spellings
+from plate_reader.gaps import character_gaps, group_breaks
+from plate_reader.layout import MIN_PLATE_LIKE, LineLayout, plate_layout
 from plate_reader.locate import Box, expand, find_candidates
 from plate_reader.ocr import Recogniser, TextLine
 from plate_reader.results import PlateRead
@@ -31,6 +32,11 @@ CONFIDENT = 0.85
 # chosen characters), while a sign that slipped past the layout test read R360GKE at 0.52.
 MIN_CONFIDENCE = 0.65
 _EDGE_NOISE = "I1|LJ"
+# An end character this far (line heights) from its neighbour, and twice the line's widest
+# other gap, is the rim or the car (a plate's groups are ~0.2 apart): dropped if doubtful.
+_STRAY_GAP = 0.45
+# Digits whose twin in the plate typeface starts region codes: Z, S, B, G.
+_LETTER_TWINS = "2586"
 # Text recognised at least this surely is legible: if it is not a plate, no variant will be.
 LEGIBLE = 0.9
 # How far (in line heights) a line is widened on each side when its first reading fails.
@@ -51,11 +57,15 @@ def interpret(line: TextLine) -> tuple[Plate | None, tuple[str, ...]]:
     return plate, others
 
 
-def read_line(line: TextLine) -> tuple[Plate | None, tuple[str, ...], float]:
+def read_line(
+    line: TextLine, image: Image | None = None
+) -> tuple[Plate | None, tuple[str, ...], float]:
     """The plate in a recognised line, the runner-up readings, and how sure the reading is.
 
     With the model's per-character evidence (``line.scores``) the spelling is chosen by it
-    (`decode.spellings`); without it, by the grammar's look-alike table. Either way a line
+    (`decode.spellings`); without it, by the grammar's look-alike table. With the line's
+    ``image``, the gaps between its characters there (`gaps.character_gaps`) say where the
+    groups break, which the model's coarse frames often cannot. Either way a line
     with no letter or no digit of its own, or one that needs more than a quarter of its
     characters changed, is not a plate: signs and badges fit the bare pattern surprisingly
     often.
@@ -63,22 +73,58 @@ def read_line(line: TextLine) -> tuple[Plate | None, tuple[str, ...], float]:
     raw = line.text.strip()
     groups = raw.split()
     squeezed = "".join(groups)
-    if not any(c.isalpha() for c in squeezed) or not any(c.isdigit() for c in squeezed):
+    breaks = NO_BREAKS
+    scores = list(line.scores)
+    if image is not None and len(line.positions) == len(squeezed) == len(scores):
+        gaps = list(character_gaps(image, line.positions))
+        # A doubtful character far from the rest at either end is the rim or the car beside
+        # the plate, not a character: a plate's groups are never spaced that far apart.
+        while len(gaps) > 2 and _stray(gaps[-1], gaps[:-1], scores[-1]):
+            squeezed, scores, gaps = squeezed[:-1], scores[:-1], gaps[:-1]
+            groups = _cut_groups(groups, tail=True)
+        while len(gaps) > 2 and _stray(gaps[0], gaps[1:], scores[0]):
+            squeezed, scores, gaps = squeezed[1:], scores[1:], gaps[1:]
+            groups = _cut_groups(groups, tail=False)
+        breaks = group_breaks(gaps)
+    if not any(c.isdigit() for c in squeezed) or not (
+        any(c.isalpha() for c in squeezed) or _twin_region(squeezed, breaks[0])
+    ):
         return None, (), 0.0
-    if len(line.scores) != len(squeezed):
+    if len(scores) != len(squeezed):
         plate, others = _interpret_text(raw)
         return plate, others, line.confidence
     most = max(1, len(squeezed) // 4)
     lengths = [len(g) for g in groups]
-    readings = [s for s in spellings(list(line.scores), lengths) if s.changed <= most]
+    chars = scores
+    readings = [s for s in spellings(chars, lengths, breaks=breaks) if s.changed <= most]
     if not readings:
         # The plate's rim is often read as an I or a 1 at either end.
-        trimmed = spellings(list(line.scores), lengths, trim_rim=True)
+        trimmed = spellings(chars, lengths, trim_rim=True, breaks=breaks)
         readings = [s for s in trimmed if s.changed <= most]
     if not readings:
         return None, (), 0.0
     best = readings[0]
     return best.plate, tuple(s.plate.text for s in readings[1:5]), best.confidence
+
+
+def _stray(gap: float, others: list[float], scores: npt.NDArray[np.float32]) -> bool:
+    """Whether an end character ``gap`` line heights from its neighbour is no character."""
+    return gap >= _STRAY_GAP and gap >= 2 * max(others) and float(scores.max()) < 0.5
+
+
+def _cut_groups(groups: list[str], *, tail: bool) -> list[str]:
+    """The model's groups with the last (``tail``) or first character dropped."""
+    cut = [*groups[:-1], groups[-1][:-1]] if tail else [groups[0][1:], *groups[1:]]
+    return [g for g in cut if g]
+
+
+def _twin_region(squeezed: str, clear: frozenset[int]) -> bool:
+    """Whether a line of digits only starts with a region code's twins (``2913`` for
+    ``Z 913``) that the image sets apart from the number by a clear gap."""
+    return any(
+        j in clear and len(squeezed) > j + 1 and all(c in _LETTER_TWINS for c in squeezed[: j + 1])
+        for j in (0, 1)
+    )
 
 
 def _interpret_text(raw: str) -> tuple[Plate | None, tuple[str, ...]]:
@@ -169,7 +215,7 @@ class _Attempt:
 _Region = tuple[Box, Box, LineLayout | None]
 # Plate-likeness a region needs before a recognition call: an expiry line under a row of
 # 2-9 characters (``layout.LineLayout.plateness``).
-MIN_PLATENESS = 0.75
+MIN_PLATENESS = MIN_PLATE_LIKE
 
 
 class PlateFinder:
@@ -271,7 +317,7 @@ class PlateFinder:
         for attempt in attempts:
             text_line = self._recognise([attempt])[0]
             used += 1
-            plate, others, confidence = read_line(text_line)
+            plate, others, confidence = read_line(text_line, attempt)
             # Text read this surely that is no plate (a sign, a badge) gains nothing from the
             # inverted and stretched variants: it reads the same again.
             legible = legible or (plate is None and text_line.confidence >= LEGIBLE)

@@ -63,3 +63,25 @@ def test_scattered_specks_under_a_sign_are_no_expiry_line() -> None:
     lh = 32.0
     specks = [(44, 62, 5, 8), (54, 64, 2, 4), (232, 69, 9, 5), (313, 66, 3, 4)]
     assert _glyph_group(specks, lh) is None
+
+
+# Not red: on this car its background is as grey as the car's paint, and the body test
+# compares grey levels (docs/plate_reader.md, what is left).
+@pytest.mark.parametrize("scheme", [Scheme.BLACK_ON_WHITE, Scheme.WHITE_ON_BLACK, Scheme.YELLOW])
+def test_a_plate_whose_expiry_line_faded_is_plate_like_by_its_body(scheme: Scheme) -> None:
+    height = 48
+    car = _plate_on_car("DB 11 DW", scheme, height, seed=5)
+    # Glare erases the expiry line: paint the band under the main line with the plate's own
+    # background, sampled between the main line and the expiry.
+    top, left = height // 2, height // 2
+    width = round(height * 860 / 270)
+    background = car[top + int(0.68 * height), left + width // 2].copy()
+    car[top + int(0.70 * height) : top + int(0.93 * height), left + 6 : left + width - 6] = (
+        background
+    )
+    layout = plate_layout(car)
+    assert layout is not None
+    assert not layout.expiry
+    assert layout.plateness >= MIN_PLATENESS
+    # The line spans the plate's body, not just the characters the row kept.
+    assert layout.box[2] >= 0.6 * width
