@@ -44,7 +44,7 @@ HOST = "127.0.0.1"
 ACK_TIMEOUT = 5.0  # an edge republishes an arrival unacked for this long
 P99_LIMIT_MS = 100.0
 KEEP_UP = 0.95
-FULL_STEPS = (200, 400, 800, 1200, 1600)
+FULL_STEPS = (200, 400, 600, 800, 1000, 1200, 1600)
 QUICK_STEPS = (200, 400)
 
 
