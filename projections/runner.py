@@ -235,7 +235,7 @@ class ProjectionRunner:
         """Write the pages a worker process folds, a page per transaction."""
         # The worker folds rows this process never saw: what it kept is of no use after.
         self._rows.clear()
-        process, ours = worker.start(job)
+        process, ours = await asyncio.to_thread(worker.start, job)  # fork/exec off the loop
         self.worker_pid = process.pid
         try:
             message = asyncio.ensure_future(asyncio.to_thread(_receive, ours))

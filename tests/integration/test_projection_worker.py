@@ -14,7 +14,7 @@ from core.service import PermitService
 from projections.runner import ProjectionRunner, ProjectionWorkerError
 from projections.store import ReadModels
 from tests.factories import sqlite_service, submit
-from tests.integration.test_projections import CrashError, build, busy_site, dump
+from tests.integration.test_projections import CrashError, build, busy_site, crash_on_page, dump
 
 
 def worker_runner(
@@ -92,15 +92,7 @@ async def test_a_failed_write_stops_the_worker_and_resuming_never_skips_or_doubl
     models = await ReadModels(tmp_path / "crashy.db").open()
     try:
         runner = worker_runner(site, models, page_size=11)
-        pages = 0
-
-        def crash_on_fourth_page() -> None:
-            nonlocal pages
-            pages += 1
-            if pages == 4:
-                raise CrashError
-
-        models.fault_after_permits = crash_on_fourth_page
+        models.fault_after_permits = crash_on_page(4)
         with pytest.raises(CrashError):
             await runner.catch_up()
         assert await models.position() == runner.position

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,19 @@ from tests.factories import ready_permit, sqlite_service, submit
 
 class CrashError(Exception):
     """Stands for the process dying in the middle of a page."""
+
+
+def crash_on_page(number: int) -> Callable[[], None]:
+    """A `ReadModels.fault_after_permits` hook that crashes the ``number``-th page written."""
+    pages = 0
+
+    def fault() -> None:
+        nonlocal pages
+        pages += 1
+        if pages == number:
+            raise CrashError
+
+    return fault
 
 
 def busy_site(service: PermitService, permits: int = 40) -> list[uuid.UUID]:
@@ -129,15 +143,7 @@ async def test_a_crash_mid_page_replays_and_never_skips_or_doubles(tmp_path: Pat
     models = await ReadModels(tmp_path / "crashy.db").open()
     try:
         runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models, page_size=37)
-        pages = 0
-
-        def crash_on_third_page() -> None:
-            nonlocal pages
-            pages += 1
-            if pages == 3:
-                raise CrashError
-
-        models.fault_after_permits = crash_on_third_page
+        models.fault_after_permits = crash_on_page(3)
         with pytest.raises(CrashError):
             await runner.catch_up()
         assert await models.position() == 2 * 37  # two pages landed, the third rolled back
@@ -241,15 +247,7 @@ async def test_a_rebuild_cut_short_is_started_again_on_the_next_open(tmp_path: P
     models = await ReadModels(tmp_path / "cut.db").open()
     try:
         runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models, page_size=9)
-        pages = 0
-
-        def die_on_the_fourth_page() -> None:
-            nonlocal pages
-            pages += 1
-            if pages == 4:
-                raise CrashError
-
-        models.fault_after_permits = die_on_the_fourth_page
+        models.fault_after_permits = crash_on_page(4)
         with pytest.raises(CrashError):
             await runner.rebuild()
     finally:
