@@ -7,7 +7,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +21,6 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-
-@pytest.fixture
-def server(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, mosquitto.url, MQTT_USERS["server"])
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

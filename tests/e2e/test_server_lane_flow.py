@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,16 +22,6 @@ from tests.services import MosquittoServer
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 ROOT = "drivethru/v1/badung"
-
-
-@pytest.fixture
-def server(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, mosquitto.url, MQTT_USERS["server"])
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
