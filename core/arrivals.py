@@ -125,7 +125,7 @@ class ArrivalDesk:
             # A store that only this process writes (no fast-forwarding): a visit not in
             # memory is taken for new without reading the store. If it was not new, the
             # shared save fails on its version and each arrival is decided again below.
-            trust_memory = not self.service.repository.fastforward
+            trust_memory = self.service.sole_writer
             for index, item, visit_id in items:
                 decision, changed = self._prepare(visit_id, item, trust_memory=trust_memory)
                 permits = {a.id for a in changed if isinstance(a, PermitApplication)}

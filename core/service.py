@@ -121,6 +121,11 @@ class PermitService(Application[UUID]):
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
 
+    @property
+    def sole_writer(self) -> bool:
+        """Cached aggregates are the truth: nothing else writes this store (no fast-forward)."""
+        return self.repository.cache is not None and not self.repository.fastforward
+
     def cached(self, aggregate_id: UUID) -> Aggregate | None:
         """The cached aggregate, or None when it is not in memory (no store read)."""
         cache = self.repository.cache
