@@ -177,19 +177,22 @@ class ArrivalDesk:
                     earlier.permits, (), AckOutcome(earlier.outcome),
                 )  # fmt: skip
                 return duplicate, []
-        else:
-            visit = LaneVisit(
-                site=arrival.site, lane=arrival.lane, visit=arrival.visit, arrived_at=arrival.at
-            )
-        outcome, reason, permits, method = self._match(arrival, plate, visit)
+        outcome, reason, permits, method = self._match(
+            arrival, plate, visit.permits if visit is not None else ()
+        )
         released = self._release(permits, arrival, window, method, outcome)
-        visit.record_arrival(
-            str(arrival.id), outcome.value, reason, tuple(str(p.id) for p in permits),
-            plate.plate if plate else None, method.value if method else None, arrival.at,
+        permit_ids = [str(p.id) for p in permits]
+        recorded = (
+            str(arrival.id), outcome.value, reason, permit_ids,
+            plate.plate if plate else None, method.value if method else None,
         )  # fmt: skip
+        if visit is None:
+            visit = LaneVisit(arrival.site, arrival.lane, arrival.visit, arrival.at, *recorded)
+        else:
+            visit.record_arrival(*recorded, arrival.at)
         decision = DeskDecision(
             arrival.id, visit_id, outcome, reason,
-            tuple(str(p.id) for p in permits), tuple(str(p.id) for p in released),
+            tuple(permit_ids), tuple(str(p.id) for p in released),
             released_permits=tuple(PermitSnapshot.of(p) for p in released),
         )  # fmt: skip
         return decision, [visit, *released]
@@ -205,14 +208,14 @@ class ArrivalDesk:
         return visit
 
     def _match(
-        self, arrival: Arrival, plate: PlateCandidates | None, visit: LaneVisit
+        self, arrival: Arrival, plate: PlateCandidates | None, visit_permits: tuple[str, ...]
     ) -> tuple[AckOutcome, str | None, list[PermitApplication], ReleaseMethod | None]:
         holder: CodeHolder | None = None
         if arrival.code_sha256 is not None:
             try:
                 holder = self.service.resolve_code(arrival.code_sha256, site=arrival.site)
             except CodeRefusedError as refused:
-                if refused.reason == "handed_over" and str(refused.permit_id) in visit.permits:
+                if refused.reason == "handed_over" and str(refused.permit_id) in visit_permits:
                     # The code shown after this very car was served: nothing more to do.
                     return (
                         AckOutcome.RELEASED,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -96,11 +96,31 @@ class PermitService(Application[UUID]):
         self._listeners.append(listener)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        recordings = super().save(*objs, **kwargs)
+        if kwargs or not all(isinstance(obj, Aggregate) for obj in objs):
+            recordings = super().save(*objs, **kwargs)
+        else:
+            recordings = self._save_aggregates(objs)
         if recordings and self._listeners:
             last = max(r.notification.id for r in recordings)
             for listener in self._listeners:
                 listener(last)
+        return recordings
+
+    def _save_aggregates(self, aggregates: tuple[Aggregate, ...]) -> list[Recording[UUID]]:
+        """`Application.save` for our aggregates, without its runtime-protocol checks.
+
+        The library tells an aggregate from an event with two `isinstance` checks against
+        runtime Protocols per saved object; Python 3.11 lists the protocol's attributes on
+        every such check: measured, 6% of the server's time at 600 arrivals/s. Every
+        aggregate here is an `Aggregate`, which a nominal check tells at once.
+        """
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
         return recordings
 
     def _lock(self, permit_id: UUID) -> threading.Lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from core.arrivals import ArrivalDesk, ArrivalInput, PlateCandidates, ReleasePol
 from core.codes import PickupCode
 from core.contract import AckOutcome, Arrival, PlateEvidence
 from core.values import PermitStatus, Recipient, code_index_id, visit_id_for
+from core.visit import LaneVisit
 from tests.factories import memory_service, ready_permit, sqlite_service
 
 
@@ -240,4 +243,34 @@ def test_warming_loads_the_waiting_permits_and_their_codes(tmp_path: Path) -> No
     assert all(restarted.cached(p.id) is not None for p in permits)
     assert all(restarted.cached(code_index_id(p.code.code_sha256)) for p in permits)
     assert restarted.warm([(p.code.code_sha256, p.id) for p in permits]) == 0  # already in
+    restarted.close()
+
+
+def test_a_new_visit_is_one_event_and_visits_stored_in_two_still_replay(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    ready = ready_permit(service)
+    first = arrival(ready.code.code_sha256)
+    ArrivalDesk(service, ReleasePolicy.CODE).decide(first, "1")
+    visit_id = visit_id_for("badung", "1", first.visit)
+    assert [type(e).__name__ for e in service.events.get(visit_id)] == ["Arrived"]
+
+    # A visit stored before the first outcome moved into `Arrived`: an `Arrived` without
+    # the arrival's fields, then an `ArrivalRecorded`.
+    earlier = arrival(plate="DK9ZZ")
+    legacy = LaneVisit("badung", "1", earlier.visit, earlier.at)
+    legacy.record_arrival(str(earlier.id), "no_match", "none", (), "DK9ZZ", None, earlier.at)
+    stored = [service.mapper.to_stored_event(e) for e in legacy.collect_events()]
+    state = json.loads(stored[0].state)
+    for name in ("arrival_id", "outcome", "reason", "permits", "plate", "method"):
+        del state[name]
+    stored[0] = dataclasses.replace(stored[0], state=json.dumps(state).encode())
+    service.recorder.insert_events(stored)
+    service.close()
+
+    restarted = sqlite_service(tmp_path / "events.db")
+    replayed = restarted.repository.get(legacy.id)
+    assert isinstance(replayed, LaneVisit)
+    assert replayed.plate == "DK9ZZ"
+    again = ArrivalDesk(restarted, ReleasePolicy.CODE).decide(earlier, "1")
+    assert (again.outcome, again.duplicate_of) == (AckOutcome.DUPLICATE, AckOutcome.NO_MATCH)
     restarted.close()
