@@ -1,9 +1,10 @@
 """The MQTT bridge: arrivals in, acks and releases out, manifests kept current.
 
-paho-mqtt runs its network loop in its own thread; received messages are handed to the
-asyncio loop, where one consumer validates them, asks the read models for plate candidates,
-lets the arrival desk decide (in a worker thread: the event store is synchronous) and
-answers. Every arrival gets an ack, invalid ones too, so edges can empty their outboxes.
+The MQTT connection itself lives in a process of its own (`api.mqtt_link`); what it receives
+comes to the asyncio loop in batches, where one consumer validates the messages, asks the
+read models for plate candidates, lets the arrival desk decide (in a worker thread: the event
+store is synchronous) and answers. Every arrival gets an ack, invalid ones too, so edges can
+empty their outboxes.
 """
 
 from __future__ import annotations
@@ -11,22 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
 from api.manifests import lane_manifest, team_manifests
 from api.metrics import Metrics
+from api.mqtt_link import LinkSetup, MqttLink, Received
 from api.settings import BrokerSettings, ServerSettings
 from api.team_handovers import TeamHandovers
 from core.arrivals import ArrivalDesk, ArrivalInput, DeskDecision, PlateCandidates
@@ -83,128 +77,56 @@ class MqttBridge:
         self.team_handovers = TeamHandovers(
             TeamDesk(service), self.topics, self._publish, metrics, notify
         )
-        self.connected = False
-        # Shared subscriptions are MQTT 5; a 3.1.1 broker (the embedded one) may accept the
-        # '$share/...' filter and then never match it, so 3.1.1 subscribes plainly.
-        self.shared = broker.protocol == "5"
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Messages from paho's thread; one wake-up of the loop covers all that came meanwhile
-        # (a wake-up per message cost more than deciding it, measured with py-spy).
-        self._inbox: deque[tuple[str, bytes, float]] = deque()
+        self._inbox: deque[Received] = deque()
         self._inbox_waiting: asyncio.Event | None = None
-        self._wake_sent = False
         self._consumer: asyncio.Task[None] | None = None
         self._manifest_task: asyncio.Task[None] | None = None
         self._manifest_wanted: asyncio.Event | None = None
-        self._subscriptions: dict[int, str] = {}
         self._teams_published: set[str] = set()
         self._last_lane_manifest: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._manifest_stale = True
         self.lanes_seen: dict[str, LaneStatus] = {}
-        self.client = self._make_client()
+        self.link = MqttLink(self._link_setup(), self._received, self._link_state)
 
-    # -- connection (paho's thread) ---------------------------------------------------------
-
-    def _make_client(self) -> mqtt.Client:
-        v5 = self.broker.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.broker.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
+    def _link_setup(self) -> LinkSetup:
+        broker, topics = self.broker, self.topics
+        return LinkSetup(
+            host=broker.host,
+            port=broker.port,
+            username=broker.username,
+            password=broker.password.get_secret_value(),
+            client_id=broker.client_id,
+            protocol=broker.protocol,
+            tls=broker.tls,
+            ca_file=str(broker.ca_file) if broker.ca_file else None,
+            shared_arrivals=topics.shared_arrivals,
+            all_arrivals=topics.all_arrivals,
+            subscriptions=(f"{topics.root}/lanes/+/status", f"{topics.root}/teams/+/handovers"),
+            status_topic=topics.server_status,
+            online=encode(ServerStatus(state=DeviceState.ONLINE, version=VERSION)),
+            offline=encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
         )
-        password = self.broker.password.get_secret_value()
-        client.username_pw_set(self.broker.username, password or None)
-        client.will_set(
-            self.topics.server_status,
-            encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
-            qos=1,
-            retain=True,
-        )
-        if self.broker.tls:
-            client.tls_set(
-                ca_certs=str(self.broker.ca_file) if self.broker.ca_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        # Nagle's algorithm holds an ack or a release until the previous write is ACKed, and
-        # the peer delays that ACK by up to 40 ms (measured: +35 ms on every release).
-        client.on_socket_open = _disable_nagle
-        # paho's default of 20 messages in flight would throttle acks under load.
-        client.max_inflight_messages_set(1000)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        return client
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        _userdata: Any,
-        _flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            log.error("broker menolak / broker refused the connection: %s", reason)
-            self.connected = False
-            return
-        self.connected = True
-        topic = self.topics.shared_arrivals if self.shared else self.topics.all_arrivals
-        _result, mid = client.subscribe(topic, qos=1)
-        if mid is not None:
-            self._subscriptions[mid] = topic
-        client.subscribe(f"{self.topics.root}/lanes/+/status", qos=1)
-        client.subscribe(f"{self.topics.root}/teams/+/handovers", qos=1)
-        self._publish(
-            self.topics.server_status,
-            ServerStatus(state=DeviceState.ONLINE, version=VERSION),
-            retain=True,
-        )
-        self._manifest_stale = True
-        self._want_manifests()
-        log.info("terhubung ke broker / connected to %s", self.broker.url)
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        _userdata: Any,
-        mid: int,
-        reasons: list[ReasonCode],
-        _properties: Properties | None,
-    ) -> None:
-        topic = self._subscriptions.pop(mid, "")
-        if topic.startswith("$share/") and any(r.is_failure for r in reasons):
-            # A broker without shared subscriptions: one server takes every arrival.
-            self.shared = False
-            _result, plain_mid = client.subscribe(self.topics.all_arrivals, qos=1)
-            if plain_mid is not None:
-                self._subscriptions[plain_mid] = self.topics.all_arrivals
+    def _received(self, batch: list[Received]) -> None:
+        self._inbox.extend(batch)
+        if self._inbox_waiting is not None:
+            self._inbox_waiting.set()
 
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: Any,
-        _flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        self.connected = False
-        log.warning("terputus dari broker / disconnected: %s", reason)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        loop, waiting = self._loop, self._inbox_waiting
-        if loop is None or waiting is None:
-            return
-        self._inbox.append((message.topic, bytes(message.payload), time.perf_counter()))
-        if not self._wake_sent:
-            self._wake_sent = True
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(waiting.set)
+    def _link_state(self, connected: bool, detail: str) -> None:
+        if connected:
+            self._manifest_stale = True  # retained manifests may be gone with the broker
+            self._want_manifests()
+            log.info("terhubung ke broker / connected to %s", self.broker.url)
+        else:
+            log.warning("terputus dari broker / disconnected: %s", detail)
 
     def _publish(self, topic: str, message: Message, *, retain: bool = False) -> None:
-        self.client.publish(topic, encode(message), qos=1, retain=retain)
+        self.link.publish(topic, encode(message), retain=retain)
 
     # -- lifecycle (event loop) -------------------------------------------------------------
 
@@ -214,31 +136,10 @@ class MqttBridge:
         self._manifest_wanted = asyncio.Event()
         self._consumer = asyncio.create_task(self._consume(), name="mqtt-arrivals")
         self._manifest_task = asyncio.create_task(self._manifests(), name="mqtt-manifests")
-        properties = None
-        if self.broker.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = 24 * 3600
-        self.client.connect_async(
-            self.broker.host,
-            self.broker.port,
-            keepalive=30,
-            clean_start=False if self.broker.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        self.client.loop_start()
+        await self.link.start()
 
     async def stop(self) -> None:
-        if self.connected:
-            info = self.client.publish(
-                self.topics.server_status,
-                encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
-                qos=1,
-                retain=True,
-            )
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(info.wait_for_publish, 2.0)
-        self.client.disconnect()
-        self.client.loop_stop()
+        await self.link.stop()
         for task in (self._consumer, self._manifest_task):
             if task is not None:
                 task.cancel()
@@ -264,7 +165,6 @@ class MqttBridge:
         while True:
             await waiting.wait()
             waiting.clear()
-            self._wake_sent = False  # before draining: a later message wakes us again
             while inbox:
                 batch = [inbox.popleft() for _ in range(min(len(inbox), MAX_BATCH))]
                 try:
@@ -410,7 +310,7 @@ class MqttBridge:
                 ),
             )
         if released:
-            self.metrics.release_latency((time.perf_counter() - received) * 1000)
+            self.metrics.release_latency((time.monotonic() - received) * 1000)
         self.notify(
             {
                 "type": "arrival",
@@ -453,17 +353,10 @@ class MqttBridge:
         if content != self._last_lane_manifest or self._manifest_stale:
             payload = encode(manifest)
             for lane in self.settings.lanes:
-                self.client.publish(
-                    self.topics.lane_manifest(lane.lane), payload, qos=1, retain=True
-                )
+                self.link.publish(self.topics.lane_manifest(lane.lane), payload, retain=True)
             self._last_lane_manifest = content
             self._manifest_stale = False
         teams = await team_manifests(conn, self.settings.site, self._teams_published)
         for team, team_manifest in teams.items():
             self._publish(self.topics.team_manifest(team), team_manifest, retain=True)
         self._teams_published = {team for team, m in teams.items() if m.permits}
-
-
-def _disable_nagle(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

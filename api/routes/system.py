@@ -18,6 +18,7 @@ async def health(runtime: RuntimeDep) -> dict[str, object]:
         "ok": True,
         "site": runtime.settings.site,
         "broker_connected": bridge.connected if bridge else None,
+        "mqtt_link": {"pid": bridge.link.pid, "restarts": bridge.link.restarts} if bridge else None,
         "projection_position": runtime.runner.position,
         "warm": runtime.warm,
     }
@@ -29,6 +30,7 @@ async def metrics(runtime: RuntimeDep) -> str:
     runtime.metrics.set_gauge("live_subscribers", runtime.broadcaster.subscribers)
     if runtime.bridge is not None:
         runtime.metrics.set_gauge("broker_connected", int(runtime.bridge.connected))
+        runtime.metrics.set_gauge("mqtt_link_restarts", runtime.bridge.link.restarts)
     return runtime.metrics.render()
 
 

@@ -1,0 +1,121 @@
+"""The server's MQTT link process: killed, it comes back; its server killed, it goes too."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.service import PermitService
+from tests.conftest import MQTT_USERS
+from tests.e2e.test_server_crash import service_settings
+from tests.e2e.test_server_lane_flow import ROOT, arrival, make_ready
+from tests.mqtt_peer import MqttPeer
+from tests.server_process import ServerProcess
+from tests.services import MosquittoServer
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
+
+
+def health(server: ServerProcess) -> dict[str, Any]:
+    answer = httpx.get(f"{server.url}/healthz", timeout=5)
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def wait_until(check: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: its parent just has not reaped it yet.
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+
+
+def test_a_killed_link_is_restarted_and_every_arrival_is_acked_once(
+    server: ServerProcess, mosquitto: MosquittoServer
+) -> None:
+    permits = [make_ready(server, f"DK {n} LK") for n in range(1, 7)]
+    lane = MqttPeer(
+        mosquitto.host, mosquitto.port, "lane-1", MQTT_USERS["lane-1"],
+        [f"{ROOT}/lanes/1/acks"], client_id="lane-1-link-test",
+    )  # fmt: skip
+    try:
+        messages = [arrival(code=p["code"]) for p in permits]
+        first_link = health(server)["mqtt_link"]["pid"]
+        for message in messages[:3]:
+            lane.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+        os.kill(first_link, signal.SIGKILL)
+        for message in messages[3:]:
+            lane.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+
+        wait_until(
+            lambda: health(server)["broker_connected"]
+            and health(server)["mqtt_link"]["pid"] != first_link,
+            20, "a new link connected",
+        )  # fmt: skip
+        assert health(server)["mqtt_link"]["restarts"] == 1
+        assert not alive(first_link)
+
+        # As an edge's outbox does: whatever is not acked yet is sent again.
+        acked: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while len(acked) < len(messages) and time.monotonic() < deadline:
+            for message in messages:
+                if message["id"] not in acked:
+                    lane.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+            for received in lane.drain(1.0):
+                ack = received.json()
+                acked.setdefault(ack["id"], ack["outcome"])
+        assert set(acked) == {m["id"] for m in messages}
+        assert set(acked.values()) <= {"released", "duplicate"}
+    finally:
+        lane.close()
+    service = PermitService(service_settings(server.workdir))
+    try:
+        for permit in permits:
+            names = [name for name, _ in service.history(uuid.UUID(permit["permit"]["id"]))]
+            assert names.count("Released") == 1, names
+    finally:
+        service.close()
+
+
+def test_a_killed_server_takes_its_link_down_and_the_broker_reports_it_offline(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    server = ServerProcess(tmp_path, mosquitto.url, MQTT_USERS["server"])
+    server.start()
+    watcher = MqttPeer(
+        mosquitto.host, mosquitto.port, "lane-1", MQTT_USERS["lane-1"],
+        [f"{ROOT}/server/status"], client_id=f"status-{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+    try:
+        link = health(server)["mqtt_link"]["pid"]
+        online = watcher.wait_for(lambda m: m.json()["state"] == "online", timeout=10)
+        assert online.topic == f"{ROOT}/server/status"
+        server.kill()
+        # The link saw its server's socket close and left without a DISCONNECT, so the
+        # broker published the server's last will.
+        offline = watcher.wait_for(lambda m: m.json()["state"] == "offline", timeout=10)
+        assert offline.json()["state"] == "offline"
+        wait_until(lambda: not alive(link), 10, "the link process exited")
+    finally:
+        watcher.close()
+        server.stop()
