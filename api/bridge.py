@@ -44,12 +44,15 @@ from core.errors import ContractError
 from core.service import PermitService, PermitSnapshot
 from core.teams import TeamDesk
 from projections import queries
+from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 # Arrivals decided together share one store commit; more would only delay the first acks.
 MAX_BATCH = 64
+# Plates are matched in the read models; they wait this long for the latest saves.
+READ_MODEL_WAIT_SECONDS = 1.0
 Notify = Callable[[dict[str, Any]], None]
 
 
@@ -65,8 +68,10 @@ class MqttBridge:
         read_models: ReadModels,
         metrics: Metrics,
         notify: Notify,
+        runner: ProjectionRunner | None = None,
     ) -> None:
         self.settings = settings
+        self.runner = runner
         self.broker = broker
         self.desk = desk
         self.service = service
@@ -248,6 +253,8 @@ class MqttBridge:
     async def _plate_candidates(self, arrival: Arrival) -> PlateCandidates | None:
         if arrival.plate is None:
             return None
+        if self.runner is not None and not await self.runner.reached(READ_MODEL_WAIT_SECONDS):
+            log.warning("model baca tertinggal / read models behind: plate matched as they are")
         kind, rows = await queries.match_ready_plate(
             self.read_models.conn, arrival.site, arrival.plate.text
         )

@@ -76,8 +76,9 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
     )
     if settings.broker is not None:
         runtime.bridge = MqttBridge(
-            settings, settings.broker, desk, service, read_models, metrics, runtime.note_arrival
-        )
+            settings, settings.broker, desk, service, read_models, metrics,
+            runtime.note_arrival, runner,
+        )  # fmt: skip
     bridge = runtime.bridge
 
     def applied(position: int) -> None:

@@ -90,6 +90,7 @@ class ProjectionRunner:
         # position without asking the file (until a failure).
         self._position_known = False
         self._newest_saved = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def on_applied(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` on the event loop after each page is committed."""
@@ -108,6 +109,32 @@ class ProjectionRunner:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed while we were saving
             loop.call_soon_threadsafe(wake.set)
+
+    async def reached(self, timeout: float) -> bool:
+        """Wait until the read models show everything this process has saved so far.
+
+        A query right after a save (a plate read moments after its permit was staged) then
+        sees it. False if that took longer than ``timeout`` seconds.
+        """
+        target = self._newest_saved
+        if self.position >= target:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, waiter))
+        self.wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove((target, waiter))
+        return True
+
+    def _release_waiters(self) -> None:
+        for target, waiter in self._waiters:
+            if target <= self.position and not waiter.done():
+                waiter.set_result(None)
 
     async def _fold_page(self, page: Sequence[Entry]) -> PageChanges:
         wanted = self._fold.permit_ids(page)
@@ -134,6 +161,8 @@ class ProjectionRunner:
     ) -> None:
         await self.read_models.write_page(page)
         self.position = page.last_position
+        if self._waiters:
+            self._release_waiters()
         tally[0] += page.events
         tally[1] += 1
         for listener in self._applied_listeners:

@@ -208,6 +208,28 @@ async def test_the_runner_wakes_when_this_process_saves(tmp_path: Path) -> None:
     service.close()
 
 
+async def test_a_query_can_wait_for_what_this_process_just_saved(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(
+            service.recorder, service.mapper.transcoder, models, poll_seconds=60
+        )
+        service.add_save_listener(runner.wake)
+        await asyncio.to_thread(submit, service)
+        # Not running: the read models cannot catch up, and the wait says so.
+        assert not await runner.reached(0.2)
+        task = asyncio.create_task(runner.run())
+        for saved in range(2, 7):
+            await asyncio.to_thread(submit, service)
+            assert await runner.reached(10)
+            # No sleep in between: the saved permits are in the read models already.
+            counts = await queries.site_counts(models.conn, "badung")
+            assert counts["submitted"] == saved
+        runner.stop()
+        await asyncio.wait_for(task, timeout=10)
+    service.close()
+
+
 def test_rebuild_command_rebuilds_the_read_models(tmp_path: Path) -> None:
     service = sqlite_service(tmp_path / "events.db")
     busy_site(service, permits=9)
