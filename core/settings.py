@@ -32,15 +32,18 @@ class StoreSettings(BaseModel):
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment the `eventsourcing` library reads its persistence from."""
+        env = {"TRANSCODER_TOPIC": "core.transcoder:OrjsonTranscoder"}
         if self.backend == "memory":
-            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+            return {**env, "PERSISTENCE_MODULE": "eventsourcing.popo"}
         if self.backend == "sqlite":
             return {
+                **env,
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         return {
+            **env,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_HOST": self.postgres_host,
             "POSTGRES_PORT": str(self.postgres_port),
