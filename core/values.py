@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 # Ids derived from natural keys (uuid5) make retries land on the same aggregate.
@@ -83,7 +84,9 @@ def code_index_id(code_sha256: str) -> UUID:
     return uuid5(CODE_INDEX_NAMESPACE, code_sha256.lower())
 
 
+@lru_cache(maxsize=4096)
 def visit_id_for(site: str, lane: str, visit: UUID) -> UUID:
+    # Remembered a while: the desk and the new visit's `create_id` both ask for each arrival.
     return uuid5(VISIT_NAMESPACE, f"{site}/{lane}/{visit}")
 
 
