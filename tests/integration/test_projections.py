@@ -208,12 +208,17 @@ async def test_the_runner_wakes_when_this_process_saves(tmp_path: Path) -> None:
     service.close()
 
 
-async def test_a_query_can_wait_for_what_this_process_just_saved(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gather_seconds", [0.0, 30.0])
+async def test_a_query_can_wait_for_what_this_process_just_saved(
+    tmp_path: Path, gather_seconds: float
+) -> None:
+    # With a long pause to gather saves into pages, a waiting query still cuts it short.
     service = sqlite_service(tmp_path / "events.db")
     async with ReadModels(tmp_path / "read.db") as models:
         runner = ProjectionRunner(
-            service.recorder, service.mapper.transcoder, models, poll_seconds=60
-        )
+            service.recorder, service.mapper.transcoder, models, poll_seconds=60,
+            gather_seconds=gather_seconds,
+        )  # fmt: skip
         service.add_save_listener(runner.wake)
         await asyncio.to_thread(submit, service)
         # Not running: the read models cannot catch up, and the wait says so.
@@ -221,10 +226,35 @@ async def test_a_query_can_wait_for_what_this_process_just_saved(tmp_path: Path)
         task = asyncio.create_task(runner.run())
         for saved in range(2, 7):
             await asyncio.to_thread(submit, service)
-            assert await runner.reached(10)
+            assert await runner.reached(10)  # the test's 120 s timeout would catch a pause
             # No sleep in between: the saved permits are in the read models already.
             counts = await queries.site_counts(models.conn, "badung")
             assert counts["submitted"] == saved
+        runner.stop()
+        await asyncio.wait_for(task, timeout=10)
+    service.close()
+
+
+async def test_saves_close_together_share_a_page(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(
+            service.recorder, service.mapper.transcoder, models, poll_seconds=60,
+            gather_seconds=0.5,
+        )  # fmt: skip
+        service.add_save_listener(runner.wake)
+        pages: list[int] = []
+        runner.on_applied(pages.append)
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(0.2)
+        pages.clear()
+        for _ in range(3):
+            await asyncio.to_thread(submit, service)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)
+        # The first save is applied at once; the next two, made in the pause after it, together.
+        assert len(pages) == 2
+        assert await queries.site_counts(models.conn, "badung") == {"submitted": 3}
         runner.stop()
         await asyncio.wait_for(task, timeout=10)
     service.close()
