@@ -43,6 +43,23 @@ class LineLayout:
     plateness: float
 
 
+def _median(values: list[int]) -> float:
+    """The median of a few values, as `np.median` gives it, without its overhead per call."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _grey_median(pixels: Image) -> float:
+    """The median grey level of ``pixels``, as `np.median` gives it, at a fraction of its cost."""
+    flat = pixels.ravel()
+    mid = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, mid)[mid])
+    pair = np.partition(flat, (mid - 1, mid))
+    return (int(pair[mid - 1]) + int(pair[mid])) / 2
+
+
 def _rows(chars: list[Stats]) -> list[list[Stats]]:
     """Chains of components of one height, left to right, each near the last one's line.
 
@@ -83,7 +100,7 @@ def _expiry_below(
     ``boxes`` are the ink components; ``contrast`` the band's ink-to-background contrast.
     With ``glyphs_only`` only separate glyphs count, not the grey-level test.
     """
-    lh = float(np.median([c[3] for c in row]))
+    lh = _median([c[3] for c in row])
     x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
     cx = (x0 + x1) / 2
     # The row's bottom edge at its middle, from a line through the characters' feet, so a
@@ -121,8 +138,9 @@ def _expiry_below(
     half, flank = max(2, int(0.45 * lh)), int(1.1 * lh)
     # Only the columns under the row and its flanks matter; x is relative to ``start``.
     start = max(0, int(x0) - flank)
-    band = grey[top:bottom, start : int(x1) + flank].astype(np.float32)
-    level = float(np.median(band))
+    pixels = grey[top:bottom, start : int(x1) + flank]
+    band = pixels.astype(np.float32)
+    level = _grey_median(pixels)
     if not dark_ink:
         band, level = 255.0 - band, 255.0 - level
     profile = np.clip(level - band, 0, None).mean(axis=0)
@@ -320,10 +338,14 @@ def _best_row(
     """The most plate-like row of characters in one ink mask, with its ranking value."""
     h, w = grey.shape
     best: tuple[float, LineLayout] | None = None
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    # 16-bit labels take a third less time; 8-connected components are at most one in each
+    # 2x2 square of pixels, so they fit whenever those squares are fewer than 2^16.
+    fits = ((h + 1) // 2) * ((w + 1) // 2) < 1 << 16
+    label_type = cv2.CV_16U if fits else cv2.CV_32S
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=label_type)
     # Specks of noise are most components on a plain background; drop them in bulk.
     sized = stats[1:count, :4][stats[1:count, 3] >= 2]
-    boxes: list[Stats] = [(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in sized.tolist()]
+    boxes: list[Stats] = [(x, y, bw, bh) for x, y, bw, bh in sized.tolist()]
     chars = [
         b
         for b in boxes
@@ -337,7 +359,7 @@ def _best_row(
         x1 = max(c[0] + c[2] for c in row)
         lh = max(c[1] + c[3] for c in row) - y0
         # Merged neighbours count as the characters their width holds.
-        char_h = float(np.median([c[3] for c in row]))
+        char_h = _median([c[3] for c in row])
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
         plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
         # The count overshoots for wide letters (a 9-character plate measured 10), but a

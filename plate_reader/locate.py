@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from plate_reader.edges import HalfFrame, edge_strength, halved
+
 Image = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
 
@@ -26,10 +28,9 @@ class Candidate:
     score: float
 
 
-def _text_bands(small: Image, scale: float) -> list[Candidate]:
-    """Horizontal bands of strong, dense gradient in ``small`` (the frame at ``scale``), in
-    full-frame coordinates."""
-    grad = cv2.morphologyEx(small, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+def _text_bands(grad: Image, scale: float) -> list[Candidate]:
+    """Horizontal bands of strong, dense gradient in ``grad`` (the `edge_strength` of the frame
+    at ``scale``), in full-frame coordinates."""
     level, _ = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     # Otsu on a flat frame picks noise; demand some absolute contrast as well.
     _, binary = cv2.threshold(grad, max(level, 28.0), 255, cv2.THRESH_BINARY)
@@ -65,8 +66,13 @@ def _overlap(a: Box, b: Box) -> float:
     return inter / float(aw * ah + bw * bh - inter or 1)
 
 
-def find_candidates(image: Image, *, limit: int = 6) -> list[Candidate]:
-    """Likely plate main lines in ``image``, best first, without overlaps."""
+def find_candidates(
+    image: Image, *, limit: int = 6, half: HalfFrame | None = None
+) -> list[Candidate]:
+    """Likely plate main lines in ``image``, best first, without overlaps.
+
+    ``half`` is ``image`` (grey) at half scale when the caller has it already.
+    """
     grey: Image = image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
     longest = max(grey.shape[:2])
     # Scales chosen so that character gaps of small and large plates both close into a band.
@@ -78,11 +84,13 @@ def find_candidates(image: Image, *, limit: int = 6) -> list[Candidate]:
     # Each scale is halved from the one before, not from the frame: a quarter of the work.
     small, at = grey, 1.0
     for scale in scales:
-        while at > scale:
-            small = np.asarray(cv2.resize(small, None, fx=0.5, fy=0.5,
-                                          interpolation=cv2.INTER_AREA), np.uint8)  # fmt: skip
-            at /= 2
-        pooled.extend(_text_bands(small, scale))
+        if scale == 0.5 and half is not None:
+            small, at, edges = half.grey, scale, half.edges
+        else:
+            while at > scale:
+                small, at = halved(small), at / 2
+            edges = edge_strength(small)
+        pooled.extend(_text_bands(edges, scale))
     pooled.sort(key=lambda c: -c.score)
     kept: list[Candidate] = []
     for candidate in pooled:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from core.plates import Plate, correct_plate, grammar_candidates, match_plate
 from plate_reader.decode import NO_BREAKS, spellings
+from plate_reader.edges import HalfFrame
 from plate_reader.gaps import character_gaps, group_breaks
 from plate_reader.layout import MIN_PLATE_LIKE, LineLayout, plate_layout
 from plate_reader.locate import Box, expand, find_candidates
@@ -225,7 +226,7 @@ class PlateFinder:
         self._recognise = recogniser
         self._max_lines = max_lines
 
-    def _regions(self, image: Image, grey: Image) -> list[_Region]:
+    def _regions(self, image: Image, grey: Image, half: HalfFrame | None) -> list[_Region]:
         """Regions worth reading, most plate-like first: (region, line, layout) each.
 
         A tight crop is always read whole, first. In a frame only regions with a row of
@@ -239,7 +240,7 @@ class PlateFinder:
             whole = (0, 0, w, h)
             regions.append((whole, *_line_box(image, grey, whole, None)))
         ranked = []
-        for candidate in find_candidates(grey, limit=6):
+        for candidate in find_candidates(grey, limit=6, half=half):
             # The band is the main line (or the whole plate); grow it to take in the plate.
             region = expand(candidate.box, image.shape, 0.12, 0.35, 0.8)
             cx, cy, cw, ch = candidate.box
@@ -253,13 +254,19 @@ class PlateFinder:
         return regions + [entry for _, entry in ranked]
 
     def read(
-        self, image: Image, grey: Image, expected: Collection[str] | None = None
+        self,
+        image: Image,
+        grey: Image,
+        expected: Collection[str] | None = None,
+        *,
+        half: HalfFrame | None = None,
     ) -> tuple[PlateRead, ...]:
-        """Plates in a BGR frame (``grey`` the same frame), best first; ``expected`` matches."""
+        """Plates in a BGR frame (``grey`` the same frame, ``half`` it at half scale if the
+        caller has it), best first; ``expected`` matches."""
         readings: list[_Reading] = []
         unread: list[tuple[Box, Image]] = []
         # First pass: each region once, plain; variants only if no region gave a sure plate.
-        regions = self._regions(image, grey)
+        regions = self._regions(image, grey, half)
         self._read_regions(image, regions, self._max_lines, readings, unread)
         if not any(r.confidence >= CONFIDENT for r in readings):
             for region, line in unread[:1]:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from plate_reader.edges import HalfFrame, half_frame
 from plate_reader.ocr import REC_MODEL, Recogniser, rapidocr_models_dir
 from plate_reader.plates import PlateFinder
 from plate_reader.qr import decode_qr
@@ -55,10 +56,14 @@ class Reader:
         """Every QR code and plate in ``frame``; with ``expected``, each plate is matched."""
         image = check_frame(frame)
         start = time.perf_counter()
-        # One grey copy serves both readers: converting a 1280x720 frame costs about 1 ms.
+        # One grey copy, and one half-scale copy with its edges, serve both readers:
+        # converting a 1280x720 frame alone costs about 0.5 ms.
         grey = _grey(image)
-        qr = decode_qr(grey) if self._qr else ()
-        plates = () if self._plates is None else _read_plates(self._plates, image, grey, expected)
+        half = half_frame(grey)
+        qr = decode_qr(grey, half) if self._qr else ()
+        plates = (
+            () if self._plates is None else _read_plates(self._plates, image, grey, half, expected)
+        )
         return FrameReads(qr, plates, round((time.perf_counter() - start) * 1000, 3))
 
     def read_qr(self, frame: object) -> tuple[QrRead, ...]:
@@ -72,7 +77,8 @@ class Reader:
         image = check_frame(frame)
         if self._plates is None:
             return ()
-        return _read_plates(self._plates, image, _grey(image), expected)
+        grey = _grey(image)
+        return _read_plates(self._plates, image, grey, half_frame(grey), expected)
 
 
 def _grey(image: Image) -> Image:
@@ -80,9 +86,13 @@ def _grey(image: Image) -> Image:
 
 
 def _read_plates(
-    finder: PlateFinder, image: Image, grey: Image, expected: Collection[str] | None
+    finder: PlateFinder,
+    image: Image,
+    grey: Image,
+    half: HalfFrame,
+    expected: Collection[str] | None,
 ) -> tuple[PlateRead, ...]:
     colour = (
         image if image.ndim == 3 else np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
     )
-    return finder.read(colour, grey, expected)
+    return finder.read(colour, grey, expected, half=half)

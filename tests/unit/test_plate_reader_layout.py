@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_reader.layout import _glyph_group, plate_layout
+from plate_reader.layout import _glyph_group, _grey_median, _median, plate_layout
 from plate_reader.plates import MIN_PLATENESS
 from plate_reader.synth import Scheme, render_plate
 from plate_reader.synth_render import blend_ink, text_block
@@ -85,3 +85,13 @@ def test_a_plate_whose_expiry_line_faded_is_plate_like_by_its_body(scheme: Schem
     assert layout.plateness >= MIN_PLATENESS
     # The line spans the plate's body, not just the characters the row kept.
     assert layout.box[2] >= 0.6 * width
+
+
+def test_the_quick_medians_are_numpys_to_the_bit() -> None:
+    # The plate-likeness scores compare against thresholds: a median a hair off moves a row.
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 5, 6, 7, 40, 41):
+        heights = rng.integers(6, 60, size).tolist()
+        assert _median(heights) == float(np.median(heights))
+        pixels = rng.integers(0, 256, (3, size), dtype=np.uint8)
+        assert _grey_median(pixels) == float(np.median(pixels.astype(np.float32)))

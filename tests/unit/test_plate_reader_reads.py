@@ -127,6 +127,23 @@ def test_a_qr_that_is_not_a_pickup_code_is_read_but_not_valid(reader: Reader) ->
     assert reads[0].valid_code is False
 
 
+def test_a_whole_read_finds_the_codes_that_read_qr_finds(reader: Reader) -> None:
+    # ``read`` flattens the frame's plain cells before zxing, ``read_qr`` reads it whole.
+    rng = np.random.default_rng(19)
+    found = 0
+    for _ in range(12):
+        image = qr_scene(rng, VALID_CODE).image
+        assert reader.read(image).qr == reader.read_qr(image)
+        found += bool(reader.read_qr(image))
+    assert found >= 8
+
+
+def test_a_frame_one_pixel_high_or_wide_is_read_without_error(reader: Reader) -> None:
+    for shape in ((1, 500, 3), (500, 1, 3), (1, 1)):
+        reads = reader.read(np.zeros(shape, np.uint8))
+        assert (reads.qr, reads.plates) == ((), ())
+
+
 def test_empty_frames_give_no_codes_and_no_plates(reader: Reader) -> None:
     # Signs, badges (``D-4D`` reads as the valid plate ``D 40``) and plateless cars.
     rng = np.random.default_rng(18)
