@@ -167,13 +167,15 @@ async def active_code_hashes(conn: aiosqlite.Connection, site: str) -> list[str]
 
 
 async def waiting_codes(conn: aiosqlite.Connection, site: str, limit: int) -> list[tuple[str, str]]:
-    """(code hash, permit id) of the codes that may release at ``site``, oldest ready first."""
+    """(code hash, permit id) of the codes that may release at ``site``: the READY permits
+    first, the ones most recently ready first (their holders are on their way), then the
+    released ones (their cars are at a window already)."""
     rows = await _all(
         conn,
         "SELECT c.code_sha256, c.permit_id FROM pickup_codes c "
         "JOIN permits p ON p.id = c.permit_id "
         "WHERE c.active = 1 AND p.site = ? AND p.status IN ('ready', 'released') "
-        "ORDER BY p.ready_at LIMIT ?",
+        "ORDER BY p.status = 'ready' DESC, p.ready_at DESC LIMIT ?",
         site,
         limit,
     )

@@ -131,6 +131,19 @@ async def test_read_models_answer_the_questions_the_lanes_ask(tmp_path: Path) ->
     service.close()
 
 
+async def test_the_codes_to_warm_are_the_ready_ones_newest_first(tmp_path: Path) -> None:
+    service = sqlite_service(tmp_path / "events.db")
+    first, second, third = (ready_permit(service, plate=f"DK {n} WM") for n in (1, 2, 3))
+    service.release(first.id, lane="1", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE)
+    async with ReadModels(tmp_path / "read.db") as models:
+        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        waiting = await queries.waiting_codes(models.conn, "badung", 10)
+        assert [permit for _, permit in waiting] == [str(p.id) for p in (third, second, first)]
+        assert waiting[0] == (third.code.code_sha256, str(third.id))
+        assert len(await queries.waiting_codes(models.conn, "badung", 2)) == 2
+    service.close()
+
+
 async def test_a_crash_mid_page_replays_and_never_skips_or_doubles(tmp_path: Path) -> None:
     service = sqlite_service(tmp_path / "events.db")
     busy_site(service)
