@@ -97,7 +97,7 @@ class MqttLink:
         self._pending: list[Outgoing] = []
         self._flush_scheduled = False
         self._stopping = False
-        self._restart: asyncio.TimerHandle | None = None
+        self._restart: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -156,20 +156,30 @@ class MqttLink:
         self._conn.close()
         self._conn = None
         process, self._process = self._process, None
-        code = process.poll() if process is not None else None
-        if process is not None and code is None:
-            process.kill()
-            code = process.wait()
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            if self._loop is not None:  # reaped off the loop: a killed process takes a moment
+                self._loop.run_in_executor(None, process.wait)
         if self.connected:
             self.connected = False
             self.on_state(False, why)
         if self._stopping or self._loop is None:
             return
-        log.error("proses MQTT berhenti / MQTT link stopped (%s, exit %s); restarting", why, code)
+        log.error("proses MQTT berhenti / MQTT link stopped (%s); restarting", why)
         self.restarts += 1
-        self._restart = self._loop.call_later(
-            RESTART_SECONDS, lambda: asyncio.ensure_future(self.start())
-        )
+        self._restart = self._loop.create_task(self._start_again())
+
+    async def _start_again(self) -> None:
+        """Start a new link after a pause, and keep trying while starting fails."""
+        while not self._stopping:
+            await asyncio.sleep(RESTART_SECONDS)
+            try:
+                await self.start()
+            except OSError:
+                log.exception("proses MQTT gagal dimulai / MQTT link failed to start")
+                continue
+            return
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Publish what is queued, say offline (retained) and disconnect; then the link exits."""
