@@ -280,21 +280,15 @@ class MqttBridge:
         received: float,
     ) -> None:
         lane = arrival.lane
-        self._publish(
-            self.topics.acks(lane),
-            Ack(
-                id=arrival.id,
-                outcome=decision.outcome,
-                reason=decision.reason[:200] if decision.reason else None,
-                permits=list(decision.permits),
-            ),
-        )
-        self.metrics.arrival(decision.outcome.value)
-        if decision.outcome is AckOutcome.DUPLICATE:
-            return
+        duplicate = decision.outcome is AckOutcome.DUPLICATE
+        # What the display shows: for an arrival sent again, the first answer once more (the
+        # edge sends again when no ack came, and then the release may have been lost too).
+        shown = decision.duplicate_of if duplicate else decision.outcome
         # A release goes to the lane when something new was released, or when the driver must
         # see the operator; a code that confirms what a plate already released stays quiet.
-        if released or decision.outcome in (
+        # It goes before the ack: one connection keeps their order, so an edge that has the
+        # ack has had the release, and one that lost both sends the arrival again.
+        if released or shown in (
             AckOutcome.AMBIGUOUS, AckOutcome.NO_MATCH, AckOutcome.REJECTED,
         ):  # fmt: skip
             self._publish(
@@ -313,9 +307,21 @@ class MqttBridge:
                         )
                         for p in released
                     ],
-                    see_operator=decision.outcome is not AckOutcome.RELEASED,
+                    see_operator=shown is not AckOutcome.RELEASED,
                 ),
             )
+        self._publish(
+            self.topics.acks(lane),
+            Ack(
+                id=arrival.id,
+                outcome=decision.outcome,
+                reason=decision.reason[:200] if decision.reason else None,
+                permits=list(decision.permits),
+            ),
+        )
+        self.metrics.arrival(decision.outcome.value)
+        if duplicate:
+            return
         if released:
             self.metrics.release_latency((time.monotonic() - received) * 1000)
         self.notify(

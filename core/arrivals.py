@@ -171,10 +171,15 @@ class ArrivalDesk:
         if visit is not None:
             earlier = visit.outcome_of(str(arrival.id))
             if earlier is not None:
+                first = AckOutcome(earlier.outcome)
                 duplicate = DeskDecision(
                     arrival.id, visit_id, AckOutcome.DUPLICATE,
                     f"sudah diproses / already processed: {earlier.outcome}",
-                    earlier.permits, (), AckOutcome(earlier.outcome),
+                    earlier.permits, (), first,
+                    released_permits=(
+                        self._at_window(earlier.permits, arrival.visit)
+                        if first is AckOutcome.RELEASED else ()
+                    ),
                 )  # fmt: skip
                 return duplicate, []
         outcome, reason, permits, method = self._match(
@@ -196,6 +201,22 @@ class ArrivalDesk:
             released_permits=tuple(PermitSnapshot.of(p) for p in released),
         )  # fmt: skip
         return decision, [visit, *released]
+
+    def _at_window(self, permit_ids: Sequence[str], visit: UUID) -> tuple[PermitSnapshot, ...]:
+        """The permits released to ``visit`` and not handed over yet.
+
+        An arrival sent again (its ack never reached the edge) may mean the release never
+        reached the lane's display either: the bridge shows these again.
+        """
+        waiting = []
+        for permit_id in permit_ids:
+            try:
+                permit = self.service.peek(UUID(permit_id))
+            except PermitError:
+                continue
+            if permit.status is PermitStatus.RELEASED and permit.visit == visit:
+                waiting.append(PermitSnapshot.of(permit))
+        return tuple(waiting)
 
     def _visit(self, visit_id: UUID, trust_memory: bool) -> LaneVisit | None:
         if trust_memory:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -57,10 +58,15 @@ def describe_release(release: Release) -> DisplayState:
 class LaneDisplay:
     """The current display state, shared between the MQTT thread and the web page."""
 
+    # Visits whose car has left, remembered so that a release sent again after the car left
+    # (the server answers an arrival sent again with its first release) is not shown.
+    ENDED_KEPT = 64
+
     def __init__(self, lane: str) -> None:
         self.lane = lane
         self._lock = threading.Lock()
         self._state = IDLE
+        self._ended: deque[str] = deque(maxlen=self.ENDED_KEPT)
 
     @property
     def state(self) -> DisplayState:
@@ -71,6 +77,9 @@ class LaneDisplay:
         """Show a release and log it as one line."""
         state = describe_release(release)
         with self._lock:
+            if state.visit in self._ended:
+                log.info("rilis kunjungan selesai / release of an ended visit: %s", state.visit)
+                return self._state
             self._state = state = _with_seq(state, self._state.seq + 1)
         parts = [p for p in (state.headline, state.detail_id) if p]
         log.info("LAYAR / DISPLAY: %s (%s)", " — ".join(parts), state.detail_en)
@@ -79,6 +88,7 @@ class LaneDisplay:
     def visit_ended(self, visit: UUID) -> None:
         """Back to the welcome text once the car the display was for has left."""
         with self._lock:
+            self._ended.append(str(visit))
             if self._state.visit == str(visit):
                 self._state = _with_seq(IDLE, self._state.seq + 1)
 

@@ -55,7 +55,7 @@ def test_a_killed_link_is_restarted_and_every_arrival_is_acked_once(
     permits = [make_ready(server, f"DK {n} LK") for n in range(1, 7)]
     lane = MqttPeer(
         mosquitto.host, mosquitto.port, "lane-1", MQTT_USERS["lane-1"],
-        [f"{ROOT}/lanes/1/acks"], client_id="lane-1-link-test",
+        [f"{ROOT}/lanes/1/acks", f"{ROOT}/lanes/1/releases"], client_id="lane-1-link-test",
     )  # fmt: skip
     try:
         messages = [arrival(code=p["code"]) for p in permits]
@@ -76,16 +76,25 @@ def test_a_killed_link_is_restarted_and_every_arrival_is_acked_once(
 
         # As an edge's outbox does: whatever is not acked yet is sent again.
         acked: dict[str, str] = {}
+        shown: dict[str, list[str]] = {}
         deadline = time.monotonic() + 30
         while len(acked) < len(messages) and time.monotonic() < deadline:
             for message in messages:
                 if message["id"] not in acked:
                     lane.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
             for received in lane.drain(1.0):
-                ack = received.json()
-                acked.setdefault(ack["id"], ack["outcome"])
+                body = received.json()
+                if received.topic.endswith("/releases"):
+                    shown[body["visit"]] = [p["id"] for p in body["permits"]]
+                else:
+                    acked.setdefault(body["id"], body["outcome"])
         assert set(acked) == {m["id"] for m in messages}
         assert set(acked.values()) <= {"released", "duplicate"}
+        # No display went without its release: what the dead link lost came again with the
+        # duplicate's answer, and a release always goes before its ack.
+        assert shown == {
+            m["visit"]: [p["permit"]["id"]] for m, p in zip(messages, permits, strict=True)
+        }
     finally:
         lane.close()
     service = PermitService(service_settings(server.workdir))

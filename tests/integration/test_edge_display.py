@@ -60,3 +60,16 @@ def test_several_permits_are_counted_in_both_languages(count: int) -> None:
     )
     assert state.detail_id == f"Jendela 1 — {count} izin"
     assert state.detail_en == f"Window 1 — {count} permits"
+
+
+def test_a_release_for_a_visit_that_ended_is_not_shown() -> None:
+    # The server shows a release again when an arrival is sent again; the car may be gone.
+    display = LaneDisplay("1")
+    gone, here = uuid.uuid4(), uuid.uuid4()
+    display.show_release(Release(lane="1", window="1", visit=gone, see_operator=True))
+    display.visit_ended(gone)
+    assert display.state.visit is None
+    state = display.show_release(Release(lane="1", window="1", visit=gone, see_operator=True))
+    assert state.visit is None
+    assert display.state.visit is None
+    assert display.show_release(Release(lane="1", window="2", visit=here)).visit == str(here)

@@ -53,6 +53,24 @@ def test_a_redelivered_arrival_is_a_duplicate_and_changes_nothing() -> None:
     assert service.get(ready.id).version == version
 
 
+def test_an_arrival_sent_again_shows_its_release_again_until_handed_over() -> None:
+    # No ack reached the edge, so the release may not have reached the display either.
+    service = memory_service()
+    ready = ready_permit(service)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    first = arrival(ready.code.code_sha256)
+    desk.decide(first, window="1")
+    again = desk.decide(first, window="1")
+    assert [p.id for p in again.released_permits] == [ready.id]
+    assert again.released_permits[0].status is PermitStatus.RELEASED
+    service.hand_over(
+        ready.id, handover_id="h", by="op", recipient=Recipient.OWNER, id_checked=True,
+        channel="lane:1",
+    )  # fmt: skip
+    late = desk.decide(first, window="1")
+    assert (late.outcome, late.released_permits) == (AckOutcome.DUPLICATE, ())
+
+
 @pytest.mark.parametrize(
     ("make_code", "reason"),
     [
