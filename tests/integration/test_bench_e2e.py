@@ -38,3 +38,10 @@ def test_a_small_e2e_run_reports_every_arrival_acked_and_released() -> None:
     assert len(steps) == 1
     assert steps[0]["arrivals"] == 150
     assert report["server_peak_rss_mb"] > 0  # type: ignore[operator]
+    # Every process that works for an arrival is accounted for, the link within the server's.
+    parts = report["cpu_ms_per_arrival"]
+    assert isinstance(parts, dict)
+    assert set(parts) == {"server", "mqtt_link", "broker", "load_generator"}
+    assert all(ms > 0 for ms in parts.values()), parts
+    server_and_link = parts["server"] + parts["mqtt_link"]
+    assert abs(report["server_cpu_ms_per_arrival"] - server_and_link) < 0.01  # type: ignore[operator]
