@@ -24,6 +24,8 @@ from eventsourcing.persistence import (
 
 # orjson holds integers in 64 bits; beyond that JSON numbers come back as floats.
 _INT_LIMIT = 2**63
+# Types written exactly as they are (not their subclasses: an enum is written as its value).
+_AS_IS = frozenset({str, bool, type(None)})
 
 
 class _NotPlainError(Exception):
@@ -69,10 +71,11 @@ class OrjsonTranscoder(JSONTranscoder):
             for key, item in value.items():
                 if type(key) is not str:
                     raise _NotPlainError
-                tagged[key] = self._tagged(item)
+                # Most fields are text or None: kept as they are without a call.
+                tagged[key] = item if type(item) in _AS_IS else self._tagged(item)
             return tagged
         if kind is list or kind is tuple:
-            return [self._tagged(item) for item in value]
+            return [item if type(item) in _AS_IS else self._tagged(item) for item in value]
         transcoding = self.types.get(kind)
         if transcoding is not None:
             return {"_type_": transcoding.name, "_data_": self._tagged(transcoding.encode(value))}
