@@ -10,6 +10,7 @@ are read, best first.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -24,6 +25,10 @@ _WORK_HEIGHT = 36
 # A plate holds at most 9 characters, but the count is estimated from widths, and wide
 # letters (``M``, ``W``) and merged pairs make it overshoot: a 9-character plate measured 10.
 _MOST_CHARACTERS = 11
+# How far (a share of the row's width, each way) the expiry's glyphs under a long row may
+# sit from its middle: 0.03 and 0.09 on the benchmark's plates, 0.04-0.47 (15 of 27 over
+# 0.15) under the shop signs of its empty frames.
+_OFF_CENTRE = 0.15
 # The plate-likeness a region needs to be read (an expiry line or the plate's body under
 # a row); ``plates.MIN_PLATENESS`` is the same.
 MIN_PLATE_LIKE = 0.75
@@ -290,14 +295,7 @@ def plate_layout(
     # the band's contrast so that noise on a plain background stays below it.
     offset = min(18.0, max(5.0, 0.25 * float(spread[0, 0])))
     block = max(11, (min(h, bh) // 2) * 2 + 1)
-    adaptive = cv2.ADAPTIVE_THRESH_MEAN_C
-    dark = np.asarray(
-        cv2.adaptiveThreshold(grey, 255, adaptive, cv2.THRESH_BINARY_INV, block, offset), np.uint8
-    )
-    light = np.asarray(
-        cv2.adaptiveThreshold(255 - grey, 255, adaptive, cv2.THRESH_BINARY_INV, block, offset),
-        np.uint8,
-    )
+    dark, light = _ink_masks(grey, block, offset)
     background = np.asarray(cv2.bitwise_not(dark | light), np.uint8)
     # Ink-to-background contrast of the band, for judging how dark a faint expiry line is.
     contrast = 4.0 * float(spread[0, 0])
@@ -323,6 +321,23 @@ def plate_layout(
             # separates most of them again. Not worth it for a row unlike a plate's.
             masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     return None if best is None else best[1]
+
+
+def _ink_masks(grey: Image, block: int, offset: float) -> tuple[Image, Image]:
+    """Dark and light ink: pixels ``offset`` or more below (above) their ``block`` mean.
+
+    Bit for bit the two `cv2.adaptiveThreshold` (mean-C) calls of ``grey`` and its inverse,
+    from one box filter: the inverse's mean is 255 minus the mean, as an odd block's mean
+    is never halfway between two grey levels.
+    """
+    mean = cv2.boxFilter(grey, -1, (block, block), borderType=cv2.BORDER_REPLICATE)
+    below = cv2.subtract(grey, mean, dtype=cv2.CV_16S)
+    # adaptiveThreshold compares against the offset rounded down. (OpenCV's stubs leave out
+    # compare's scalar form.)
+    step = math.floor(offset)
+    dark = np.asarray(cv2.compare(below, -step, cv2.CMP_LE), np.uint8)  # type: ignore[call-overload]
+    light = np.asarray(cv2.compare(below, step, cv2.CMP_GE), np.uint8)  # type: ignore[call-overload]
+    return dark, light
 
 
 def _rim_joined(layout: LineLayout) -> bool:
@@ -372,6 +387,14 @@ def _best_row(
             if plausible or long_row
             else None
         )
+        if (
+            long_row
+            and centre is not None
+            and abs(2 * centre - x0 - x1) > 2 * _OFF_CENTRE * (x1 - x0)
+        ):
+            # A row this long is the whole main line, and the plate centres it over the expiry
+            # line; specks under a sign's board fall anywhere along it.
+            centre = None
         plausible = plausible or (long_row and centre is not None)
         expiry = centre is not None
         scheme = _scheme_background(region[line], background[line])

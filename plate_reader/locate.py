@@ -31,9 +31,10 @@ class Candidate:
 def _text_bands(grad: Image, scale: float) -> list[Candidate]:
     """Horizontal bands of strong, dense gradient in ``grad`` (the `edge_strength` of the frame
     at ``scale``), in full-frame coordinates."""
-    level, _ = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    # Otsu on a flat frame picks noise; demand some absolute contrast as well.
-    _, binary = cv2.threshold(grad, max(level, 28.0), 255, cv2.THRESH_BINARY)
+    level, binary = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    if level < 28.0:
+        # Otsu on a flat frame picks noise; demand some absolute contrast as well.
+        _, binary = cv2.threshold(grad, 28.0, 255, cv2.THRESH_BINARY)
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(
         cv2.MORPH_RECT, (9, 3)))  # fmt: skip
     binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_reader.layout import _glyph_group, _grey_median, _median, plate_layout
+from plate_reader.layout import _glyph_group, _grey_median, _ink_masks, _median, plate_layout
 from plate_reader.plates import MIN_PLATENESS
 from plate_reader.synth import Scheme, render_plate
 from plate_reader.synth_render import blend_ink, text_block
@@ -95,3 +95,51 @@ def test_the_quick_medians_are_numpys_to_the_bit() -> None:
         assert _median(heights) == float(np.median(heights))
         pixels = rng.integers(0, 256, (3, size), dtype=np.uint8)
         assert _grey_median(pixels) == float(np.median(pixels.astype(np.float32)))
+
+
+def _long_row_over_glyphs(at: float) -> np.ndarray:
+    """A board with a row of ten separate characters (as long as a plate's main line is
+    measured at most) and four expiry-sized glyphs under it, centred ``at`` along the row."""
+    lh, cw, gap = 40, 26, 8
+    text = "TOKOMAJU88"
+    width = len(text) * (cw + gap) - gap
+    board = np.full((lh * 3, width + 60, 3), (230, 230, 230), np.uint8)
+    for i, char in enumerate(text):
+        glyph = text_block(char, (cw, lh), 6, cv2.FONT_HERSHEY_DUPLEX)
+        blend_ink(board, glyph, (20, 20, 20), 30 + i * (cw + gap), lh // 2)
+    dw, dh = 7, 12
+    x = 30 + int(at * width) - 2 * (dw + 3)
+    for i, digit in enumerate("0829"):
+        glyph = text_block(digit, (dw, dh), 3, cv2.FONT_HERSHEY_SIMPLEX)
+        blend_ink(board, glyph, (20, 20, 20), x + i * (dw + 3), lh // 2 + lh + 8)
+    return board
+
+
+@pytest.mark.parametrize(("at", "plate_like"), [(0.5, True), (0.75, False), (0.85, False)])
+def test_glyphs_count_as_the_expiry_of_a_long_row_only_under_its_middle(
+    at: float, plate_like: bool
+) -> None:
+    # A plate centres its main line over the expiry; specks under a shop sign fall anywhere.
+    layout = plate_layout(_long_row_over_glyphs(at))
+    assert layout is not None
+    assert layout.characters >= 10
+    assert layout.expiry is plate_like
+    assert (layout.plateness >= MIN_PLATENESS) is plate_like
+
+
+@pytest.mark.parametrize("offset", [5.0, 7.5, 12.25, 18.0])
+@pytest.mark.parametrize("block", [11, 23, 73])
+def test_the_ink_masks_are_opencvs_adaptive_thresholds_to_the_bit(
+    offset: float, block: int
+) -> None:
+    rng = np.random.default_rng(block)
+    flat = render_plate("DK 1234 AB", Scheme.YELLOW, rng, expiry="08.29")
+    grey = cv2.cvtColor(cv2.resize(flat, (240, 76)), cv2.COLOR_BGR2GRAY)
+    noisy = np.clip(grey + rng.normal(0, 6, grey.shape), 0, 255).astype(np.uint8)
+    for image in (grey, noisy, rng.integers(0, 256, (50, 90), dtype=np.uint8)):
+        dark, light = _ink_masks(image, block, offset)
+        mean_c, inverted = cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV
+        expected_dark = cv2.adaptiveThreshold(image, 255, mean_c, inverted, block, offset)
+        expected_light = cv2.adaptiveThreshold(255 - image, 255, mean_c, inverted, block, offset)
+        assert np.array_equal(dark, expected_dark)
+        assert np.array_equal(light, expected_light)
