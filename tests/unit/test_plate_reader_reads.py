@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from core.plates import MatchKind, Plate
-from plate_reader import Reader
+from plate_reader import Reader, plates
+from plate_reader.layout import plate_layout
+from plate_reader.locate import Box, find_candidates
 from plate_reader.ocr import ALPHABET, TextLine
-from plate_reader.plates import interpret, read_line
-from plate_reader.synth import Scheme, empty_scene, plate_crop, plate_scene, qr_scene
-from plate_reader.synth_render import blend_ink, text_block
+from plate_reader.plates import WIDEST_BAND, interpret, read_line
+from plate_reader.synth import Scheme, car_scene, empty_scene, plate_crop, plate_scene, qr_scene
+from plate_reader.synth_render import blend_ink, render_plate, text_block
 
 VALID_CODE = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 
@@ -81,6 +83,43 @@ def test_signs_badges_and_the_expiry_line_are_not_plates(
 ) -> None:
     assert reader.read_plates(_text_board(text, size, 230, 20)) == ()
     assert reader.read_plates(_text_board(text, size, 25, 235)) == ()
+
+
+@pytest.mark.parametrize("motorcycle", [False, True])
+def test_the_widest_plates_main_line_is_within_the_widest_band(motorcycle: bool) -> None:
+    # Nine wide characters: the longest main line a plate can have.
+    flat = render_plate("KB 8888 MMM", Scheme.BLACK_ON_WHITE, np.random.default_rng(3),
+                        motorcycle=motorcycle, expiry="08.29")  # fmt: skip
+    layout = plate_layout(cv2.resize(flat, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA))
+    assert layout is not None
+    _, _, width, height = layout.box
+    assert 4.0 < width / height < WIDEST_BAND - 1.0
+
+
+def test_a_band_wider_than_any_plate_line_is_not_examined(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shop's lettering on a wall of its own grey: the band is the text, 7.9 times its height.
+    frame = np.full((720, 1280, 3), 120, np.uint8)
+    frame[100:180, 100:580] = _text_board("TOKO MAJU JAYA", (480, 80), 120, 240)
+    sample = car_scene(np.random.default_rng(8), "KB 8888 MMM", level=0.2)
+    frame[400:] = sample.image[400:]
+    examined: list[tuple[int, int, int, int]] = []
+    line_box = plates._line_box
+
+    def recording(image: np.ndarray, grey: np.ndarray, region: Box, band: Box | None) -> object:
+        if band is not None:
+            examined.append(band)
+        return line_box(image, grey, region, band)
+
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    bands = [c.box for c in find_candidates(grey, limit=6)]
+    assert any(w > WIDEST_BAND * h for _, _, w, h in bands), bands  # the sign's band
+    monkeypatch.setattr(plates, "_line_box", recording)
+    reads = reader.read_plates(frame)
+    assert examined
+    assert all(w <= WIDEST_BAND * h for _, _, w, h in examined)
+    assert [r.text for r in reads][:1] == [sample.plate]
 
 
 @pytest.mark.parametrize(
