@@ -9,6 +9,7 @@ conflict for the back office, never dropped. A message sent again is a duplicate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -16,6 +17,10 @@ from core.contract import TeamHandover
 from core.errors import AlreadyHandedOverError, PermitError, PermitNotFoundError
 from core.service import PermitService
 from core.values import Recipient
+
+# How far ahead of the server's clock a device's clock may run before its times are not
+# believed: phones keep time by the network within seconds; minutes are a clock left unset.
+CLOCK_AHEAD_TOLERANCE = timedelta(minutes=5)
 
 
 class TeamOutcome(StrEnum):
@@ -42,6 +47,7 @@ class TeamDesk:
     def apply(self, handover: TeamHandover) -> TeamDecision:
         handover_id = str(handover.id)
         channel = f"team:{handover.team}"
+        happened_at, clock_note = self._when(handover)
         try:
             permit_id = UUID(handover.permit_id)
             permit = self.service.get(permit_id)
@@ -57,7 +63,7 @@ class TeamDesk:
                 self.service.hand_over(
                     permit_id, handover_id=handover_id, by=handover.by,
                     recipient=Recipient(handover.recipient), id_checked=handover.id_checked,
-                    channel=channel, happened_at=handover.happened_at,
+                    channel=channel, happened_at=happened_at,
                     delegate_id=handover.delegate_id,
                 )  # fmt: skip
             except AlreadyHandedOverError as refused:
@@ -66,12 +72,28 @@ class TeamDesk:
             except PermitError as refused:
                 reason = refused.message
             else:
-                return self._decision(handover, TeamOutcome.APPLIED, None)
+                return self._decision(handover, TeamOutcome.APPLIED, clock_note)
         self.service.record_conflict(
             permit_id, handover_id=handover_id, by=handover.by, channel=channel,
-            reason=reason, happened_at=handover.happened_at,
+            reason=reason, happened_at=happened_at,
         )  # fmt: skip
         return self._decision(handover, TeamOutcome.CONFLICT, reason)
+
+    def _when(self, handover: TeamHandover) -> tuple[datetime, str | None]:
+        """When the handover happened, as far as the server can tell, and a note if the
+        device's clock could not be taken at its word.
+
+        A field tablet's clock may run ahead (a flat battery resets it, or it was never set):
+        a handover dated later than now did not happen then. It is recorded at the server's
+        time, and the device is told. A time in the past is believed: teams send hours late.
+        """
+        now = self.service.clock()
+        if handover.happened_at <= now + CLOCK_AHEAD_TOLERANCE:
+            return handover.happened_at, None
+        return now, (
+            f"jam perangkat di depan ({handover.happened_at.isoformat()}); dicatat pada waktu "
+            f"server / device clock ahead; recorded at the server's time"
+        )
 
     def _code_problem(self, permit_id: UUID, handover: TeamHandover) -> str | None:
         """A handover made on a code that was reissued meanwhile is a conflict."""

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 from core.contract import TeamHandover
-from core.teams import TeamDesk, TeamOutcome
+from core.teams import CLOCK_AHEAD_TOLERANCE, TeamDesk, TeamOutcome
 from core.values import PermitStatus, Recipient, ReleaseMethod
 from tests.factories import FrozenClock, memory_service, ready_permit
 
@@ -42,6 +42,28 @@ def test_a_team_handover_is_applied_with_its_offline_time_once() -> None:
     assert handover is not None
     assert handover.happened_at == message.happened_at
     assert handover.channel == "team:a"
+
+
+def test_a_handover_dated_ahead_of_the_server_is_recorded_at_the_servers_time() -> None:
+    # A tablet whose clock was never set (or reset by a flat battery) runs ahead.
+    clock = FrozenClock()
+    service = memory_service(clock)
+    desk = TeamDesk(service)
+    ahead, slightly = assigned(service, clock), assigned(service, clock)
+    decision = desk.apply(team_handover(ahead.id, clock, happened_at=clock.now + timedelta(days=2)))
+    assert decision.outcome is TeamOutcome.APPLIED
+    assert decision.reason is not None
+    assert "jam perangkat" in decision.reason
+    handover = service._permit(ahead.id).handover
+    assert handover is not None
+    assert handover.happened_at == clock.now
+    # Within the tolerance the device's time stands: clocks differ by seconds.
+    near = clock.now + CLOCK_AHEAD_TOLERANCE - timedelta(seconds=1)
+    kept = desk.apply(team_handover(slightly.id, clock, happened_at=near))
+    assert (kept.outcome, kept.reason) == (TeamOutcome.APPLIED, None)
+    handover = service._permit(slightly.id).handover
+    assert handover is not None
+    assert handover.happened_at == near
 
 
 def test_a_permit_handed_over_at_a_window_meanwhile_is_a_recorded_conflict() -> None:
