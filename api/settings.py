@@ -89,6 +89,9 @@ class ServerSettings(BaseModel):
     port: int = 8080
     api_keys: tuple[ApiKey, ...] = ()
     manifest_debounce_seconds: float = 0.5
+    feedback_retention_days: int = Field(default=365, ge=1)
+    """Ratings and complaints older than this are deleted (UU PDP 27/2022: personal data is
+    kept no longer than its purpose needs; a year covers the yearly service survey)."""
     sole_writer: bool = True
     """This server is the only process writing its event store (one node per store): its
     cached permits are then the truth and an arrival reads nothing from the store. Set

@@ -8,7 +8,7 @@ The pickup code in the path is the credential: no login. It is shown back only o
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs
 from uuid import UUID
 
@@ -41,7 +41,11 @@ def qr_svg(code: str) -> str:
 def feedback_store(request: Request, runtime: Runtime) -> FeedbackStore:
     store: FeedbackStore | None = getattr(request.app.state, "feedback", None)
     if store is None:
-        store = FeedbackStore(runtime.settings.read_models.parent / "feedback.db")
+        settings = runtime.settings
+        store = FeedbackStore(
+            settings.read_models.parent / "feedback.db",
+            timedelta(days=settings.feedback_retention_days),
+        )
         request.app.state.feedback = store
     return store
 

@@ -9,7 +9,7 @@ the read-model file; it holds the permit id, the rating, the text and the time, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -33,10 +33,19 @@ class Feedback:
 
 
 class FeedbackStore:
-    """One row per permit: a citizen may change their mind, the last word counts."""
+    """One row per permit: a citizen may change their mind, the last word counts.
 
-    def __init__(self, path: Path) -> None:
+    Rows older than ``retention`` are deleted whenever feedback is written, and never read
+    after it: the file holds no more than the retention period's feedback.
+    """
+
+    def __init__(self, path: Path, retention: timedelta = timedelta(days=365)) -> None:
         self.path = path
+        self.retention = retention
+
+    def _cutoff(self) -> str:
+        # Written as UTC ISO 8601 throughout, so text order is time order.
+        return (datetime.now(UTC) - self.retention).isoformat()
 
     async def _connect(self) -> aiosqlite.Connection:
         # A connection per call: feedback is rare, and this needs no start or stop hook.
@@ -55,6 +64,7 @@ class FeedbackStore:
                 "VALUES (?, ?, ?, ?)",
                 (entry.permit_id, entry.rating, entry.complaint, entry.at),
             )
+            await conn.execute("DELETE FROM feedback WHERE at < ?", (self._cutoff(),))
             await conn.commit()
         finally:
             await conn.close()
@@ -64,8 +74,9 @@ class FeedbackStore:
         conn = await self._connect()
         try:
             async with conn.execute(
-                "SELECT permit_id, rating, complaint, at FROM feedback WHERE permit_id = ?",
-                (permit_id,),
+                "SELECT permit_id, rating, complaint, at FROM feedback "
+                "WHERE permit_id = ? AND at >= ?",
+                (permit_id, self._cutoff()),
             ) as cursor:
                 row = await cursor.fetchone()
         finally:
@@ -76,7 +87,9 @@ class FeedbackStore:
         """How many ratings there are and their mean, for the dashboard."""
         conn = await self._connect()
         try:
-            async with conn.execute("SELECT COUNT(*), AVG(rating) FROM feedback") as cursor:
+            async with conn.execute(
+                "SELECT COUNT(*), AVG(rating) FROM feedback WHERE at >= ?", (self._cutoff(),)
+            ) as cursor:
                 row = await cursor.fetchone()
         finally:
             await conn.close()
