@@ -14,7 +14,7 @@ from api.pages import citizen as citizen_page
 from api.pages import lanes as lane_pages
 from api.routes import applications, citizen, lanes, system
 from api.runtime import start_runtime, stop_runtime
-from api.security import KeyRing
+from api.security import KeyRing, session_secret
 from api.settings import ServerSettings
 
 
@@ -35,7 +35,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.keyring = KeyRing(settings.api_keys)
+    app.state.keyring = KeyRing(
+        settings.api_keys, session_secret(settings.service.nik_key.get_secret_value())
+    )
     install_error_handlers(app)
     # The pages' /p/{code} comes before the JSON one: it serves HTML to browsers, JSON otherwise.
     for page in (auth, citizen_page, lane_pages, office, dashboard):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -36,10 +38,12 @@ class Caller:
 
 
 class KeyRing:
-    """The configured keys, looked up by digest in constant time per key."""
+    """The configured keys, looked up by digest in constant time per key; and the pages'
+    sessions, which name a key without holding it."""
 
-    def __init__(self, keys: Iterable[ApiKey]) -> None:
+    def __init__(self, keys: Iterable[ApiKey], session_secret: bytes) -> None:
         self._keys = tuple(keys)
+        self._secret = session_secret
 
     def caller(self, presented: str) -> Caller | None:
         digest = ApiKey.digest(presented)
@@ -49,12 +53,60 @@ class KeyRing:
                 found = key
         return Caller(found.name, found.role, found.lanes) if found else None
 
+    def session(self, presented: str, now: float, seconds: int) -> str | None:
+        """A session token for a valid key: when it ends, a MAC over that and the key's
+        digest and role, and which key (the digest's first characters: cookie-safe, and no
+        help in guessing a random key). A leaked token ends with the session and never
+        reveals the key; removing or changing the key ends its sessions."""
+        digest = ApiKey.digest(presented)
+        for key in self._keys:
+            if hmac.compare_digest(key.sha256, digest):
+                until = int(now) + seconds
+                return f"{until}.{self._mac(key, until)}.{key.sha256[:_KEY_ID]}"
+        return None
+
+    def session_caller(self, token: str, now: float) -> Caller | None:
+        """The caller a session token speaks for, while it lasts and its key is configured."""
+        until_text, _, rest = token.partition(".")
+        mac, _, key_id = rest.partition(".")
+        if not until_text.isdigit() or int(until_text) <= now or len(key_id) != _KEY_ID:
+            return None
+        until = int(until_text)
+        found = None
+        for key in self._keys:
+            if key.sha256.startswith(key_id) and hmac.compare_digest(self._mac(key, until), mac):
+                found = key
+        return Caller(found.name, found.role, found.lanes) if found else None
+
+    def _mac(self, key: ApiKey, until: int) -> str:
+        message = f"{key.sha256}|{key.role}|{until}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+
+_KEY_ID = 12
+
+
+def session_secret(nik_key: str) -> bytes:
+    """The pages' session signing key, derived from the site's secret so that sessions
+    survive a restart and no second secret has to be configured."""
+    return hmac.new(nik_key.encode(), b"drivethru page sessions", hashlib.sha256).digest()
+
 
 _bearer = HTTPBearer(auto_error=False)
 
-SESSION_COOKIE = "drivethru_key"
-"""The pages' session: the API key itself in an HttpOnly, SameSite=Strict cookie, because a
-browser's EventSource cannot send an Authorization header (see docs/pages.md)."""
+SESSION_COOKIE = "drivethru_session"
+"""The pages' session: a signed token naming the key (`KeyRing.session`) in an HttpOnly,
+SameSite=Strict cookie, because a browser's EventSource cannot send an Authorization header
+(see docs/pages.md)."""
+
+
+def request_caller(request: Request, bearer: str | None) -> Caller | None:
+    """The caller by its bearer key or, when no header is sent, by the pages' session."""
+    keyring: KeyRing = request.app.state.keyring
+    if bearer:
+        return keyring.caller(bearer)
+    token = request.cookies.get(SESSION_COOKIE)
+    return keyring.session_caller(token, time.time()) if token else None
 
 
 def current_caller(
@@ -62,13 +114,12 @@ def current_caller(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Caller:
     """The caller by its bearer key or, when no header is sent, by the pages' session cookie."""
-    presented = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
-    if not presented:
+    bearer = credentials.credentials if credentials else None
+    if not bearer and not request.cookies.get(SESSION_COOKIE):
         raise AuthError("Perlu kunci API / an API key is required (Authorization: Bearer)")
-    keyring: KeyRing = request.app.state.keyring
-    caller = keyring.caller(presented)
+    caller = request_caller(request, bearer)
     if caller is None:
-        raise AuthError("Kunci API tidak dikenal / unknown API key")
+        raise AuthError("Kunci API atau sesi tidak dikenal / unknown API key or session")
     return caller
 
 

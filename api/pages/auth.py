@@ -1,18 +1,20 @@
-"""Signing in for the pages: the API key goes into an HttpOnly, SameSite=Strict cookie."""
+"""Signing in for the pages: a signed session token (never the API key itself) goes into an
+HttpOnly, SameSite=Strict cookie for a working day."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.pages.layout import SECURITY_HEADERS, L, e, message_page, page, respond
-from api.security import SESSION_COOKIE, Caller, KeyRing
+from api.security import SESSION_COOKIE, Caller, KeyRing, request_caller
 from api.settings import Role
 
 router = APIRouter(include_in_schema=False)
-SESSION_SECONDS = 12 * 3600  # one working day; the key itself never expires here
+SESSION_SECONDS = 12 * 3600  # one working day; the token ends then, the key does not
 
 
 def _safe_next(target: str | None) -> str:
@@ -22,19 +24,16 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def presented_key(request: Request) -> str | None:
+def _caller(request: Request) -> Caller | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return token.strip()
-    return request.cookies.get(SESSION_COOKIE)
+    bearer = token.strip() if scheme.lower() == "bearer" and token else None
+    return request_caller(request, bearer)
 
 
 def page_caller(request: Request, *roles: Role, lane: str | None = None) -> Caller | Response:
     """The signed-in caller if allowed here; otherwise the login redirect or a 403 page."""
-    keyring: KeyRing = request.app.state.keyring
-    key = presented_key(request)
-    caller = keyring.caller(key) if key else None
+    caller = _caller(request)
     if caller is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -98,11 +97,19 @@ async def login(request: Request) -> Response:
         return _login_form(target, failed=True)
     if caller.role == "operator" and target == "/office" and caller.lanes:
         target = f"/lanes/{caller.lanes[0]}/console"
+    return _signed_in(request, key, target)
+
+
+def _signed_in(request: Request, key: str, target: str) -> Response:
+    """Redirect to ``target`` with a session cookie for ``key`` (a key the keyring knows)."""
+    keyring: KeyRing = request.app.state.keyring
+    token = keyring.session(key, time.time(), SESSION_SECONDS)
     answer = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
-    answer.set_cookie(
-        SESSION_COOKIE, key, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", path="/",
-    )  # fmt: skip
+    if token is not None:
+        answer.set_cookie(
+            SESSION_COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https", path="/",
+        )  # fmt: skip
     return answer
 
 
@@ -115,12 +122,7 @@ async def demo_login(role: str, request: Request, next: str | None = None) -> Re
         return message_page(
             ("Tidak ada", "Not found"), ("Hanya di demo.", "Only in the demo."), 404
         )
-    answer = RedirectResponse(_safe_next(next), status_code=303, headers=SECURITY_HEADERS)
-    answer.set_cookie(
-        SESSION_COOKIE, key.get_secret_value(), max_age=SESSION_SECONDS, httponly=True,
-        samesite="strict", secure=request.url.scheme == "https", path="/",
-    )  # fmt: skip
-    return answer
+    return _signed_in(request, key.get_secret_value(), _safe_next(next))
 
 
 @router.post("/logout")
@@ -133,9 +135,7 @@ async def logout() -> Response:
 @router.get("/")
 async def home(request: Request) -> Response:
     """Staff land on their page; everyone else on the sign-in form."""
-    keyring: KeyRing = request.app.state.keyring
-    key = presented_key(request)
-    caller = keyring.caller(key) if key else None
+    caller = _caller(request)
     if caller is None:
         return RedirectResponse("/login", status_code=303)
     if caller.role == "operator" and caller.lanes:

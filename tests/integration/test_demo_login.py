@@ -10,7 +10,7 @@ from pydantic import SecretStr, ValidationError
 
 from api.app import create_app
 from api.security import SESSION_COOKIE
-from api.settings import ServerSettings
+from api.settings import ApiKey, ServerSettings
 from core.settings import ServiceSettings, StoreSettings
 
 
@@ -21,9 +21,13 @@ def settings(tmp_path: Path, *, demo: bool, logins: dict[str, str]) -> ServerSet
         if demo
         else ServiceSettings(store=store, nik_key=SecretStr("a-real-secret-0123456789"))
     )
+    keys = [
+        {"name": f"demo-{role}", "role": role, "sha256": ApiKey.digest(key)}
+        for role, key in logins.items()
+    ]
     return ServerSettings.model_validate(
         {"service": service, "broker": None, "read_models": tmp_path / "read.db",
-         "demo_logins": logins}
+         "demo_logins": logins, "api_keys": keys}
     )  # fmt: skip
 
 
@@ -33,8 +37,10 @@ def test_a_demo_link_signs_in_and_lands_on_the_page(tmp_path: Path) -> None:
         answer = client.get("/demo/login/admin?next=/dashboard", follow_redirects=False)
         assert answer.status_code == 303
         assert answer.headers["location"] == "/dashboard"
-        assert answer.cookies[SESSION_COOKIE] == "demo-admin-key"
+        session = answer.cookies[SESSION_COOKIE]
+        assert "demo-admin-key" not in session  # a signed session, never the key itself
         assert "httponly" in answer.headers["set-cookie"].lower()
+        assert client.get("/dashboard", follow_redirects=False).status_code == 200
         away = client.get("/demo/login/admin?next=//evil.example/", follow_redirects=False)
         assert away.headers["location"] == "/office"  # never an open redirect
         assert client.get("/demo/login/operator", follow_redirects=False).status_code == 404
