@@ -6,7 +6,7 @@ Every value from the manifest is put into the page with ``textContent``, never a
 from __future__ import annotations
 
 PAGE = """<!doctype html>
-<html lang="id"><head><meta charset="utf-8">
+<html lang="id"><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <title>Tim keliling / Mobile team</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <style>

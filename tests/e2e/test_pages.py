@@ -6,45 +6,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import MQTT_USERS
+from tests.e2e.conftest import Console
 from tests.e2e.test_server_lane_flow import ROOT, ack_for, arrival
 from tests.mqtt_peer import MqttPeer
 from tests.server_process import KEYS, ServerProcess
-from tests.services import MosquittoServer, require_service
+from tests.services import MosquittoServer
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    require_service("chromium", "Chromium is not installed (Debian package chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-class Console:
-    """Every console error and uncaught exception of the pages a test opens."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def watch(self, page: Any) -> Any:
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        return page
 
 
 def sign_in(context: Any, console: Console, server: ServerProcess, who: str, path: str) -> Any:
