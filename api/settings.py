@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -89,6 +90,9 @@ class ServerSettings(BaseModel):
     port: int = 8080
     api_keys: tuple[ApiKey, ...] = ()
     manifest_debounce_seconds: float = 0.5
+    timezone: str = "Asia/Makassar"
+    """The site's IANA time zone, for what staff read by the hour (the dashboard): WIB sites
+    Asia/Jakarta, WITA Asia/Makassar (Bali, the default site), WIT Asia/Jayapura."""
     feedback_retention_days: int = Field(default=365, ge=1)
     """Ratings and complaints older than this are deleted (UU PDP 27/2022: personal data is
     kept no longer than its purpose needs; a year covers the yearly service survey)."""
@@ -105,6 +109,21 @@ class ServerSettings(BaseModel):
         if self.demo_logins and not self.service.demo:
             raise ValueError("demo_logins hanya untuk demo / demo_logins are for the demo only")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"zona waktu tidak dikenal / unknown time zone {name!r} (e.g. Asia/Jakarta)"
+            ) from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def window_of(self, lane: str) -> str | None:
         for configured in self.lanes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -36,14 +36,22 @@ def _moment(iso: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def per_hour(moments: list[datetime | None], now: datetime) -> list[tuple[str, float]]:
-    """Counts for each of the last ``HOURS`` whole hours (UTC), oldest first."""
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
+def per_hour(
+    moments: list[datetime | None], now: datetime, zone: tzinfo = UTC
+) -> list[tuple[str, float]]:
+    """Counts for each of the last ``HOURS`` whole hours, oldest first, labelled by the hour
+    on the site's clock (``zone``): staff read "09", not the UTC "01"."""
+    local = now.astimezone(zone)
+    # Whole hours of the site's clock (every Indonesian zone is a whole number of hours
+    # from UTC, so they are UTC's hours too), counted in UTC time: no daylight saving.
+    start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC) - timedelta(
+        hours=HOURS - 1
+    )
     counts = Counter(
         int((m - start).total_seconds() // 3600) for m in moments if m is not None and m >= start
     )
-    return [((start + timedelta(hours=i)).strftime("%H"), float(counts.get(i, 0)))
-            for i in range(HOURS)]  # fmt: skip
+    return [((start + timedelta(hours=i)).astimezone(zone).strftime("%H"),
+             float(counts.get(i, 0))) for i in range(HOURS)]  # fmt: skip
 
 
 def service_seconds(found: list[Visit]) -> dict[str, list[float]]:
@@ -92,8 +100,10 @@ async def dashboard(request: Request, runtime: RuntimeDep) -> Response:
     now = datetime.now(UTC)
     found = await visits(runtime.read_models.conn, runtime.settings.site)
     waiting = Counter(v.lane for v in found if v.status == "released" and v.lane)
-    arrivals = per_hour([_moment(v.released_at) for v in found], now)
-    handovers = per_hour([_moment(v.handed_over_at) for v in found], now)
+    zone = runtime.settings.zone
+    arrivals = per_hour([_moment(v.released_at) for v in found], now, zone)
+    handovers = per_hour([_moment(v.handed_over_at) for v in found], now, zone)
+    zone_name = now.astimezone(zone).strftime("%Z")
     times = service_seconds(found)
     service_bars: list[tuple[str, float]] = []
     for lane in sorted(times):
@@ -122,9 +132,9 @@ async def dashboard(request: Request, runtime: RuntimeDep) -> Response:
   <section class="card"><h2>{L("Jalur", "Lanes")}</h2>{_lanes(runtime, waiting)}
     <p class="figure"><strong>{sum(waiting.values())}</strong> {L("mobil menunggu di jendela", "cars waiting at a window")}</p>
     <p class="figure"><strong>{e(rating)}</strong> {L("nilai layanan", "service rating")}</p></section>
-  <section class="card"><h2>{L("Kedatangan per jam (UTC)", "Arrivals per hour (UTC)")}</h2>
+  <section class="card"><h2>{L(f"Kedatangan per jam ({zone_name})", f"Arrivals per hour ({zone_name})")}</h2>
     {bar_chart(arrivals, title="Kedatangan per jam / arrivals per hour")}</section>
-  <section class="card"><h2>{L("Serah terima per jam (UTC)", "Handovers per hour (UTC)")}</h2>
+  <section class="card"><h2>{L(f"Serah terima per jam ({zone_name})", f"Handovers per hour ({zone_name})")}</h2>
     {bar_chart(handovers, title="Serah terima per jam / handovers per hour", colour=COLOURS[3])}</section>
   <section class="card"><h2>{L("Waktu layanan per jalur (detik)", "Service time per lane (seconds)")}</h2>
     <p class="muted">{L("Dari tiba di jendela sampai diserahkan: median dan p90.", "From arrival at the window to handover: median and p90.")}</p>
