@@ -100,7 +100,8 @@ def _with_seq(state: DisplayState, seq: int) -> DisplayState:
 
 
 _PAGE = """<!doctype html>
-<html lang="id"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Jalur {lane} / Lane {lane}</title>
+<html lang="id"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>Jalur {lane} / Lane {lane}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <style>
 html,body{{margin:0;height:100%;background:#000;color:#fff;font-family:sans-serif}}
