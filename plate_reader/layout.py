@@ -29,6 +29,9 @@ _MOST_CHARACTERS = 11
 # sit from its middle: 0.03 and 0.09 on the benchmark's plates, 0.04-0.47 (15 of 27 over
 # 0.15) under the shop signs of its empty frames.
 _OFF_CENTRE = 0.15
+# From this band width (px, as measured) a slightly tilted plate's rim breaks into runs
+# shorter than half the band: 2 px of drift over 40 px is 3 degrees.
+_TILT_BROKEN = 80
 # The plate-likeness a region needs to be read (an expiry line or the plate's body under
 # a row); ``plates.MIN_PLATENESS`` is the same.
 MIN_PLATE_LIKE = 0.75
@@ -302,25 +305,45 @@ def plate_layout(
     best: tuple[float, LineLayout] | None = None
     masks = [(True, dark), (False, light)]
     thin = np.ones((2, 2), np.uint8)
+    # Shorter rim runs, for when stripping half the band's width found nothing plate-like:
+    # the 1-2 px rim of a wide plate tilted a few degrees breaks into shorter runs.
+    shorter_rim = bw // 4 if bw >= _TILT_BROKEN else None
     for attempt, (dark_ink, ink) in enumerate(masks):
         found = _best_row(region, grey, ink, background, dark_ink, contrast)
-        if found is not None and (best is None or found[0] > best[0]):
+        # A second look (attempt 2 on) counts only if it is more plate-like: a row it finds
+        # otherwise is the first look's row with pieces cut off or joined on.
+        if found is not None and (
+            best is None
+            or (found[0] > best[0] and (attempt < 2 or found[1].plateness > best[1].plateness))
+        ):
             best = found
         if best is not None and best[1].plateness >= 1.0:
             break  # nothing scores higher
         if attempt == 1 and (best is None or _rim_joined(best[1])):
             # Characters touching the rim join it into one component: drop the rim's long
             # horizontal edges (no run of a row's ink is half the band wide) and look again.
-            rim = cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, bw // 2), 1))
-            masks += [
-                (d, np.asarray(cv2.subtract(m, cv2.morphologyEx(m, cv2.MORPH_OPEN, rim)), np.uint8))
-                for d, m in masks[:2]
-            ]
+            masks += _without_rim(masks[:2], bw // 2)
+        elif attempt == 1:
+            shorter_rim = None
+        elif attempt == len(masks) - 1 and shorter_rim is not None:
+            # The last of the second looks: none was plate-like, so strip the shorter runs.
+            if best is None or best[1].plateness < MIN_PLATE_LIKE:
+                masks += _without_rim(masks[:2], shorter_rim)
+            shorter_rim = None
         if attempt == 1 and (best is None or 0.4 <= best[1].plateness < 0.6):
             # Blur joins characters to the rim and to each other; thinning the ink once
             # separates most of them again. Not worth it for a row unlike a plate's.
             masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     return None if best is None else best[1]
+
+
+def _without_rim(masks: list[tuple[bool, Image]], run: int) -> list[tuple[bool, Image]]:
+    """The ink ``masks`` without their horizontal runs ``run`` px or longer (at least 15)."""
+    rim = cv2.getStructuringElement(cv2.MORPH_RECT, (max(15, run), 1))
+    return [
+        (dark_ink, np.asarray(cv2.subtract(m, cv2.morphologyEx(m, cv2.MORPH_OPEN, rim)), np.uint8))
+        for dark_ink, m in masks
+    ]
 
 
 def _ink_masks(grey: Image, block: int, offset: float) -> tuple[Image, Image]:

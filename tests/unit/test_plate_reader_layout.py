@@ -6,7 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_reader.layout import _glyph_group, _grey_median, _ink_masks, _median, plate_layout
+import plate_reader.layout as layout_module
+from plate_reader.layout import (
+    LineLayout,
+    _glyph_group,
+    _grey_median,
+    _ink_masks,
+    _median,
+    plate_layout,
+)
+from plate_reader.locate import Box
 from plate_reader.plates import MIN_PLATENESS
 from plate_reader.synth import Scheme, render_plate
 from plate_reader.synth_render import blend_ink, text_block
@@ -143,3 +152,54 @@ def test_the_ink_masks_are_opencvs_adaptive_thresholds_to_the_bit(
         expected_light = cv2.adaptiveThreshold(255 - image, 255, mean_c, inverted, block, offset)
         assert np.array_equal(dark, expected_dark)
         assert np.array_equal(light, expected_light)
+
+
+def _tilted_plate_joined_to_its_rim(height: int, angle: float) -> tuple[np.ndarray, Box]:
+    """A red plate whose characters' tops join its top rim, tilted by ``angle`` degrees on a
+    car, and the finder's band around the whole plate."""
+    flat = render_plate("KH 698 TKZ", Scheme.RED, np.random.default_rng(3), expiry="08.29")
+    flat_h, flat_w = flat.shape[:2]
+    # Glare and blur join the characters' tops to the rim: a line of ink through them.
+    top = int(0.10 * flat_h)
+    cv2.line(flat, (9, top), (flat_w - 9, top), (240, 240, 240), 8)
+    width = round(height * flat_w / flat_h)
+    car = np.full((height * 3, width + 2 * height, 3), (160, 40, 40), np.uint8)
+    car[height : 2 * height, height : height + width] = cv2.resize(
+        flat, (width, height), interpolation=cv2.INTER_AREA
+    )
+    turn = cv2.getRotationMatrix2D((car.shape[1] / 2, car.shape[0] / 2), angle, 1.0)
+    car = cv2.warpAffine(car, turn, (car.shape[1], car.shape[0]), borderValue=(160, 40, 40))
+    band = (int(0.8 * height), int(0.8 * height), width + int(0.4 * height), int(1.4 * height))
+    return car, band
+
+
+@pytest.mark.parametrize("angle", [2.5, 3.0])
+@pytest.mark.parametrize("height", [44, 50])
+def test_a_tilted_plate_whose_characters_join_its_rim_is_plate_like(
+    height: int, angle: float
+) -> None:
+    # Tilted, the rim breaks into runs shorter than half the band, which the first look
+    # strips; the shorter runs separate the characters from it (KH 698 TKZ on the benchmark).
+    car, band = _tilted_plate_joined_to_its_rim(height, angle)
+    layout = plate_layout(car, band)
+    assert layout is not None
+    assert layout.expiry
+    assert layout.plateness >= MIN_PLATENESS
+
+
+def test_a_second_look_no_more_plate_like_keeps_the_first_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Stripping the rim or thinning the ink cuts pieces off the row or joins others on; a row
+    # it finds that is no more plate-like is the same row measured worse (a crop of L 4 VVC
+    # read as L 4 WVC from a row that took in the rim).
+    first = LineLayout((13, 7, 59, 18), 3, False, 0.4)
+    taller = LineLayout((11, 3, 59, 23), 3, False, 0.4)
+    looks = iter([(454.0, first), None, None, (469.0, taller)])
+
+    def scripted(*_: object) -> tuple[float, LineLayout] | None:
+        return next(looks, None)
+
+    monkeypatch.setattr(layout_module, "_best_row", scripted)
+    board = np.full((36, 88, 3), (60, 60, 60), np.uint8)
+    assert plate_layout(board) == first
