@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.codes import PickupCode
 from core.contract import TeamAck, TeamHandover, decode, encode
-from tests.conftest import MQTT_USERS
 from tests.e2e.conftest import Console
+from tests.integration import test_mobile_device as mobile
 from tests.integration.test_mobile_device import (
     TOPICS,
     MobileDevice,
@@ -20,30 +18,13 @@ from tests.integration.test_mobile_device import (
     team_permit,
 )
 from tests.mqtt_peer import MqttPeer
-from tests.services import MosquittoServer
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-@pytest.fixture
-def device(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[MobileDevice]:
-    made = MobileDevice(tmp_path, mosquitto.url)
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
-@pytest.fixture
-def server_peer(mosquitto: MosquittoServer) -> Iterator[MqttPeer]:
-    peer = MqttPeer(
-        mosquitto.host, mosquitto.port, "server", MQTT_USERS["server"],
-        [TOPICS.team_handovers("a")], client_id="test-server-page",
-    )  # fmt: skip
-    try:
-        yield peer
-    finally:
-        peer.close()
+# The device process and the stand-in server, as the device's own tests run them.
+device = mobile.device
+server_peer = mobile.server_peer
 
 
 def test_an_officer_checks_a_code_and_hands_over_on_the_device_page(
