@@ -46,24 +46,26 @@ class KeyRing:
         self._secret = session_secret
 
     def caller(self, presented: str) -> Caller | None:
+        return _caller_of(self._key(presented))
+
+    def _key(self, presented: str) -> ApiKey | None:
         digest = ApiKey.digest(presented)
         found = None
-        for key in self._keys:
+        for key in self._keys:  # every key compared: the time tells nothing of which matched
             if hmac.compare_digest(key.sha256, digest):
                 found = key
-        return Caller(found.name, found.role, found.lanes) if found else None
+        return found
 
     def session(self, presented: str, now: float, seconds: int) -> str | None:
         """A session token for a valid key: when it ends, a MAC over that and the key's
         digest and role, and which key (the digest's first characters: cookie-safe, and no
         help in guessing a random key). A leaked token ends with the session and never
         reveals the key; removing or changing the key ends its sessions."""
-        digest = ApiKey.digest(presented)
-        for key in self._keys:
-            if hmac.compare_digest(key.sha256, digest):
-                until = int(now) + seconds
-                return f"{until}.{self._mac(key, until)}.{key.sha256[:_KEY_ID]}"
-        return None
+        key = self._key(presented)
+        if key is None:
+            return None
+        until = int(now) + seconds
+        return f"{until}.{self._mac(key, until)}.{key.sha256[:_KEY_ID]}"
 
     def session_caller(self, token: str, now: float) -> Caller | None:
         """The caller a session token speaks for, while it lasts and its key is configured."""
@@ -76,7 +78,7 @@ class KeyRing:
         for key in self._keys:
             if key.sha256.startswith(key_id) and hmac.compare_digest(self._mac(key, until), mac):
                 found = key
-        return Caller(found.name, found.role, found.lanes) if found else None
+        return _caller_of(found)
 
     def _mac(self, key: ApiKey, until: int) -> str:
         message = f"{key.sha256}|{key.role}|{until}".encode()
@@ -84,6 +86,10 @@ class KeyRing:
 
 
 _KEY_ID = 12
+
+
+def _caller_of(key: ApiKey | None) -> Caller | None:
+    return Caller(key.name, key.role, key.lanes) if key is not None else None
 
 
 def session_secret(nik_key: str) -> bytes:
