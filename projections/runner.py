@@ -128,7 +128,7 @@ class ProjectionRunner:
         self._urgent.set()
         self.wake()
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
             return False
         finally:
@@ -301,7 +301,6 @@ class ProjectionRunner:
         """Catch up, then follow the log until `stop`; a failing page is retried after a pause."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._urgent = asyncio.Event()
         self._stopping = False
         while not self._stopping:
             self._wake.clear()
