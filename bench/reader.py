@@ -145,7 +145,7 @@ class _EmptyRounds:
 def run(quick: bool = False) -> dict[str, object]:
     """Run every measurement; returns one JSON-ready dict (nothing printed)."""
     cv2.setNumThreads(1)
-    sizes = {"qr": 60, "crops": 60, "frames": 40, "empty": 30, "baseline": 10}
+    sizes = {"qr": 60, "crops": 60, "frames": 40, "empty": 30, "baseline": 5}
     if not quick:
         sizes = {"qr": 300, "crops": 300, "frames": 200, "empty": 100, "baseline": 40}
     rng = np.random.default_rng(SEED)

@@ -117,3 +117,24 @@ def test_serve_validates_its_config_and_explains_errors(tmp_path: Path) -> None:
     )  # fmt: skip
     assert fine.returncode == 0, fine.stderr
     assert "sah" in fine.stdout
+
+
+def test_bench_reader_quick_prints_every_part_with_its_anchors() -> None:
+    done = drivethru("bench", "reader", "--json", "--quick")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    qr = result["qr"]
+    for name in ("ours", "zxing_cpp", "opencv_qrcodedetector", "opencv_aruco"):
+        assert qr[name]["n"] == 60, name
+        assert qr[name]["median_ms"] > 0, name
+    # Our QR read rate is never below zxing-cpp's alone: it is zxing-cpp, on grey, upright.
+    assert qr["ours"]["rate"] >= qr["zxing_cpp"]["rate"] > 0.5
+    plates = result["plates"]
+    for name in ("crops_ours", "frames_ours", "frames_rapidocr_whole_frame"):
+        assert 0 < plates[name]["rate"] <= 1, name
+        assert plates[name]["median_ms"] > 0, name
+    empty = result["empty"]
+    assert (empty["false_codes"], empty["false_plates"]) == (0, 0)
+    assert len(empty["rounds"]) == 3
+    assert empty["median_ms"] == min(r["median_ms"] for r in empty["rounds"])
+    assert empty["vs_zxing_cpp"] > 0
