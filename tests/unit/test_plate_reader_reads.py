@@ -93,7 +93,8 @@ def test_the_widest_plates_main_line_is_within_the_widest_band(motorcycle: bool)
     layout = plate_layout(cv2.resize(flat, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA))
     assert layout is not None
     _, _, width, height = layout.box
-    assert 4.0 < width / height < WIDEST_BAND - 1.0
+    # The limit leaves room for a band drawn a little wider than the row of characters.
+    assert 4.0 < width / height < 0.95 * WIDEST_BAND
 
 
 def test_a_band_wider_than_any_plate_line_is_not_examined(
