@@ -9,8 +9,13 @@ sends it, in batches too, over a socketpair.
 
 If the server dies, the link sees its socket close and exits without a DISCONNECT, so the
 broker publishes the last will. If the link dies, the server starts another; what the dead
-one had not yet published is lost as with a dropped broker connection, and edges send their
-unacked arrivals again.
+one had taken but not yet published is lost as with a dropped broker connection, and edges
+send their unacked arrivals again.
+
+The server never waits on the link: it writes without blocking, and while the socket is
+full (a link stopped or starved of CPU) what it publishes waits in its own queue, up to
+`MAX_PENDING` messages. A blocking write there would stall every request and arrival, and
+with the link blocked writing the other way, neither would read again.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import pickle
 import select
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -93,17 +100,25 @@ class MqttLink:
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
+        self._sender: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[Outgoing] = []
+        # The batch being written and what of its frame is not written yet.
+        self._writing: list[Outgoing] = []
+        self._unwritten = b""
         self._flush_scheduled = False
+        self._dropped = 0
         self._stopping = False
         self._restart: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         process, conn = await asyncio.to_thread(_spawn)  # fork/exec off the loop
-        conn.send(self.setup)
+        conn.send(self.setup)  # the first message: the socket is empty
         self._process, self._conn, self.pid = process, conn, process.pid
+        # Writes go through a second handle on the socket, each with MSG_DONTWAIT: the
+        # Connection's reads stay blocking, so a message is always read whole.
+        self._sender = socket.socket(fileno=os.dup(conn.fileno()))
         self._loop.add_reader(conn.fileno(), self._readable)
         if self._pending:
             self._schedule_flush()
@@ -112,8 +127,21 @@ class MqttLink:
         """Queue a QoS 1 publish; everything queued in one loop turn goes in one batch."""
         self._pending.append((topic, payload, retain))
         if len(self._pending) > MAX_PENDING:
-            del self._pending[: len(self._pending) - MAX_PENDING]
+            excess = len(self._pending) - MAX_PENDING
+            del self._pending[:excess]
+            if not self._dropped:
+                log.warning(
+                    "antrean MQTT penuh, pesan tertua dibuang / MQTT queue full (%d), "
+                    "dropping the oldest",
+                    MAX_PENDING,
+                )
+            self._dropped += excess
         self._schedule_flush()
+
+    @property
+    def queued(self) -> int:
+        """Publishes not yet handed to the link in whole."""
+        return len(self._pending) + len(self._writing)
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled and self._loop is not None:
@@ -122,14 +150,44 @@ class MqttLink:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._conn is None or not self._pending:
-            return  # no link at the moment: kept for the next one
+        if self._sender is None or self._unwritten or not self._pending:
+            return  # no link at the moment, or a frame still going: kept for later
         batch, self._pending = self._pending, []
+        self._write(batch, _frame(("publish", batch)))
+
+    def _write(self, batch: list[Outgoing], frame: bytes) -> None:
+        """Write ``frame`` (carrying ``batch``) as far as the socket takes it now."""
+        sender = self._sender
+        if sender is None:
+            self._pending[:0] = batch
+            return
         try:
-            self._conn.send(("publish", batch))
+            sent = sender.send(frame, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
         except OSError:
             self._pending[:0] = batch
             self._lost("the link's socket broke")
+            return
+        if sent == len(frame):
+            self._writing, self._unwritten = [], b""
+            self._dropped = 0
+            if self._pending:
+                self._schedule_flush()
+            return
+        first = not self._unwritten
+        self._writing, self._unwritten = batch, frame[sent:]
+        if first and self._loop is not None:
+            self._loop.add_writer(sender.fileno(), self._writable)
+
+    def _writable(self) -> None:
+        sender = self._sender
+        if sender is None or not self._unwritten:
+            return
+        batch, rest = self._writing, self._unwritten
+        self._write(batch, rest)
+        if not self._unwritten and self._loop is not None and self._sender is not None:
+            self._loop.remove_writer(sender.fileno())
 
     def _readable(self) -> None:
         conn = self._conn
@@ -153,6 +211,14 @@ class MqttLink:
             return
         if self._loop is not None:
             self._loop.remove_reader(self._conn.fileno())
+        if self._sender is not None:
+            if self._loop is not None:
+                self._loop.remove_writer(self._sender.fileno())
+            self._sender.close()
+            self._sender = None
+        # A batch not written in whole was never read by the link: the next link sends it.
+        self._pending[:0] = self._writing
+        self._writing, self._unwritten = [], b""
         self._conn.close()
         self._conn = None
         process, self._process = self._process, None
@@ -186,18 +252,38 @@ class MqttLink:
         self._stopping = True
         if self._restart is not None:
             self._restart.cancel()
-        self._flush()
-        conn, process = self._conn, self._process
-        if conn is None or process is None:
+        process = self._process
+        if self._conn is None or process is None:
             return
-        with contextlib.suppress(OSError):
-            conn.send(("stop", timeout))
+        # Hand over what is queued, then the stop, each as the socket takes it; a link that
+        # takes nothing for the whole timeout is killed.
+        deadline = time.monotonic() + timeout
+        while self._sender is not None and (self._pending or self._unwritten):
+            self._flush()
+            if not self._unwritten:
+                continue
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)
+        if not self._unwritten and self._sender is not None:
+            self._write([], _frame(("stop", timeout)))
+            while self._unwritten and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
         try:
+            if self._unwritten:
+                raise subprocess.TimeoutExpired(process.args, timeout)
             await asyncio.to_thread(process.wait, timeout + 2)
         except subprocess.TimeoutExpired:
             process.kill()
             await asyncio.to_thread(process.wait)
         self._lost("stopped")
+
+
+def _frame(message: tuple[str, Any]) -> bytes:
+    """``message`` as `multiprocessing.connection.Connection.send` writes it, for its
+    ``recv`` at the other end: a 4-byte big-endian length, then the pickle."""
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return struct.pack("!i", len(body)) + body
 
 
 def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:

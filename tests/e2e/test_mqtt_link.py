@@ -1,7 +1,10 @@
-"""The server's MQTT link process: killed, it comes back; its server killed, it goes too."""
+"""The server's MQTT link process: killed, it comes back; its server killed, it goes too;
+stopped, it never stalls the server."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.mqtt_link import LinkSetup, MqttLink
+from core.contract import Topics
 from core.service import PermitService
-from tests.conftest import MQTT_USERS
+from tests.conftest import MQTT_USERS, SITE
 from tests.e2e.test_server_crash import service_settings
 from tests.e2e.test_server_lane_flow import ROOT, arrival, make_ready
 from tests.mqtt_peer import MqttPeer
@@ -128,3 +133,76 @@ def test_a_killed_server_takes_its_link_down_and_the_broker_reports_it_offline(
     finally:
         watcher.close()
         server.stop()
+
+
+def test_a_stopped_link_never_stalls_the_server_and_nothing_it_was_given_is_lost(
+    mosquitto: MosquittoServer,
+) -> None:
+    """SIGSTOP the link while the server publishes ~3 MB: the server's loop keeps running
+    (its writes never block), and once the link runs again every message comes, in order."""
+    topics = Topics(SITE)
+    display = MqttPeer(
+        mosquitto.host, mosquitto.port, "lane-1", MQTT_USERS["lane-1"], [topics.releases("1")]
+    )
+    setup = LinkSetup(
+        host=mosquitto.host, port=mosquitto.port, username="server",
+        password=MQTT_USERS["server"], client_id=f"link-test-{uuid.uuid4().hex[:8]}",
+        protocol="5", tls=False, ca_file=None, shared_arrivals=topics.shared_arrivals,
+        all_arrivals=topics.all_arrivals, subscriptions=(), status_topic=topics.server_status,
+        online=b'{"state": "online"}', offline=b'{"state": "offline"}',
+    )  # fmt: skip
+    count, pad = 3000, "x" * 1000
+
+    async def scenario() -> tuple[int, int, float]:
+        connected = asyncio.Event()
+        link = MqttLink(setup, lambda _batch: None, lambda up, _detail: up and connected.set())
+        await link.start()
+        assert link.pid is not None
+        try:
+            await asyncio.wait_for(connected.wait(), 10)
+            ticks = 0
+
+            async def heartbeat() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            beating = asyncio.create_task(heartbeat())
+            os.kill(link.pid, signal.SIGSTOP)
+            longest = 0.0
+            for start in range(0, count, 100):
+                began = time.perf_counter()
+                for n in range(start, start + 100):
+                    link.publish(topics.releases("1"), json.dumps({"n": n, "pad": pad}).encode())
+                await asyncio.sleep(0)  # the flush runs
+                longest = max(longest, time.perf_counter() - began)
+            held_back = link.queued
+            ticks_before = ticks
+            await asyncio.sleep(0.5)
+            beats = ticks - ticks_before
+            os.kill(link.pid, signal.SIGCONT)
+            deadline = time.monotonic() + 20
+            while link.queued and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert link.queued == 0
+            beating.cancel()
+            return held_back, beats, longest
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(link.pid, signal.SIGCONT)
+            await link.stop()
+
+    try:
+        held_back, beats, longest = asyncio.run(scenario())
+        # The socket filled: most of the 3 MB waited in the server's queue, not in a write.
+        assert held_back > count // 2
+        assert beats >= 20  # the loop ran on while the link was stopped
+        assert longest < 1.0
+        seen: list[int] = []
+        deadline = time.monotonic() + 30
+        while len(seen) < count and time.monotonic() < deadline:
+            seen += [message.json()["n"] for message in display.drain(0.5)]
+        assert seen == list(range(count))
+    finally:
+        display.close()
