@@ -8,7 +8,7 @@ The pickup code in the path is the credential: no login. It is shown back only o
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from urllib.parse import parse_qs
 from uuid import UUID
 
@@ -112,7 +112,7 @@ async def _render(
         parts.append(_delegate_form(parsed.text))
     if permit.status == "handed_over":
         parts.append(await _feedback_block(request, runtime, parsed.text, permit.id))
-    parts.append(_timeline(timeline))
+    parts.append(_timeline(timeline, runtime.settings.zone))
     return respond(page(("Status izin", "Permit status"), "\n".join(parts), body_class="citizen"))
 
 
@@ -237,9 +237,9 @@ async def _feedback_block(request: Request, runtime: Runtime, code: str, permit_
 </section>"""
 
 
-def _timeline(timeline: list[queries.TimelineEntry]) -> str:
+def _timeline(timeline: list[queries.TimelineEntry], zone: tzinfo) -> str:
     items = "".join(
-        f'<li><span class="when">{when(t.at)}</span> <strong>{event_label(t.event)}</strong> '
+        f'<li><span class="when">{when(t.at, zone)}</span> <strong>{event_label(t.event)}</strong> '
         f'<span class="detail">{event_detail(t.event, t.detail)}</span></li>'
         for t in timeline
         if t.event in EVENTS and t.event != "HandoverConflictRecorded"
@@ -286,7 +286,7 @@ async def authorise_delegate(code: str, request: Request, runtime: RuntimeDep) -
   <p>{L("Kirim tautan ini kepada kuasa. Hanya ditampilkan sekali.", "Send this link to the delegate. It is shown only once.")}</p>
   <p class="code-link"><a href="/p/{e(issued.code)}">{e(link)}</a></p>
   <div class="qr" role="img" aria-label="QR">{qr_svg(issued.code)}</div>
-  <p>{L("Berlaku sampai", "Valid until")} {when(issued.expires_at.isoformat())}</p>
+  <p>{L("Berlaku sampai", "Valid until")} {when(issued.expires_at.isoformat(), runtime.settings.zone)}</p>
   <p><a class="button" href="/p/{e(parsed.text)}">{L("Kembali ke status", "Back to the status")}</a></p>
 </section>"""
     return respond(page(("Kode kuasa", "Delegate's code"), body, body_class="citizen"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
 
@@ -34,8 +35,10 @@ def L(indonesian: str, english: str) -> str:  # noqa: N802 - reads like a label 
     return f'<span class="l-id">{e(indonesian)}</span><span class="l-en">{e(english)}</span>'
 
 
-def when(iso: str | None) -> str:
-    """A timestamp as ``<time>``; static/lang.js rewrites it in the browser's time zone."""
+def when(iso: str | None, zone: tzinfo = UTC) -> str:
+    """A timestamp as ``<time>`` on the site's clock (``zone``), named by its zone (WIB,
+    WITA, WIT): the pickup happens there, whatever the reader's device is set to.
+    static/lang.js rewrites the text in the reader's language, on the same clock."""
     if not iso:
         return ""
     try:
@@ -44,8 +47,15 @@ def when(iso: str | None) -> str:
         return e(iso)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    shown = moment.astimezone(UTC).strftime("%d/%m/%Y %H.%M UTC")
-    return f'<time datetime="{e(moment.isoformat())}">{e(shown)}</time>'
+    local = moment.astimezone(zone)
+    name = local.tzname() or "UTC"
+    shown = f"{local.strftime('%d/%m/%Y %H.%M')} {name}"
+    key = (
+        f' data-zone="{e(zone.key)}" data-zone-name="{e(name)}"'
+        if isinstance(zone, ZoneInfo)
+        else ""
+    )
+    return f'<time datetime="{e(moment.isoformat())}"{key}>{e(shown)}</time>'
 
 
 def page(

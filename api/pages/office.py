@@ -123,7 +123,7 @@ async def office(request: Request, runtime: RuntimeDep, status: str = "active") 
     )  # fmt: skip
     conflicts = "".join(
         f"<tr><td>{e(c['permit_id'][:8])}</td><td>{e(c['by'])}</td><td>{e(c['channel'])}</td>"
-        f"<td>{e(c['reason'])}</td><td>{when(c['at'])}</td></tr>"
+        f"<td>{e(c['reason'])}</td><td>{when(c['at'], runtime.settings.zone)}</td></tr>"
         for c in await queries.open_conflicts(conn)
     )
     table = (

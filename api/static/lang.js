@@ -10,12 +10,20 @@
   var saved = null;
   try { saved = window.localStorage.getItem("drivethru.lang"); } catch (e) { saved = null; }
   apply(saved === "en" ? "en" : "id");
+  // A time the server marked with the site's zone stays on the site's clock, named (WITA);
+  // others are shown on the device's clock.
   function localTimes(scope) {
-    var fmt = new Intl.DateTimeFormat(root.lang === "en" ? "en-GB" : "id-ID",
-      { dateStyle: "medium", timeStyle: "short" });
+    var locale = root.lang === "en" ? "en-GB" : "id-ID";
     scope.querySelectorAll("time[datetime]").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
-      if (!isNaN(d.getTime())) { el.textContent = fmt.format(d); }
+      if (isNaN(d.getTime())) { return; }
+      var options = { dateStyle: "medium", timeStyle: "short" };
+      var zone = el.getAttribute("data-zone");
+      if (zone) { options.timeZone = zone; }
+      var text;
+      try { text = new Intl.DateTimeFormat(locale, options).format(d); } catch (e) { return; }
+      var name = el.getAttribute("data-zone-name");
+      el.textContent = name ? text + " " + name : text;
     });
   }
   window.drivethruLocalTimes = localTimes;

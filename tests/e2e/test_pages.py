@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -66,16 +68,24 @@ def test_office_citizen_window_board_and_dashboard_in_a_browser(
     dialog.locator("#code-close").click()
     expect(office.locator(f"tr[data-number='{reference}'] .status-ready")).to_be_visible()
 
-    # The citizen, on a phone and without signing in, sees the QR and the timeline.
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    # The citizen, on a phone and without signing in, sees the QR and the timeline. The
+    # phone is set to WIB; the times stay on the site's clock (WITA), where the pickup is.
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, timezone_id="Asia/Jakarta"
+    )
     citizen = console.watch(phone.new_page())
     citizen.goto(f"{server.url}/p/{code}")
     expect(citizen.locator("#status .l-id")).to_have_text("Siap diambil")
     expect(citizen.locator(".qr svg")).to_be_visible()
     assert citizen.locator(".timeline li").count() >= 7
+    first = citizen.locator(".timeline time").first
+    moment = datetime.fromisoformat(first.get_attribute("datetime") or "")
+    site = moment.astimezone(ZoneInfo("Asia/Makassar"))
+    expect(first).to_have_text(re.compile(rf"{site:%H}\.{site:%M} WITA$"))  # id-ID: 14.05
     citizen.click("#lang-switch")
     expect(citizen.locator("#status .l-en")).to_have_text("Ready for pickup")
     expect(citizen.locator("#status .l-id")).to_be_hidden()
+    expect(first).to_have_text(re.compile(rf"{site:%H}:{site:%M} WITA$"))  # en-GB: 14:05
 
     # The operator's console and the board are open when the car arrives.
     office.close()
