@@ -32,6 +32,7 @@ def write_site_toml(path: Path, release_on: str = "code") -> None:
         'site = "badung"',
         f'release_on = "{release_on}"',
         'lanes = [{lane = "1", window = "1"}, {lane = "2", window = "2"}]',
+        'opening_hours = ["Senin–Sabtu 07.30–16.00", "Monday–Saturday 07:30–16:00"]',
     ]
     for name, (key, role, lanes) in KEYS.items():
         digest = hashlib.sha256(key.encode()).hexdigest()

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api.deps import RuntimeDep
 from api.pages.feedback import FeedbackStore
 from api.pages.labels import EVENTS, event_detail, event_label, rupiah, status_label
-from api.pages.layout import OPENING_HOURS, L, e, message_page, page, respond, when
+from api.pages.layout import L, e, message_page, page, respond, when
 from api.routes.citizen import status_by_code
 from api.runtime import Runtime
 from core.codes import PickupCode
@@ -191,7 +191,7 @@ def _pickup(runtime: Runtime, code: str, permit: queries.PermitRow) -> str:
   <p class="muted">{L("Bawa KTP asli. Jangan bagikan QR ini.", "Bring your original KTP. Do not share this QR.")}</p>
   <h3>{e(runtime.settings.site_name)}</h3>
   <ul class="lanes">{lanes}</ul>
-  <p>{L("Jam buka", "Opening hours")}: {L(*OPENING_HOURS)}</p>
+  <p>{L("Jam buka", "Opening hours")}: {L(*runtime.settings.opening_hours)}</p>
   {plate}
 </section>"""
 

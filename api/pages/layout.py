@@ -22,7 +22,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
-OPENING_HOURS = ("Senin–Jumat 08.00–15.00", "Monday–Friday 08:00–15:00")
 
 
 def e(value: object) -> str:
