@@ -21,6 +21,9 @@ from core.values import Recipient
 # How far ahead of the server's clock a device's clock may run before its times are not
 # believed: phones keep time by the network within seconds; minutes are a clock left unset.
 CLOCK_AHEAD_TOLERANCE = timedelta(minutes=5)
+# The same for a clock behind: a handover dated this much before its permit's fee was paid
+# (and so before it was printed) happened on a clock reset to its factory date, not then.
+CLOCK_BEHIND_TOLERANCE = CLOCK_AHEAD_TOLERANCE
 
 
 class TeamOutcome(StrEnum):
@@ -47,7 +50,6 @@ class TeamDesk:
     def apply(self, handover: TeamHandover) -> TeamDecision:
         handover_id = str(handover.id)
         channel = f"team:{handover.team}"
-        happened_at, clock_note = self._when(handover)
         try:
             permit_id = UUID(handover.permit_id)
             permit = self.service.get(permit_id)
@@ -57,6 +59,7 @@ class TeamDesk:
             )
         if permit.handover_id == handover_id:
             return self._decision(handover, TeamOutcome.DUPLICATE, None)
+        happened_at, clock_note = self._when(handover, permit_id)
         reason = self._code_problem(permit_id, handover)
         if reason is None:
             try:
@@ -79,21 +82,40 @@ class TeamDesk:
         )  # fmt: skip
         return self._decision(handover, TeamOutcome.CONFLICT, reason)
 
-    def _when(self, handover: TeamHandover) -> tuple[datetime, str | None]:
+    def _when(self, handover: TeamHandover, permit_id: UUID) -> tuple[datetime, str | None]:
         """When the handover happened, as far as the server can tell, and a note if the
         device's clock could not be taken at its word.
 
-        A field tablet's clock may run ahead (a flat battery resets it, or it was never set):
-        a handover dated later than now did not happen then. It is recorded at the server's
-        time, and the device is told. A time in the past is believed: teams send hours late.
+        A field tablet's clock may run ahead or behind (a flat battery resets it to its
+        factory date, or it was never set): a handover dated later than now, or before its
+        permit's fee was even paid, did not happen then. It is recorded at the server's time,
+        and the device is told. Any other time in the past is believed: teams send hours
+        late, and an office may record a team's assignment after the handover it covers.
         """
         now = self.service.clock()
-        if handover.happened_at <= now + CLOCK_AHEAD_TOLERANCE:
-            return handover.happened_at, None
+        claimed = handover.happened_at
+        if claimed > now + CLOCK_AHEAD_TOLERANCE:
+            way = ("di depan", "ahead")
+        elif (paid := self._paid_at(permit_id)) and claimed < paid - CLOCK_BEHIND_TOLERANCE:
+            way = ("di belakang", "behind")
+        else:
+            return claimed, None
         return now, (
-            f"jam perangkat di depan ({handover.happened_at.isoformat()}); dicatat pada waktu "
-            f"server / device clock ahead; recorded at the server's time"
+            f"jam perangkat {way[0]} ({claimed.isoformat()}); dicatat pada waktu server / "
+            f"device clock {way[1]}; recorded at the server's time"
         )
+
+    def _paid_at(self, permit_id: UUID) -> datetime | None:
+        """When the permit's fee was paid (the bank's time, else the server's when it was
+        recorded), None for a permit without a fee: a permit is printed after it is paid,
+        so it was not handed over before."""
+        # The event class is made by the `@event` decorator, unknown to the type checker.
+        paid: list[datetime] = [
+            vars(e)["paid_at"]
+            for e in self.service.events.get(permit_id)
+            if type(e).__name__ == "FeePaid"
+        ]
+        return paid[-1] if paid else None
 
     def _code_problem(self, permit_id: UUID, handover: TeamHandover) -> str | None:
         """A handover made on a code that was reissued meanwhile is a conflict."""

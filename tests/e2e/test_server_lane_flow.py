@@ -335,7 +335,7 @@ def test_team_handovers_are_applied_once_and_acked(
         handover = {
             "v": 1, "id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(),
             "team": "a", "permit_id": permit_id, "by": "ribon-1", "recipient": "owner",
-            "id_checked": True, "happened_at": "2026-11-29T07:15:00+08:00",
+            "id_checked": True, "happened_at": datetime.now(UTC).isoformat(),
             "position": {"lat": -8.5569, "lon": 115.2053},
         }  # fmt: skip
         topic = f"{ROOT}/teams/a/handovers"

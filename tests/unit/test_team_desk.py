@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from api.seed import seed_on_store
 from core.contract import TeamHandover
 from core.teams import CLOCK_AHEAD_TOLERANCE, TeamDesk, TeamOutcome
 from core.values import PermitStatus, Recipient, ReleaseMethod
@@ -24,6 +25,7 @@ def team_handover(permit_id: uuid.UUID, clock: FrozenClock, **extra: object) -> 
 def assigned(service, clock):  # type: ignore[no-untyped-def]
     ready = ready_permit(service)
     service.assign_to_team(ready.id, "officer", "a", "2026-12-01", "Balai Desa Abiansemal")
+    clock.advance(timedelta(hours=4))  # the team goes out; handovers come hours later
     return ready
 
 
@@ -64,6 +66,25 @@ def test_a_handover_dated_ahead_of_the_server_is_recorded_at_the_servers_time() 
     handover = service._permit(slightly.id).handover
     assert handover is not None
     assert handover.happened_at == near
+
+
+def test_a_handover_dated_before_its_permit_was_paid_is_recorded_at_the_servers_time() -> None:
+    # A flat battery reset the tablet's clock to its factory date.
+    clock = FrozenClock()
+    service = memory_service(clock)
+    desk = TeamDesk(service)
+    reset, late = assigned(service, clock), assigned(service, clock)
+    factory = clock.now.replace(year=2000, month=1, day=1)
+    decision = desk.apply(team_handover(reset.id, clock, happened_at=factory))
+    assert decision.outcome is TeamOutcome.APPLIED
+    assert decision.reason is not None
+    assert "jam perangkat di belakang" in decision.reason
+    handover = service._permit(reset.id).handover
+    assert handover is not None
+    assert handover.happened_at == clock.now
+    # Hours late, after the fee was paid, is a team's ordinary day: the time stands.
+    kept = desk.apply(team_handover(late.id, clock, happened_at=clock.now - timedelta(hours=3)))
+    assert (kept.outcome, kept.reason) == (TeamOutcome.APPLIED, None)
 
 
 def test_a_permit_handed_over_at_a_window_meanwhile_is_a_recorded_conflict() -> None:
@@ -119,3 +140,14 @@ def test_an_unknown_permit_is_rejected() -> None:
     clock = FrozenClock()
     decision = TeamDesk(memory_service(clock)).apply(team_handover(uuid.uuid4(), clock))
     assert decision.outcome is TeamOutcome.REJECTED
+
+
+def test_a_permit_without_a_fee_takes_any_past_time() -> None:
+    # No payment to date the permit by: only a time ahead of the server is refused.
+    clock = FrozenClock()
+    service = memory_service(clock)
+    free = next(iter(seed_on_store(service, "badung", 1)))
+    service.assign_to_team(uuid.UUID(free.id), "officer", "a", "2026-12-01", "Balai Desa Sading")
+    old = clock.now.replace(year=2000, month=1, day=1)
+    kept = TeamDesk(service).apply(team_handover(uuid.UUID(free.id), clock, happened_at=old))
+    assert (kept.outcome, kept.reason) == (TeamOutcome.APPLIED, None)
