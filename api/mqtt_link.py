@@ -44,6 +44,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core.child import spawn
+
 log = logging.getLogger(__name__)
 
 Received = tuple[str, bytes, float]
@@ -113,7 +115,7 @@ class MqttLink:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        process, conn = await asyncio.to_thread(_spawn)  # fork/exec off the loop
+        process, conn = await asyncio.to_thread(spawn, __name__)  # fork/exec off the loop
         conn.send(self.setup)  # the first message: the socket is empty
         self._process, self._conn, self.pid = process, conn, process.pid
         # Writes go through a second handle on the socket, each with MSG_DONTWAIT: the
@@ -284,15 +286,6 @@ def _frame(message: tuple[str, Any]) -> bytes:
     ``recv`` at the other end: a 4-byte big-endian length, then the pickle."""
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     return struct.pack("!i", len(body)) + body
-
-
-def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
-    ours, theirs = socket.socketpair()
-    with theirs:
-        process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(theirs.fileno())], pass_fds=(theirs.fileno(),)
-        )
-    return process, Connection(ours.detach())
 
 
 # -- the link process -----------------------------------------------------------------------

@@ -15,7 +15,6 @@ missing from the worker's memory is then exactly the row in the read-model file.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from collections import ChainMap
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 
+from core.child import spawn
 from projections.log import SqliteFileSource
 from projections.permits import PermitFold, Row
 from projections.store import permit_selects
@@ -47,18 +47,8 @@ class FoldJob:
 
 
 def start(job: FoldJob) -> tuple[subprocess.Popen[bytes], Connection]:
-    """Start a worker for ``job``; talk to it over the returned connection.
-
-    A plain ``python -m`` process rather than `multiprocessing`: a spawned child would
-    import the caller's main module again, which a script without a main guard can't bear.
-    """
-    ours, theirs = socket.socketpair()
-    with theirs:
-        process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(theirs.fileno()), json.dumps(asdict(job))],
-            pass_fds=(theirs.fileno(),),
-        )
-    return process, Connection(ours.detach())
+    """Start a worker for ``job``; talk to it over the returned connection."""
+    return spawn(__name__, json.dumps(asdict(job)))
 
 
 def run(job: FoldJob, conn: Connection) -> None:
