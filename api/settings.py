@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from api.hours import OpeningHours
 from core.arrivals import ReleasePolicy
 from core.settings import ServiceSettings
 
@@ -93,8 +94,9 @@ class ServerSettings(BaseModel):
     timezone: str = "Asia/Makassar"
     """The site's IANA time zone, for what staff read by the hour (the dashboard): WIB sites
     Asia/Jakarta, WITA Asia/Makassar (Bali, the default site), WIT Asia/Jayapura."""
-    opening_hours: tuple[str, str] = ("Senin–Jumat 08.00–15.00", "Monday–Friday 08:00–15:00")
-    """When the drive-through serves, as the citizen's page says it: Bahasa Indonesia, English."""
+    opening_hours: OpeningHours = OpeningHours()
+    """When the drive-through serves (weekly hours on the site's clock, closed dates): the
+    citizen's page says whether it is open now and when that changes."""
     feedback_retention_days: int = Field(default=365, ge=1)
     """Ratings and complaints older than this are deleted (UU PDP 27/2022: personal data is
     kept no longer than its purpose needs; a year covers the yearly service survey)."""
@@ -111,15 +113,6 @@ class ServerSettings(BaseModel):
         if self.demo_logins and not self.service.demo:
             raise ValueError("demo_logins hanya untuk demo / demo_logins are for the demo only")
         return self
-
-    @field_validator("opening_hours")
-    @classmethod
-    def _hours_said(cls, hours: tuple[str, str]) -> tuple[str, str]:
-        if not all(text.strip() for text in hours):
-            raise ValueError(
-                "jam buka kosong / opening_hours needs both texts, Bahasa Indonesia and English"
-            )
-        return (hours[0].strip(), hours[1].strip())
 
     @field_validator("timezone")
     @classmethod

@@ -32,7 +32,16 @@ def write_site_toml(path: Path, release_on: str = "code") -> None:
         'site = "badung"',
         f'release_on = "{release_on}"',
         'lanes = [{lane = "1", window = "1"}, {lane = "2", window = "2"}]',
-        'opening_hours = ["Senin–Sabtu 07.30–16.00", "Monday–Saturday 07:30–16:00"]',
+    ]
+    # Open every day round the clock but the minute before midnight: the pages say "open"
+    # whatever time the tests run.
+    lines += [
+        "[opening_hours]",
+        "days = {"
+        + ", ".join(
+            f'{day} = "00:00-23:59"' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        )
+        + "}",
     ]
     for name, (key, role, lanes) in KEYS.items():
         digest = hashlib.sha256(key.encode()).hexdigest()

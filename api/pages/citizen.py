@@ -191,9 +191,22 @@ def _pickup(runtime: Runtime, code: str, permit: queries.PermitRow) -> str:
   <p class="muted">{L("Bawa KTP asli. Jangan bagikan QR ini.", "Bring your original KTP. Do not share this QR.")}</p>
   <h3>{e(runtime.settings.site_name)}</h3>
   <ul class="lanes">{lanes}</ul>
-  <p>{L("Jam buka", "Opening hours")}: {L(*runtime.settings.opening_hours)}</p>
+  {_opening(runtime)}
   {plate}
 </section>"""
+
+
+def _opening(runtime: Runtime) -> str:
+    """Open now or not, on the site's clock, and the week's hours."""
+    settings = runtime.settings
+    hours, zone = settings.opening_hours, settings.zone
+    now = runtime.service.clock()
+    state = hours.now(now, zone)
+    cls = "ok" if state.open else "warn"
+    return (
+        f'<p class="alert {cls} opening" role="status">{L(*state.said(now.astimezone(zone).date()))}</p>'
+        f'<p class="muted">{L("Jam buka", "Opening hours")}: {L(*hours.weekly())}</p>'
+    )
 
 
 def _delegate_form(code: str) -> str:

@@ -95,6 +95,7 @@ def test_the_citizen_page_follows_the_permit(served: tuple[ServerProcess, MqttPe
         assert "5103" not in status.text  # no NIK, not even a part of it
         assert "Wayan" not in status.text  # the name only masked
         page = citizen.get(f"/p/{ready['code']}", headers={"Accept": "text/html"})
-        # The site's own hours (site.toml), in both languages.
-        assert "Senin–Sabtu 07.30–16.00" in page.text
-        assert "Monday–Saturday 07:30–16:00" in page.text
+        # The site's own hours (site.toml), in both languages, and whether it is open now.
+        assert "Senin–Minggu 00.00–23.59" in page.text
+        assert "Monday–Sunday 00:00–23:59" in page.text
+        assert "Buka sekarang, sampai 23.59" in page.text or "Tutup, buka besok 00.00" in page.text

@@ -1,5 +1,4 @@
-"""The site's own clock and hours: the dashboard counts by its hours in its time zone, and
-the citizen's page shows its opening hours."""
+"""The dashboard counts by the site's own hours, in its own time zone."""
 
 from __future__ import annotations
 
@@ -37,15 +36,3 @@ def test_the_site_time_zone_must_be_a_real_one(tmp_path: Path) -> None:
     assert ServerSettings(service=service, broker=None, timezone="Asia/Jayapura").timezone
     with pytest.raises(ValidationError, match="zona waktu"):
         ServerSettings(service=service, broker=None, timezone="Asia/Bandung")
-
-
-def test_opening_hours_are_the_sites_own_and_need_both_languages(tmp_path: Path) -> None:
-    service = ServiceSettings(
-        store=StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db"),
-        nik_key=SecretStr("a-real-secret-0123456789"),
-    )
-    assert ServerSettings(service=service, broker=None).opening_hours[0].startswith("Senin")
-    hours = ("Senin–Sabtu 07.30–16.00", "Monday–Saturday 07:30–16:00")
-    assert ServerSettings(service=service, broker=None, opening_hours=hours).opening_hours == hours
-    with pytest.raises(ValidationError, match="opening_hours"):
-        ServerSettings(service=service, broker=None, opening_hours=("Senin 08.00", " "))
