@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+from api.hours import DAYS
 from api.seed import seed_on_store
 from core.service import PermitService
 from core.settings import DEMO_NIK_KEY, ServiceSettings, StoreSettings
@@ -104,6 +105,9 @@ def write_site_toml(path: Path, keys: dict[str, str]) -> None:
         'site_name = "Mal Pelayanan Publik Badung"',
         'release_on = "code_or_plate"',
         'lanes = [{lane = "1", window = "1"}, {lane = "2", window = "2"}]',
+        # The demo runs whenever it is started: its site is open every day, all day.
+        "[opening_hours]",
+        "days = {" + ", ".join(f'{day} = "00:00-23:59"' for day in DAYS) + "}",
     ]
     for role, key in keys.items():
         lanes = '["1", "2"]' if role == "operator" else "[]"
