@@ -203,3 +203,31 @@ def test_a_second_look_no_more_plate_like_keeps_the_first_row(
     monkeypatch.setattr(layout_module, "_best_row", scripted)
     board = np.full((36, 88, 3), (60, 60, 60), np.uint8)
     assert plate_layout(board) == first
+
+
+def _whole_plate_on_dark_paint(text: str, scheme: Scheme, height: int) -> tuple[np.ndarray, Box]:
+    flat = render_plate(text, scheme, np.random.default_rng(1), expiry="08.29")
+    width = round(height * flat.shape[1] / flat.shape[0])
+    plate = cv2.resize(flat, (width, height), interpolation=cv2.INTER_AREA)
+    car = np.full((height * 2, width + height, 3), (25, 25, 25), np.uint8)
+    car[height // 2 : height // 2 + height, height // 2 : height // 2 + width] = plate
+    return cv2.GaussianBlur(car, (0, 0), 1.5), (height // 2, height // 2, width, height)
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme"), [("S 7914 DZM", Scheme.RED), ("T 5 SFK", Scheme.WHITE_ON_BLACK)]
+)
+def test_a_whole_plate_band_on_dark_paint_is_plate_like_at_a_finer_threshold(
+    text: str, scheme: Scheme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The finder's band is the whole plate: a threshold window as tall as the band takes the
+    # dark paint into its mean, so the plate's background counts as ink and joins the
+    # characters into a few plate-high blobs (S 7914 DZM, T 5 SFK on the benchmark).
+    car, band = _whole_plate_on_dark_paint(text, scheme, 40)
+    layout = plate_layout(car, band)
+    assert layout is not None
+    assert layout.expiry
+    assert layout.plateness >= MIN_PLATENESS
+    monkeypatch.setattr(layout_module, "_FINER_BLOCK", 1.0)  # no finer look
+    without = plate_layout(car, band)
+    assert without is None or without.plateness < MIN_PLATENESS
