@@ -39,6 +39,10 @@ S = PermitStatus
 class PermitApplication(Aggregate):
     """One citizen's application for one permit, from submission to handover."""
 
+    # A class default rather than an `__init__` field: snapshots taken before it existed
+    # restore without it.
+    paid_at: datetime | None = None
+
     @staticmethod
     def create_id(site: str, reference: str) -> UUID:
         return permit_id_for(site, reference)
@@ -202,6 +206,7 @@ class PermitApplication(Aggregate):
     @event("FeePaid")
     def _fee_paid(self, reference: str, amount_rupiah: int, paid_at: datetime) -> None:
         self.payment_reference = reference
+        self.paid_at = paid_at
         self.status = S.FEE_PAID
 
     def approve(self, by: str) -> None:

@@ -24,6 +24,7 @@ class PermitSnapshot:
     plate: str | None
     status: PermitStatus
     fee_rupiah: int | None
+    paid_at: datetime | None
     slot: str | None
     code_sha256: str | None
     code_expires_at: datetime | None
@@ -49,6 +50,7 @@ class PermitSnapshot:
             plate=permit.plate,
             status=permit.status,
             fee_rupiah=permit.fee_rupiah,
+            paid_at=permit.paid_at,
             slot=permit.slot,
             code_sha256=permit.code_sha256,
             code_expires_at=permit.code_expires_at,

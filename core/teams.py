@@ -59,7 +59,7 @@ class TeamDesk:
             )
         if permit.handover_id == handover_id:
             return self._decision(handover, TeamOutcome.DUPLICATE, None)
-        happened_at, clock_note = self._when(handover, permit_id)
+        happened_at, clock_note = self._when(handover, permit.paid_at)
         reason = self._code_problem(permit_id, handover)
         if reason is None:
             try:
@@ -82,7 +82,9 @@ class TeamDesk:
         )  # fmt: skip
         return self._decision(handover, TeamOutcome.CONFLICT, reason)
 
-    def _when(self, handover: TeamHandover, permit_id: UUID) -> tuple[datetime, str | None]:
+    def _when(
+        self, handover: TeamHandover, paid_at: datetime | None
+    ) -> tuple[datetime, str | None]:
         """When the handover happened, as far as the server can tell, and a note if the
         device's clock could not be taken at its word.
 
@@ -96,7 +98,7 @@ class TeamDesk:
         claimed = handover.happened_at
         if claimed > now + CLOCK_AHEAD_TOLERANCE:
             way = ("di depan", "ahead")
-        elif (paid := self._paid_at(permit_id)) and claimed < paid - CLOCK_BEHIND_TOLERANCE:
+        elif paid_at is not None and claimed < paid_at - CLOCK_BEHIND_TOLERANCE:
             way = ("di belakang", "behind")
         else:
             return claimed, None
@@ -104,18 +106,6 @@ class TeamDesk:
             f"jam perangkat {way[0]} ({claimed.isoformat()}); dicatat pada waktu server / "
             f"device clock {way[1]}; recorded at the server's time"
         )
-
-    def _paid_at(self, permit_id: UUID) -> datetime | None:
-        """When the permit's fee was paid (the bank's time, else the server's when it was
-        recorded), None for a permit without a fee: a permit is printed after it is paid,
-        so it was not handed over before."""
-        # The event class is made by the `@event` decorator, unknown to the type checker.
-        paid: list[datetime] = [
-            vars(e)["paid_at"]
-            for e in self.service.events.get(permit_id)
-            if type(e).__name__ == "FeePaid"
-        ]
-        return paid[-1] if paid else None
 
     def _code_problem(self, permit_id: UUID, handover: TeamHandover) -> str | None:
         """A handover made on a code that was reissued meanwhile is a conflict."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from api.seed import seed_on_store
 from core.contract import TeamHandover
+from core.service import PermitService
 from core.teams import CLOCK_AHEAD_TOLERANCE, TeamDesk, TeamOutcome
 from core.values import PermitStatus, Recipient, ReleaseMethod
 from tests.factories import FrozenClock, memory_service, ready_permit
@@ -46,19 +47,29 @@ def test_a_team_handover_is_applied_with_its_offline_time_once() -> None:
     assert handover.channel == "team:a"
 
 
+def recorded_at_server_time(
+    desk: TeamDesk, service: PermitService, permit_id: uuid.UUID, clock: FrozenClock,
+    claimed: datetime, way: str,
+) -> None:  # fmt: skip
+    """Apply a handover dated ``claimed``: applied, at the server's time, the device told."""
+    decision = desk.apply(team_handover(permit_id, clock, happened_at=claimed))
+    assert decision.outcome is TeamOutcome.APPLIED
+    assert decision.reason is not None
+    assert f"jam perangkat {way}" in decision.reason
+    handover = service._permit(permit_id).handover
+    assert handover is not None
+    assert handover.happened_at == clock.now
+
+
 def test_a_handover_dated_ahead_of_the_server_is_recorded_at_the_servers_time() -> None:
     # A tablet whose clock was never set (or reset by a flat battery) runs ahead.
     clock = FrozenClock()
     service = memory_service(clock)
     desk = TeamDesk(service)
     ahead, slightly = assigned(service, clock), assigned(service, clock)
-    decision = desk.apply(team_handover(ahead.id, clock, happened_at=clock.now + timedelta(days=2)))
-    assert decision.outcome is TeamOutcome.APPLIED
-    assert decision.reason is not None
-    assert "jam perangkat" in decision.reason
-    handover = service._permit(ahead.id).handover
-    assert handover is not None
-    assert handover.happened_at == clock.now
+    recorded_at_server_time(
+        desk, service, ahead.id, clock, clock.now + timedelta(days=2), "di depan"
+    )
     # Within the tolerance the device's time stands: clocks differ by seconds.
     near = clock.now + CLOCK_AHEAD_TOLERANCE - timedelta(seconds=1)
     kept = desk.apply(team_handover(slightly.id, clock, happened_at=near))
@@ -75,13 +86,7 @@ def test_a_handover_dated_before_its_permit_was_paid_is_recorded_at_the_servers_
     desk = TeamDesk(service)
     reset, late = assigned(service, clock), assigned(service, clock)
     factory = clock.now.replace(year=2000, month=1, day=1)
-    decision = desk.apply(team_handover(reset.id, clock, happened_at=factory))
-    assert decision.outcome is TeamOutcome.APPLIED
-    assert decision.reason is not None
-    assert "jam perangkat di belakang" in decision.reason
-    handover = service._permit(reset.id).handover
-    assert handover is not None
-    assert handover.happened_at == clock.now
+    recorded_at_server_time(desk, service, reset.id, clock, factory, "di belakang")
     # Hours late, after the fee was paid, is a team's ordinary day: the time stands.
     kept = desk.apply(team_handover(late.id, clock, happened_at=clock.now - timedelta(hours=3)))
     assert (kept.outcome, kept.reason) == (TeamOutcome.APPLIED, None)
