@@ -171,25 +171,23 @@ class MqttLink:
             self._pending[:0] = batch
             self._lost("the link's socket broke")
             return
-        if sent == len(frame):
-            self._writing, self._unwritten = [], b""
-            self._dropped = 0
-            if self._pending:
-                self._schedule_flush()
+        loop = self._loop
+        if sent < len(frame):
+            # The rest when the socket drains (registering again only replaces the callback).
+            self._writing, self._unwritten = batch, frame[sent:]
+            if loop is not None:
+                loop.add_writer(sender.fileno(), self._writable)
             return
-        first = not self._unwritten
-        self._writing, self._unwritten = batch, frame[sent:]
-        if first and self._loop is not None:
-            self._loop.add_writer(sender.fileno(), self._writable)
+        if loop is not None:
+            loop.remove_writer(sender.fileno())
+        self._writing, self._unwritten = [], b""
+        self._dropped = 0
+        if self._pending:
+            self._schedule_flush()
 
     def _writable(self) -> None:
-        sender = self._sender
-        if sender is None or not self._unwritten:
-            return
-        batch, rest = self._writing, self._unwritten
-        self._write(batch, rest)
-        if not self._unwritten and self._loop is not None and self._sender is not None:
-            self._loop.remove_writer(sender.fileno())
+        if self._unwritten:
+            self._write(self._writing, self._unwritten)
 
     def _readable(self) -> None:
         conn = self._conn
