@@ -19,11 +19,13 @@ from core.errors import (
     PermitNotFoundError,
     PickupCodeError,
     PlateError,
+    ReleasedToAnotherLaneError,
 )
 
 _STATUS: tuple[tuple[type[DrivethruError], int], ...] = (
     (PermitNotFoundError, 404),
     (AlreadyHandedOverError, 409),
+    (ReleasedToAnotherLaneError, 409),
     (InvalidTransitionError, 409),
     (ConcurrentChangeError, 409),
     (CodeRefusedError, 403),

@@ -100,6 +100,23 @@ class AlreadyHandedOverError(PermitError):
         self.by = by
 
 
+class ReleasedToAnotherLaneError(PermitError):
+    """A window acting on a permit that waits at another lane's window (or at none)."""
+
+    code = "released_to_another_lane"
+
+    def __init__(self, permit_id: UUID, lane: str | None, asked: str) -> None:
+        where = f"jalur {lane}" if lane else "tidak di jalur mana pun"
+        where_en = f"lane {lane}" if lane else "no lane"
+        super().__init__(
+            permit_id,
+            f"Izin ini dilepas ke {where}, bukan jalur {asked} / "
+            f"this permit was released to {where_en}, not lane {asked}",
+        )
+        self.lane = lane
+        self.asked = asked
+
+
 class DelegateNotAuthorisedError(PermitError):
     code = "delegate_not_authorised"
 

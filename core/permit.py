@@ -22,6 +22,7 @@ from core.errors import (
     InvalidInputError,
     InvalidTransitionError,
     PermitError,
+    ReleasedToAnotherLaneError,
 )
 from core.values import (
     CodeHolder,
@@ -347,9 +348,17 @@ class PermitApplication(Aggregate):
             permit.lane, permit.window, permit.visit = self.lane, self.window, self.visit
             permit.status = S.RELEASED
 
-    def return_to_storage(self, by: str, reason: str) -> None:
+    def check_at_lane(self, lane: str) -> None:
+        """A window acts only on what was released to it: a later read may have moved the
+        permit to another lane, whose window is then the one that has it."""
+        if self.status in (S.RELEASED, S.HANDED_OVER) and self.lane != lane:
+            raise ReleasedToAnotherLaneError(self.id, self.lane, lane)
+
+    def return_to_storage(self, by: str, reason: str, at_lane: str | None = None) -> None:
         """The car left without the permit: back to its slot, still READY."""
         self.check_by(by)
+        if at_lane is not None:
+            self.check_at_lane(at_lane)
         self.check_status("return_to_storage", S.RELEASED)
         self._returned_to_storage(by, reason, self.lane)
 
@@ -368,14 +377,19 @@ class PermitApplication(Aggregate):
         channel: str,
         happened_at: datetime,
         delegate_id: str | None = None,
+        at_lane: str | None = None,
     ) -> bool:
         """Record the handover; the same ``handover_id`` again is a retry and changes nothing.
 
-        A window hands over a RELEASED permit; a mobile team a READY permit assigned to it.
+        A window hands over a RELEASED permit (released to ``at_lane``, when given); a mobile
+        team a READY permit assigned to it.
         """
         if self.handover is not None and self.handover.handover_id == handover_id:
             return False
         self.check_by(by)
+        if at_lane is not None:
+            # Before the handed-over check: another lane's attempt is no conflict to record.
+            self.check_at_lane(at_lane)
         self.check_not_handed_over()
         if channel.startswith("team:"):
             self.check_status("hand_over", S.READY, S.RELEASED)

@@ -390,8 +390,11 @@ class PermitService(Application[UUID]):
             permit_id, lambda p: p.release(lane, window, visit, method, code_sha256)
         )
 
-    def return_to_storage(self, permit_id: UUID, by: str, reason: str) -> None:
-        self._change(permit_id, lambda p: p.return_to_storage(by, reason))
+    def return_to_storage(
+        self, permit_id: UUID, by: str, reason: str, *, at_lane: str | None = None
+    ) -> None:
+        """Back to its slot; with ``at_lane``, only if it was released to that lane."""
+        self._change(permit_id, lambda p: p.return_to_storage(by, reason, at_lane))
 
     def hand_over(
         self,
@@ -404,18 +407,27 @@ class PermitService(Application[UUID]):
         channel: str,
         happened_at: datetime | None = None,
         delegate_id: str | None = None,
+        at_lane: str | None = None,
     ) -> bool:
         """Record the handover, exactly once whatever the races; False for a retry.
 
         A handover refused because the permit went to someone else first is kept on the
-        permit as a conflict before `AlreadyHandedOverError` is raised.
+        permit as a conflict before `AlreadyHandedOverError` is raised. With ``at_lane``
+        (a window's handover) the permit must have been released to that lane.
         """
         when = happened_at or self.clock()
         try:
             return self._change(
                 permit_id,
                 lambda p: p.hand_over(
-                    handover_id, by, recipient, id_checked, channel, when, delegate_id
+                    handover_id,
+                    by,
+                    recipient,
+                    id_checked,
+                    channel,
+                    when,
+                    delegate_id,
+                    at_lane,
                 ),
             )
         except AlreadyHandedOverError as refused:

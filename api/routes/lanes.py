@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api.deps import CallerDep, OperatorDep, RuntimeDep
 from api.routes.applications import PermitOut
 from api.security import Caller, ForbiddenError
-from core.errors import AlreadyHandedOverError, InvalidInputError, PermitNotFoundError
+from core.errors import (
+    AlreadyHandedOverError,
+    InvalidInputError,
+    PermitNotFoundError,
+    ReleasedToAnotherLaneError,
+)
 from core.plates import correct_plate
 from core.values import Recipient, ReleaseMethod
 from projections import queries
@@ -72,6 +77,13 @@ def _check_lane(runtime_lanes: list[str], caller: Caller, lane: str) -> None:
         )
 
 
+def _at_another_lane(caller: Caller, refused: ReleasedToAnotherLaneError) -> Exception:
+    """403 when the permit waits at a lane the caller does not work, else 409 (wrong window)."""
+    if refused.lane is not None and caller.may_work_lane(refused.lane):
+        return refused
+    return ForbiddenError(refused.message)
+
+
 @router.get("/{lane}/board")
 async def board(lane: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, object]:
     """What the window needs now: permits released to this lane and the cars seen lately."""
@@ -110,11 +122,13 @@ def hand_over(lane: str, body: HandoverIn, runtime: RuntimeDep, caller: Operator
         runtime.service.hand_over(
             body.permit_id, handover_id=body.handover_id, by=caller.name,
             recipient=Recipient(body.recipient), id_checked=body.id_checked,
-            channel=f"lane:{lane}", delegate_id=body.delegate_id,
+            channel=f"lane:{lane}", delegate_id=body.delegate_id, at_lane=lane,
         )  # fmt: skip
     except AlreadyHandedOverError:
         runtime.metrics.conflict()
         raise
+    except ReleasedToAnotherLaneError as refused:
+        raise _at_another_lane(caller, refused) from None
     runtime.metrics.handover()
     return PermitOut.of(runtime.service.get(body.permit_id))
 
@@ -124,7 +138,10 @@ def return_to_storage(
     lane: str, body: ReturnIn, runtime: RuntimeDep, caller: OperatorDep
 ) -> PermitOut:
     _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
-    runtime.service.return_to_storage(body.permit_id, caller.name, body.reason)
+    try:
+        runtime.service.return_to_storage(body.permit_id, caller.name, body.reason, at_lane=lane)
+    except ReleasedToAnotherLaneError as refused:
+        raise _at_another_lane(caller, refused) from None
     return PermitOut.of(runtime.service.get(body.permit_id))
 
 
