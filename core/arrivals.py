@@ -2,9 +2,10 @@
 
 A valid pickup code releases its permit. A plate alone pre-stages the READY permits with that
 plate (the runner fetches them, the operator confirms) or releases them, as the site's
-policy says. The visit's record of the arrival and the permits' releases are saved in one
-transaction, so a crash never leaves one without the other, and a redelivered arrival is
-answered with the outcome it had the first time.
+policy says. The visit's record of the arrival, the arrival's receipt and the permits'
+releases are saved in one transaction, so a crash never leaves one without the other, and
+a redelivered arrival id (whatever visit it names) is answered with the outcome it had the
+first time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from core.permit import PermitApplication
 from core.service import MAX_ATTEMPTS, PermitService
 from core.snapshot import PermitSnapshot
 from core.values import CodeHolder, PermitStatus, ReleaseMethod, visit_id_for
-from core.visit import LaneVisit
+from core.visit import ArrivalOutcome, ArrivalReceipt, LaneVisit
 
 
 class ReleasePolicy(StrEnum):
@@ -92,7 +93,8 @@ class ArrivalDesk:
         """Decide several arrivals and save them in one transaction (a group commit).
 
         One commit per arrival caps a SQLite store at its fsync rate; a batch shares one.
-        Two arrivals of the same visit, or touching the same permit, go in separate rounds.
+        Two arrivals of the same visit or id, or touching the same permit, go in separate
+        rounds.
         If the shared save loses a race, each arrival is decided again on its own.
         """
         decisions: dict[int, DeskDecision] = {}
@@ -101,12 +103,14 @@ class ArrivalDesk:
             this_round: list[tuple[int, ArrivalInput, UUID]] = []
             later: list[tuple[int, ArrivalInput]] = []
             visits: set[UUID] = set()
+            arrival_ids: set[UUID] = set()
             for index, item in pending:
                 visit_id = visit_id_for(item.arrival.site, item.arrival.lane, item.arrival.visit)
-                if visit_id in visits:
+                if visit_id in visits or item.arrival.id in arrival_ids:
                     later.append((index, item))
                 else:
                     visits.add(visit_id)
+                    arrival_ids.add(item.arrival.id)
                     this_round.append((index, item, visit_id))
             later += self._decide_round(this_round, decisions)
             pending = later
@@ -168,20 +172,16 @@ class ArrivalDesk:
         """The decision and the aggregates it changed (not saved yet)."""
         arrival, window, plate = item.arrival, item.window, item.plate
         visit = self._visit(visit_id, trust_memory)
-        if visit is not None:
-            earlier = visit.outcome_of(str(arrival.id))
-            if earlier is not None:
-                first = AckOutcome(earlier.outcome)
-                duplicate = DeskDecision(
-                    arrival.id, visit_id, AckOutcome.DUPLICATE,
-                    f"sudah diproses / already processed: {earlier.outcome}",
-                    earlier.permits, (), first,
-                    released_permits=(
-                        self._at_window(earlier.permits, arrival.visit)
-                        if first is AckOutcome.RELEASED else ()
-                    ),
-                )  # fmt: skip
-                return duplicate, []
+        earlier = visit.outcome_of(str(arrival.id)) if visit is not None else None
+        if earlier is None:
+            # Not this visit's: the id may still have been decided with another visit.
+            receipt = self._receipt(arrival, trust_memory)
+            if receipt is not None and receipt.visit_id != visit_id:
+                decided_in = self._visit(receipt.visit_id, trust_memory=False)
+                if decided_in is not None:
+                    visit_id, earlier = receipt.visit_id, decided_in.outcome_of(str(arrival.id))
+        if earlier is not None:
+            return self._duplicate(arrival, visit_id, earlier), []
         outcome, reason, permits, method = self._match(
             arrival, plate, visit.permits if visit is not None else ()
         )
@@ -195,12 +195,25 @@ class ArrivalDesk:
             visit = LaneVisit(arrival.site, arrival.lane, arrival.visit, arrival.at, *recorded)
         else:
             visit.record_arrival(*recorded, arrival.at)
+        receipt = ArrivalReceipt(arrival.site, arrival.id, visit_id)
         decision = DeskDecision(
             arrival.id, visit_id, outcome, reason,
             tuple(permit_ids), tuple(str(p.id) for p in released),
             released_permits=tuple(PermitSnapshot.of(p) for p in released),
         )  # fmt: skip
-        return decision, [visit, *released]
+        return decision, [visit, receipt, *released]
+
+    def _duplicate(self, arrival: Arrival, visit_id: UUID, earlier: ArrivalOutcome) -> DeskDecision:
+        first = AckOutcome(earlier.outcome)
+        return DeskDecision(
+            arrival.id, visit_id, AckOutcome.DUPLICATE,
+            f"sudah diproses / already processed: {earlier.outcome}",
+            earlier.permits, (), first,
+            released_permits=(
+                self._at_window(earlier.permits, arrival.visit)
+                if first is AckOutcome.RELEASED else ()
+            ),
+        )  # fmt: skip
 
     def _at_window(self, permit_ids: Sequence[str], visit: UUID) -> tuple[PermitSnapshot, ...]:
         """The permits released to ``visit`` and not handed over yet.
@@ -227,6 +240,18 @@ class ArrivalDesk:
         except AggregateNotFoundError:
             return None
         return visit
+
+    def _receipt(self, arrival: Arrival, trust_memory: bool) -> ArrivalReceipt | None:
+        """The arrival id's receipt; a sole writer looks only in memory (see `_visit`)."""
+        receipt_id = ArrivalReceipt.create_id(arrival.site, arrival.id)
+        if trust_memory:
+            cached = self.service.cached(receipt_id)
+            return cached if isinstance(cached, ArrivalReceipt) else None
+        try:
+            receipt: ArrivalReceipt = self.service.repository.get(receipt_id)
+        except AggregateNotFoundError:
+            return None
+        return receipt
 
     def _match(
         self, arrival: Arrival, plate: PlateCandidates | None, visit_permits: tuple[str, ...]

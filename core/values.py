@@ -12,6 +12,7 @@ from uuid import UUID, uuid5
 PERMIT_NAMESPACE = UUID("6f1d0c3e-93a4-5b8e-9c1e-2a4d7f0b5e11")
 CODE_INDEX_NAMESPACE = UUID("0b8e7a52-4c1f-5d6a-8e3b-9f2c1a7d4e60")
 VISIT_NAMESPACE = UUID("c4a9e2d1-7b3f-5e8a-a1d6-3f5b9c0e2d74")
+ARRIVAL_RECEIPT_NAMESPACE = UUID("5e2b7c91-0d4a-5f3e-b8c6-1a9d3e7f2c48")
 
 
 class PermitStatus(StrEnum):
@@ -88,6 +89,10 @@ def code_index_id(code_sha256: str) -> UUID:
 def visit_id_for(site: str, lane: str, visit: UUID) -> UUID:
     # Remembered a while: the desk and the new visit's `create_id` both ask for each arrival.
     return uuid5(VISIT_NAMESPACE, f"{site}/{lane}/{visit}")
+
+
+def arrival_receipt_id(site: str, arrival_id: UUID) -> UUID:
+    return uuid5(ARRIVAL_RECEIPT_NAMESPACE, f"{site}/{arrival_id}")
 
 
 @dataclass(frozen=True, slots=True)

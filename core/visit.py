@@ -3,6 +3,8 @@
 Its id derives from the site, the lane and the visit id the edge gave the car, so every
 arrival message about the same car lands on the same aggregate; the arrival ids it has
 processed make a redelivered message a duplicate, answered with the earlier outcome.
+An `ArrivalReceipt` per arrival id names the visit that decided it, so an id sent again
+with another visit (a faulty or hostile edge) is a duplicate too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from core.values import visit_id_for
+from core.values import arrival_receipt_id, visit_id_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +133,21 @@ class LaneVisit(Aggregate):
     @event("Left")
     def _left(self, at: datetime) -> None:
         self.left_at = at
+
+
+class ArrivalReceipt(Aggregate):
+    """One arrival message id, and the visit that decided it.
+
+    Saved in the same transaction as the visit's record of the arrival: the store refuses a
+    second receipt for the id, so an arrival id is decided once whatever visit it names.
+    """
+
+    @staticmethod
+    def create_id(site: str, arrival_id: UUID) -> UUID:
+        return arrival_receipt_id(site, arrival_id)
+
+    @event("Received")
+    def __init__(self, site: str, arrival_id: UUID, visit_id: UUID) -> None:
+        self.site = site
+        self.arrival_id = arrival_id
+        self.visit_id = visit_id

@@ -200,6 +200,55 @@ def test_a_batch_is_decided_as_one_by_one_would_be(sole_writer: bool) -> None:
     assert {d.outcome for d in again} == {AckOutcome.DUPLICATE}
 
 
+@pytest.mark.parametrize("sole_writer", [False, True], ids=["fast-forward", "sole-writer"])
+@pytest.mark.parametrize("batched", [False, True], ids=["one", "batch"])
+def test_an_arrival_id_is_decided_once_whatever_visit_it_names(
+    sole_writer: bool, batched: bool
+) -> None:
+    service = memory_service(sole_writer=sole_writer)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    one, other = ready_permit(service, plate="DK 1 AB"), ready_permit(service, plate="DK 2 AB")
+    first = arrival(one.code.code_sha256)
+    reused = arrival(other.code.code_sha256, id=first.id)  # the same id, another visit
+    assert reused.visit != first.visit
+
+    def decide(*items: Arrival) -> list[AckOutcome]:
+        if batched:
+            return [d.outcome for d in desk.decide_many([ArrivalInput(a, "1") for a in items])]
+        return [desk.decide(a, "1").outcome for a in items]
+
+    assert decide(first) == [AckOutcome.RELEASED]
+    again = desk.decide(reused, "1")
+    assert (again.outcome, again.duplicate_of) == (AckOutcome.DUPLICATE, AckOutcome.RELEASED)
+    assert again.permits == (str(one.id),)
+    assert service.get(other.id).status is PermitStatus.READY
+    # Both in one batch: the second is the duplicate of the first.
+    third = ready_permit(service, plate="DK 3 AB")
+    pair = arrival(third.code.code_sha256)
+    assert decide(pair, arrival(other.code.code_sha256, id=pair.id)) == [
+        AckOutcome.RELEASED, AckOutcome.DUPLICATE,
+    ]  # fmt: skip
+    assert service.get(other.id).status is PermitStatus.READY
+
+
+def test_a_reused_arrival_id_is_a_duplicate_after_a_restart(tmp_path: Path) -> None:
+    first_run = sqlite_service(tmp_path / "events.db", sole_writer=True)
+    one, other = ready_permit(first_run, plate="DK 1 AB"), ready_permit(first_run, plate="DK 2 AB")
+    first = arrival(one.code.code_sha256)
+    ArrivalDesk(first_run, ReleasePolicy.CODE).decide(first, "1")
+    first_run.close()
+    restarted = sqlite_service(tmp_path / "events.db", sole_writer=True)
+    fresh = ready_permit(restarted, plate="DK 3 AB")
+    batch = [
+        ArrivalInput(arrival(other.code.code_sha256, id=first.id), "1"),
+        ArrivalInput(arrival(fresh.code.code_sha256), "1"),
+    ]
+    decisions = ArrivalDesk(restarted, ReleasePolicy.CODE).decide_many(batch)
+    assert [d.outcome for d in decisions] == [AckOutcome.DUPLICATE, AckOutcome.RELEASED]
+    assert restarted.get(other.id).status is PermitStatus.READY
+    restarted.close()
+
+
 def test_a_code_shown_after_the_plate_released_the_permit_confirms_it_quietly() -> None:
     service = memory_service()
     ready = ready_permit(service)
