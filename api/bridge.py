@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from api.log_throttle import WarningThrottle
 from api.manifests import lane_manifest, team_manifests
 from api.metrics import Metrics
 from api.mqtt_link import LinkSetup, MqttLink, Received
@@ -92,6 +93,8 @@ class MqttBridge:
         self._last_lane_manifest: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._manifest_stale = True
         self.lanes_seen: dict[str, LaneStatus] = {}
+        # A hostile or broken device can send thousands of bad messages a second.
+        self.warnings = WarningThrottle(log, metrics, settings.warning_interval_seconds)
         self.link = MqttLink(self._link_setup(), self._received, self._link_state)
 
     def _link_setup(self) -> LinkSetup:
@@ -220,18 +223,18 @@ class MqttBridge:
         try:
             arrival = decode(Arrival, payload)
         except ContractError as invalid:
-            self._reject(lane, peek_id(payload), invalid.reason)
+            self._reject(lane, peek_id(payload), _kind_of(invalid.reason), invalid.reason)
             return None
         if arrival.lane != lane or arrival.site != self.settings.site:
             self._reject(
-                lane, arrival.id,
+                lane, arrival.id, "wrong_lane_or_site",
                 f"lane/site in payload ({arrival.site}/{arrival.lane}) != topic "
                 f"({self.settings.site}/{lane})",
             )  # fmt: skip
             return None
         window = self.settings.window_of(lane)
         if window is None:
-            self._reject(lane, arrival.id, f"unknown lane {lane}")
+            self._reject(lane, arrival.id, "unknown_lane", f"unknown lane {lane}")
             return None
         return arrival, window
 
@@ -240,7 +243,11 @@ class MqttBridge:
             status = decode(LaneStatus, payload)
         except ContractError as invalid:
             self.metrics.invalid_message()
-            log.warning("status jalur %s tidak sah / invalid lane status: %s", lane, invalid.reason)
+            self.metrics.rejected_message("invalid_lane_status")
+            self.warnings.warning(
+                "invalid_lane_status",
+                "status jalur %s tidak sah / invalid lane status: %s", lane, invalid.reason,
+            )  # fmt: skip
             return
         self.lanes_seen[lane] = status
         online = [s for s in self.lanes_seen.values() if s.state is DeviceState.ONLINE]
@@ -254,17 +261,25 @@ class MqttBridge:
         if arrival.plate is None:
             return None
         if self.runner is not None and not await self.runner.reached(READ_MODEL_WAIT_SECONDS):
-            log.warning("model baca tertinggal / read models behind: plate matched as they are")
+            self.warnings.warning(
+                "read_models_behind",
+                "model baca tertinggal / read models behind: plate matched as they are",
+            )
         kind, rows = await queries.match_ready_plate(
             self.read_models.conn, arrival.site, arrival.plate.text
         )
         plate = rows[0].plate if rows else None
         return PlateCandidates(kind, plate, tuple(UUID(row.id) for row in rows))
 
-    def _reject(self, lane: str, arrival_id: UUID | None, reason: str) -> None:
+    def _reject(self, lane: str, arrival_id: UUID | None, kind: str, reason: str) -> None:
         self.metrics.invalid_message()
+        self.metrics.rejected_message(kind)
         self.metrics.arrival(AckOutcome.REJECTED.value)
-        log.warning("kedatangan ditolak / arrival rejected on lane %s: %s", lane, reason)
+        self.warnings.warning(
+            f"arrival:{kind}",
+            "kedatangan ditolak / arrival rejected on lane %s: %s%s", lane, reason,
+            "" if arrival_id is not None else " (tanpa id, tidak di-ack / no id, not acked)",
+        )  # fmt: skip
         if arrival_id is not None:
             self._publish(
                 self.topics.acks(lane),
@@ -373,3 +388,12 @@ class MqttBridge:
         for team, team_manifest in teams.items():
             self._publish(self.topics.team_manifest(team), team_manifest, retain=True)
         self._teams_published = {team for team, m in teams.items() if m.permits}
+
+
+def _kind_of(reason: str) -> str:
+    """A contract error's kind for counting and throttling: a few names, whatever the payload."""
+    if "exceeds" in reason and reason.startswith("payload of"):
+        return "too_large"
+    if reason.startswith("payload:"):
+        return "invalid_json"
+    return "invalid_field"

@@ -18,6 +18,9 @@ class Metrics:
         self.handovers = 0
         self.conflicts = 0
         self.invalid_messages = 0
+        self.rejected_messages: Counter[str] = Counter()
+        self.log_lines_held_back = 0
+        self.rate_limited: Counter[str] = Counter()
         self._latency_counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
         self._latency_sum = 0.0
         self._latency_n = 0
@@ -44,6 +47,19 @@ class Metrics:
     def invalid_message(self) -> None:
         with self._lock:
             self.invalid_messages += 1
+
+    def rejected_message(self, kind: str) -> None:
+        """A message rejected, by a kind named in our code (never text from the payload)."""
+        with self._lock:
+            self.rejected_messages[kind] += 1
+
+    def log_line_held_back(self) -> None:
+        with self._lock:
+            self.log_lines_held_back += 1
+
+    def refused_by_rate_limit(self, rule: str) -> None:
+        with self._lock:
+            self.rate_limited[rule] += 1
 
     def set_gauge(self, name: str, value: float) -> None:
         with self._lock:
@@ -75,7 +91,20 @@ class Metrics:
                 f"drivethru_handover_conflicts_total {self.conflicts}",
                 "# TYPE drivethru_invalid_messages_total counter",
                 f"drivethru_invalid_messages_total {self.invalid_messages}",
+                "# HELP drivethru_rejected_messages_total MQTT messages rejected, by kind.",
+                "# TYPE drivethru_rejected_messages_total counter",
             ]
+            for kind, n in sorted(self.rejected_messages.items()):
+                lines.append(f'drivethru_rejected_messages_total{{reason="{kind}"}} {n}')
+            lines += [
+                "# HELP drivethru_log_lines_held_back_total Warnings not written: same kind.",
+                "# TYPE drivethru_log_lines_held_back_total counter",
+                f"drivethru_log_lines_held_back_total {self.log_lines_held_back}",
+                "# HELP drivethru_rate_limited_total Requests refused with 429, by rule.",
+                "# TYPE drivethru_rate_limited_total counter",
+            ]
+            for rule, n in sorted(self.rate_limited.items()):
+                lines.append(f'drivethru_rate_limited_total{{rule="{rule}"}} {n}')
             for name, value in sorted(self.gauges.items()):
                 lines.append(f"# TYPE drivethru_{name} gauge")
                 lines.append(f"drivethru_{name} {value:g}")

@@ -91,6 +91,9 @@ class ServerSettings(BaseModel):
     port: int = 8080
     api_keys: tuple[ApiKey, ...] = ()
     manifest_debounce_seconds: float = 0.5
+    warning_interval_seconds: float = Field(default=10.0, ge=0)
+    """Warnings about rejected MQTT messages: at most one line per kind in this time; the
+    rest are counted (`drivethru_log_lines_held_back_total`) and named in the next line."""
     timezone: str = "Asia/Makassar"
     """The site's IANA time zone, for what staff read by the hour (the dashboard): WIB sites
     Asia/Jakarta, WITA Asia/Makassar (Bali, the default site), WIT Asia/Jayapura."""

@@ -7,6 +7,8 @@ refused with a reason that goes back to the sender in its ack.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -225,18 +227,63 @@ def encode(message: Message) -> bytes:
 
 
 def peek_id(payload: bytes) -> UUID | None:
-    """The ``id`` of a payload that failed validation, so its rejection can still be acked."""
+    """The ``id`` of a payload that failed validation, so its rejection can still be acked.
+
+    Read by a scan of the top-level object's tokens, not a parse: a BOM, a lone surrogate,
+    invalid UTF-8, nesting too deep for a parser or a payload cut at the size limit elsewhere
+    in the message still leave its id readable, and an edge would otherwise resend it
+    forever. Only the top-level ``id`` counts, never a nested one.
+    """
+    text = payload[:MAX_PAYLOAD_BYTES].decode("utf-8", "replace").removeprefix("\ufeff")
+    depth = 0
+    key: str | None = None
+    expecting = "start"  # start | key | colon | value | comma
+    for token in _JSON_TOKENS.finditer(text):
+        kind = token.group()
+        if expecting == "start":
+            if kind != "{":
+                return None
+            depth, expecting = 1, "key"
+        elif depth > 1:
+            depth += 1 if kind in "{[" else -1 if kind in "}]" else 0
+            if depth == 1:
+                expecting = "comma"
+        elif expecting == "key" and kind.startswith('"'):
+            key, expecting = _json_string(kind), "colon"
+        elif expecting == "colon" and kind == ":":
+            expecting = "value"
+        elif expecting == "value":
+            if kind.startswith('"'):
+                if key == "id":
+                    try:
+                        return UUID(_json_string(kind) or "")
+                    except ValueError:
+                        return None
+                expecting = "comma"
+            elif kind in "{[":
+                depth = 2
+            elif kind == ",":
+                expecting = "key"  # the value was a number or a literal
+            else:
+                return None
+        elif expecting == "comma" and kind == ",":
+            expecting = "key"
+        else:
+            return None  # the top level ended, or is not an object of key: value pairs
+    return None
+
+
+# Strings (with their escapes) and the structural characters; numbers and literals between
+# them do not matter for finding a key.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+
+
+def _json_string(token: str) -> str | None:
     try:
-        probe = _IdProbe.model_validate_json(payload[:MAX_PAYLOAD_BYTES])
-    except ValidationError:
+        value = json.loads(token)
+    except ValueError:
         return None
-    return probe.id
-
-
-class _IdProbe(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: UUID
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,40 @@ def test_invalid_payloads_are_acked_as_rejected_and_the_bridge_keeps_running(
     assert 'drivethru_arrivals_total{outcome="rejected"}' in metrics
 
 
+def test_every_payload_with_a_readable_id_is_acked_and_warnings_are_held_back(
+    server: ServerProcess, lane_1: MqttPeer
+) -> None:
+    topic = f"{ROOT}/lanes/1/arrivals"
+    hostile: dict[str, bytes] = {}
+    for kind in ("bom", "lone surrogate", "nested 500 deep"):
+        message = arrival(plate="DK1234AB")
+        body = json.dumps(message).encode()
+        hostile[message["id"]] = {
+            "bom": b"\xef\xbb\xbf" + body,
+            "lone surrogate": body[:-1] + b', "camera": "\\ud800"}',
+            "nested 500 deep": body[:-1] + b', "x": ' + b"[" * 500 + b"]" * 500 + b"}",
+        }[kind]
+    for payload in hostile.values():
+        lane_1.publish(topic, payload)
+    for message_id in hostile:
+        ack = lane_1.wait_for(ack_for(message_id)).json()
+        assert ack["outcome"] == "rejected"
+        assert ack["reason"]
+    # A flood of one kind of bad message writes a line now and then, not one each.
+    flood = [arrival(plate="DK1234AB", v=2) for _ in range(60)]
+    for message in flood:
+        lane_1.publish(topic, json.dumps(message))
+    lane_1.wait_for(ack_for(flood[-1]["id"]))
+    lines = [line for line in server.log.read_text().splitlines() if "arrival rejected" in line]
+    assert 1 <= len(lines) <= 6, lines
+    with server.client() as anyone:
+        metrics = anyone.get("/metrics").text
+    held_back = [m for m in metrics.splitlines() if m.startswith("drivethru_log_lines_held_back")]
+    assert held_back
+    assert int(held_back[0].split()[-1]) >= 55
+    assert 'drivethru_rejected_messages_total{reason="invalid_field"} 60' in metrics
+
+
 def test_mosquitto_pub_from_another_vendor_is_understood(
     server: ServerProcess, lane_1: MqttPeer, mosquitto: MosquittoServer
 ) -> None:

@@ -115,6 +115,43 @@ def test_the_id_of_an_invalid_message_can_still_be_acked() -> None:
     assert peek_id(b"garbage") is None
 
 
+def hostile(message_id: uuid.UUID) -> dict[str, bytes]:
+    """Payloads whose id can be read though the whole cannot be parsed."""
+    good = arrival_json(id=str(message_id))
+    body = good[:-1]
+    return {
+        "bom": b"\xef\xbb\xbf" + good,
+        "lone surrogate": body + b', "camera": "\\ud800"}',
+        "nested 500 deep": body + b', "x": ' + b"[" * 500 + b"]" * 500 + b"}",
+        "nested 100000 deep": body + b', "x": ' + b"[" * 100_000 + b"}",
+        "over the size limit": body + b', "junk": "' + b"x" * MAX_PAYLOAD_BYTES + b'"}',
+        "bad utf-8 elsewhere": body + b', "camera": "\xff\xfe"}',
+    }
+
+
+@pytest.mark.parametrize("kind", list(hostile(uuid.uuid4())))
+def test_a_readable_id_is_read_from_any_payload(kind: str) -> None:
+    message_id = uuid.uuid4()
+    payload = hostile(message_id)[kind]
+    with pytest.raises(ContractError):
+        decode(Arrival, payload)
+    assert peek_id(payload) == message_id
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"plate": {"id": "6f1d0c3e-93a4-5b8e-9c1e-2a4d7f0b5e11"}}',  # not the message's id
+        b'[{"id": "6f1d0c3e-93a4-5b8e-9c1e-2a4d7f0b5e11"}]',
+        b'{"note": "\\"id\\": \\"6f1d0c3e-93a4-5b8e-9c1e-2a4d7f0b5e11\\""}',
+        b'{"id": "not-a-uuid"}',
+        b'{"id": 12}',
+    ],
+)
+def test_no_id_is_made_up_where_there_is_none(payload: bytes) -> None:
+    assert peek_id(payload) is None
+
+
 def test_a_team_handover_needs_its_offline_time() -> None:
     with pytest.raises(ContractError, match="happened_at"):
         decode(
