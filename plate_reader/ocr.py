@@ -36,7 +36,7 @@ def rapidocr_models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
-def _session(path: Path) -> ort.InferenceSession:
+def onnx_session(path: Path) -> ort.InferenceSession:
     if not path.is_file():
         raise ReaderError(f"model tidak ditemukan / model file not found: {path}")
     options = ort.SessionOptions()
@@ -77,7 +77,7 @@ class Recogniser:
     """CTC text recognition over a 48-pixel-high line image, letters and digits only."""
 
     def __init__(self, model: Path) -> None:
-        self._session = _session(model)
+        self._session = onnx_session(model)
         meta = self._session.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise ReaderError(f"model tanpa kamus / model has no character list: {model}")

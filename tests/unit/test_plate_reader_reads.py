@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.plates import MatchKind, Plate
-from plate_reader import Reader, locate, plates
+from plate_reader import Finder, Reader, locate, plates
 from plate_reader.layout import plate_layout
 from plate_reader.locate import Box, find_candidates
 from plate_reader.ocr import ALPHABET, TextLine
@@ -21,6 +21,12 @@ VALID_CODE = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 @pytest.fixture(scope="module")
 def reader() -> Reader:
     return Reader()
+
+
+@pytest.fixture(scope="module")
+def classical() -> Reader:
+    """The OpenCV finder alone: what the learned finder falls back on."""
+    return Reader(finder=Finder.CLASSICAL)
 
 
 def _rate(reader: Reader, samples: list[tuple[np.ndarray, str]]) -> float:
@@ -98,7 +104,7 @@ def test_the_widest_plates_main_line_is_within_the_widest_band(motorcycle: bool)
 
 
 def test_a_band_wider_than_any_plate_line_is_not_examined(
-    reader: Reader, monkeypatch: pytest.MonkeyPatch
+    classical: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A shop's lettering on a wall of its own grey: the band is the text, 7.9 times its height.
     frame = np.full((720, 1280, 3), 120, np.uint8)
@@ -117,22 +123,22 @@ def test_a_band_wider_than_any_plate_line_is_not_examined(
     bands = [c.box for c in find_candidates(grey, limit=6)]
     assert any(w > WIDEST_BAND * h for _, _, w, h in bands), bands  # the sign's band
     monkeypatch.setattr(plates, "_line_box", recording)
-    reads = reader.read_plates(frame)
+    reads = classical.read_plates(frame)
     assert examined
     assert all(w <= WIDEST_BAND * h for _, _, w, h in examined)
     assert [r.text for r in reads][:1] == [sample.plate]
 
 
 def test_a_plate_whose_band_merges_with_a_dark_mudguard_is_found_and_read(
-    reader: Reader, monkeypatch: pytest.MonkeyPatch
+    classical: Reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A tilted yellow plate low on a motorcycle's dark mudguard: at quarter scale the band's
     # outline takes in the mudguard's edge and fills 0.43-0.45 of its box (DR 7 on the
     # benchmark), and no other band holds the plate.
     sample = car_scene(np.random.default_rng(264), "DR 7", Scheme.YELLOW, motorcycle=True)
-    assert [r.text for r in reader.read_plates(sample.image)][:1] == [sample.plate]
+    assert [r.text for r in classical.read_plates(sample.image)][:1] == [sample.plate]
     monkeypatch.setattr(locate, "LEAST_FILL", 0.45)
-    assert reader.read_plates(sample.image) == ()
+    assert classical.read_plates(sample.image) == ()
 
 
 @pytest.mark.parametrize(

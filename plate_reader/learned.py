@@ -1,0 +1,138 @@
+"""Reading plates with the learned finder: text detection, plate lines, recognition, spelling.
+
+The PP-OCR text detector finds the lines of text in the frame (``detect.py``), the lines of
+one plate are joined (``plate_lines.py``), and each candidate is straightened, read by the
+recogniser and spelled through the plate grammar (``plates.read_line``), most plate-like
+first, until a sure plate is read. Recognition and the grammar refuse what is no plate
+(signs, badges, stickers, the expiry line), so the finder itself needs no rule about how a
+plate looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from core.plates import Plate, match_plate
+from plate_reader.detect import TextBox, TextDetector
+from plate_reader.ocr import Recogniser
+from plate_reader.plate_lines import LineCandidate, plate_lines
+from plate_reader.plates import CONFIDENT, MIN_CONFIDENCE, read_line
+from plate_reader.results import PlateRead
+
+Image = npt.NDArray[np.uint8]
+# The detector's input: the image scaled so its longer side is this many pixels (rapidocr's
+# default), but never enlarged more than `_MOST_ENLARGED`: a 416-px street photo is enlarged
+# 1.8 times (small plates' lines are found far more often), a tight crop only twice.
+DETECT_SIDE = 736
+_MOST_ENLARGED = 2.0
+# Margins added to a detected line before recognition, in line heights: the detector's box
+# hugs the ink and a plate's first or last character is often only partly inside it.
+_PAD_ALONG = 0.3
+_PAD_ACROSS = 0.08
+# The grammar takes almost any short mix of letters and digits (a grille's ``D-4D`` badge is
+# ``D 4 D``), so a reading this short counts only with the expiry line seen under it; a
+# longer one rarely fits the grammar by chance.
+_SHORT = 3
+# Between two readings, an expiry line under one counts as this much more confidence.
+_EXPIRY_BONUS = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    plate: Plate
+    confidence: float
+    box: tuple[int, int, int, int]
+    others: tuple[str, ...]
+    rank: float
+
+
+class LearnedFinder:
+    """Reads the plates in a frame: detector, plate lines, recogniser, grammar."""
+
+    def __init__(
+        self,
+        detector: TextDetector,
+        recogniser: Recogniser,
+        *,
+        detect_side: int = DETECT_SIDE,
+        max_lines: int = 5,
+    ) -> None:
+        self._detect = detector
+        self._recognise = recogniser
+        self._side = detect_side
+        self._max_lines = max_lines
+
+    def candidates(self, image: Image) -> list[LineCandidate]:
+        """The lines of ``image`` that may be a plate's main line, most plate-like first."""
+        scale = min(self._side / max(image.shape[:2]), _MOST_ENLARGED)
+        return plate_lines(self._detect(image, scale))
+
+    def read(self, image: Image, expected: Collection[str] | None = None) -> tuple[PlateRead, ...]:
+        """The plates in a BGR ``image``, best first; ``expected`` plates are matched.
+
+        Candidates are read most plate-like first. A sure reading ends the search only when
+        its line has an expiry line under it: a badge (``D-4D``) or a sticker reads as a
+        valid plate as surely as a plate does, and only the plate has the expiry date.
+        """
+        found: list[_Found] = []
+        for candidate in self.candidates(image)[: self._max_lines]:
+            reading = self._read_line(image, candidate)
+            if reading is None:
+                continue
+            found.append(reading)
+            if reading.confidence >= CONFIDENT and candidate.expiry:
+                break
+        best: dict[str, _Found] = {}
+        for f in found:
+            if f.plate.text not in best or f.rank > best[f.plate.text].rank:
+                best[f.plate.text] = f
+        ordered = sorted(best.values(), key=lambda f: -f.rank)
+        return tuple(_result(f, expected) for f in ordered)
+
+    def _read_line(self, image: Image, candidate: LineCandidate) -> _Found | None:
+        crop = straightened(image, candidate.box, _PAD_ALONG, _PAD_ACROSS)
+        line = self._recognise([crop])[0]
+        plate, others, confidence = read_line(line, crop)
+        if plate is None or confidence < MIN_CONFIDENCE:
+            return None
+        if len(plate.text) <= _SHORT and not candidate.expiry:
+            return None
+        rank = confidence + (_EXPIRY_BONUS if candidate.expiry else 0.0)
+        return _Found(plate, confidence, candidate.box.bounds, others, rank)
+
+
+def straightened(image: Image, box: TextBox, pad_along: float, pad_across: float) -> Image:
+    """The line ``box`` cut out of ``image`` and turned upright, with margins in line heights."""
+    grown = TextBox(
+        box.cx,
+        box.cy,
+        box.width + 2 * pad_along * box.height,
+        box.height * (1 + 2 * pad_across),
+        box.angle,
+        box.score,
+    )
+    width = max(8, round(grown.width))
+    height = max(4, round(grown.height))
+    source = grown.corners[:3]
+    target = np.array([(0, 0), (width, 0), (width, height)], np.float32)
+    turn = cv2.getAffineTransform(source, target)
+    out = cv2.warpAffine(
+        image, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return np.asarray(out, np.uint8)
+
+
+def _result(found: _Found, expected: Collection[str] | None) -> PlateRead:
+    match = None if expected is None else match_plate(found.plate.text, expected)
+    return PlateRead(
+        text=found.plate.text,
+        confidence=round(min(1.0, max(0.0, found.confidence)), 3),
+        box=found.box,
+        alternatives=found.others[:4],
+        match=match,
+    )
