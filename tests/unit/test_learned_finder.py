@@ -65,7 +65,7 @@ def test_a_smaller_line_centred_under_a_line_is_its_expiry_and_ranks_it_first() 
     lines = plate_lines([sign, plate, expiry])
     assert lines[0].box == plate
     assert lines[0].expiry
-    assert not [c for c in lines if c.box == sign][0].expiry
+    assert not next(c for c in lines if c.box == sign).expiry
 
 
 def test_a_lone_character_or_a_long_slogan_is_no_plate_line() -> None:
