@@ -86,11 +86,18 @@ def bench_store(
 def bench_reader(
     json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
     quick: Annotated[bool, typer.Option(help="Selesai < 60 s / finish in under 60 s.")] = False,
+    real: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder foto nyata berlabel / folder of labelled real photos (labels.tsv or "
+            "plates in file names)."
+        ),
+    ] = None,
 ) -> None:
     """QR and plate read rates and times against zxing-cpp, OpenCV and RapidOCR alone."""
     from bench.reader import run
 
-    typer.echo(json.dumps(run(quick=quick), indent=None if json_out else 2))
+    typer.echo(json.dumps(run(quick=quick, real=real), indent=None if json_out else 2))
 
 
 @bench_app.command("edge")
@@ -130,6 +137,7 @@ def projections_rebuild(db: DbOption = None, read_models: ReadModelsOption = Non
 
     from core.service import PermitLog
     from core.settings import StoreSettings
+    from projections.identity import store_identity
     from projections.runner import ProjectionRunner
     from projections.store import ReadModels
 
@@ -150,6 +158,7 @@ def projections_rebuild(db: DbOption = None, read_models: ReadModelsOption = Non
                     done = position
 
                 result = await runner.rebuild(progress)
+            await models.record_store_identity(store_identity(log.recorder, store).text)
         typer.echo(
             f"{result.events} event -> {target} dalam / in {result.seconds:.1f} s "
             f"({result.events / max(result.seconds, 1e-9):,.0f} event/s)"

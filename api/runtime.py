@@ -19,6 +19,7 @@ from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
 from core.service import PermitService
 from projections import queries
+from projections.identity import ensure_built_from, store_identity
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 
@@ -63,7 +64,6 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
         env={"AGGREGATE_CACHE_FASTFORWARD": "n"} if settings.sole_writer else None,
     )
     runner_models = await ReadModels(settings.read_models).open()
-    read_models = await ReadModels(settings.read_models).open()
     runner = ProjectionRunner(
         service.recorder,
         service.mapper.transcoder,
@@ -71,6 +71,10 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
         poll_seconds=1.0,
         gather_seconds=PAGE_GATHER_SECONDS,
     )
+    # Read models of another store would hide this store's first events: rebuilt (logged).
+    identity = await asyncio.to_thread(store_identity, service.recorder, settings.service.store)
+    await ensure_built_from(runner_models, runner, identity)
+    read_models = await ReadModels(settings.read_models).open()
     await runner.catch_up()
     broadcaster = Broadcaster()
     metrics = Metrics()

@@ -54,6 +54,8 @@ def build_settings(
             password=SecretStr(os.environ.get("DRIVETHRU_BROKER_PASSWORD", "")),
             protocol=os.environ.get("DRIVETHRU_BROKER_PROTOCOL", "5"),
         )
+    if read_models is None and os.environ.get("DRIVETHRU_READ_MODELS"):
+        read_models = Path(os.environ["DRIVETHRU_READ_MODELS"])
     overrides: dict[str, object] = {
         "site": site, "read_models": read_models, "host": host, "port": port,
     }  # fmt: skip

@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS tracking (
     name TEXT PRIMARY KEY,
     position INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS store_identity (
+    name TEXT PRIMARY KEY,
+    identity TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS permits (
     {_PERMIT_COLUMN_DDL},
     PRIMARY KEY (id)
@@ -109,6 +113,7 @@ CREATE INDEX IF NOT EXISTS permits_by_number ON permits (number);
 
 TABLES: tuple[str, ...] = (
     "tracking",
+    "store_identity",
     "permits",
     "pickup_codes",
     "delegates",

@@ -89,6 +89,21 @@ class ReadModels:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def store_identity(self) -> str | None:
+        """The event store these read models were built from (`projections.identity`)."""
+        async with self.conn.execute(
+            "SELECT identity FROM store_identity WHERE name = ?", (TRACKING_NAME,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def record_store_identity(self, identity: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO store_identity VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET identity = excluded.identity",
+            (TRACKING_NAME, identity),
+        )
+
     async def drop_all(self, *, indexes: bool = True) -> None:
         """Forget every read model, for a rebuild: all tables go, ours or not.
 
