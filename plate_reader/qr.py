@@ -11,9 +11,17 @@ frame with no edge stronger than the noise are therefore flattened to their mean
 reads only the part that holds the rest. A code's module edges stand out of the noise in
 every cell they cross (or zxing could not read it either), and the cells around them are
 kept too, so zxing sees a code, its quiet zone and all its binariser looks at unchanged.
+
+When zxing decodes nothing but did find a symbol it could not read (a checksum or format
+error: blur, glare, a tilt), a second look reads just that place again: cut out, upscaled,
+sharpened, binarised locally and straightened from the corners zxing reported. A frame
+where zxing found no symbol at all, as an empty lane, never pays for it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,6 +33,10 @@ from plate_reader.edges import HalfFrame, halved
 from plate_reader.results import QrRead
 
 Image = npt.NDArray[np.uint8]
+Matrix = npt.NDArray[np.float64]
+Quad = npt.NDArray[np.float32]
+# Where a point of the image zxing read lies in the frame.
+ToFrame = Callable[[float, float], tuple[int, int]]
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # The busy map's cells, in frame pixels: two of zxing's 8-px binariser blocks.
 _CELL = 16
@@ -54,11 +66,28 @@ _ALIGN_Y = 24
 _BLOCK = np.ones((_CELL // 2, _CELL // 2), np.uint8)
 _REACH = np.ones((2 * _MARGIN + 1, 2 * _MARGIN + 1), np.uint8)
 
-
-def _corners(barcode: zxingcpp.Barcode, dx: int, dy: int) -> tuple[tuple[int, int], ...]:
-    position = barcode.position
-    points = (position.top_left, position.top_right, position.bottom_right, position.bottom_left)
-    return tuple((int(p.x) + dx, int(p.y) + dy) for p in points)
+# The second look; docs/plate_reader.md has what each step adds. A code zxing half-sees
+# shows up as one to four symbols, nearly all in one place: the first place read them all,
+# the second only bounds the work if the first is something else.
+_PLACES = 2
+# Modules of margin cut out around a symbol zxing saw whole: its quiet zone.
+_CONTEXT = 4
+# Modules around a lone finder pattern (zxing takes one for a Micro QR or rMQR symbol): a
+# version-2 pickup code reaches 21.5 modules plus its quiet zone from any finder's centre.
+_FINDER_REACH = 24
+# Upscaled bicubic: zxing then samples the 2-3 px modules of a blurred code on their centres
+# rather than near their blurred edges.
+_UPSCALE = 2
+# Longest side of the upscaled place: bounds the time a code filling a large frame costs
+# (the benchmark's places are all far smaller).
+_LARGEST_LOOK = 1024
+# Unsharp mask, amount 1, sigma in upscaled pixels.
+_SHARPEN_SIGMA = 1.0
+# Local threshold over a block of 4 modules: 4-5 read the most; 2-3 or 6-12 fewer.
+_LOCAL_MODULES = 4
+# A straightened symbol: pixels per module, and modules of quiet zone around it.
+_MODULE_PX = 8
+_QUIET = 4
 
 
 def _cell_means(image: Image, cells: tuple[int, int]) -> Image:
@@ -130,6 +159,16 @@ def _quietened(grey: Image, half: HalfFrame) -> tuple[Image, int, int] | None:
     return out, x0, y0
 
 
+@dataclass(frozen=True, slots=True)
+class QrScan:
+    """The codes of one frame and how many places zxing could not decode got a second look
+    (0: the second look was not entered); ``second_look`` says whether it found the codes."""
+
+    codes: tuple[QrRead, ...]
+    looked_again: int = 0
+    second_look: bool = False
+
+
 def decode_qr(image: Image, half: HalfFrame | None = None) -> tuple[QrRead, ...]:
     """Every QR code in a BGR or grey frame, each once, in the order zxing-cpp finds them.
 
@@ -139,23 +178,211 @@ def decode_qr(image: Image, half: HalfFrame | None = None) -> tuple[QrRead, ...]
     holds a code, and callers of `Reader.read_qr` (the lane, after its motion gate) mostly
     pass such frames.
     """
+    return scan_qr(image, half).codes
+
+
+def scan_qr(image: Image, half: HalfFrame | None = None) -> QrScan:
+    """`decode_qr`'s codes, with whether the second look was needed to find them."""
     grey = (
         image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
     )
     part = (grey, 0, 0) if half is None else _quietened(grey, half)
     if part is None:
-        return ()
+        return QrScan(())
     readable, dx, dy = part
+    found = _zxing(readable)
+    codes = _codes(found, lambda x, y: (int(x) + dx, int(y) + dy))
+    missed = [b for b in found if not b.valid]
+    if codes or not missed:
+        return QrScan(codes)
+    places = list(_places(missed, dx, dy, grey.shape))
+    for place in places:
+        codes = _look_again(grey, place)
+        if codes:
+            return QrScan(codes, len(places), second_look=True)
+    return QrScan((), len(places))
+
+
+def _zxing(grey: Image) -> list[zxingcpp.Barcode]:
     # Codes held up at a window are upright within ±45°: the 90° rotations only cost time.
     # Pickup codes are dark on light (paper, or a phone screen in its normal mode), so the
     # inverted pass only costs time too: it finds nothing more on the benchmark set.
-    # A downscaled second pass finds nothing more either (bench/reader.py).
-    found = zxingcpp.read_barcodes(
-        readable, formats=_QR, try_rotate=False, try_invert=False, try_downscale=False
+    # A downscaled second pass finds nothing more either (bench/reader.py). Symbols found
+    # but not decoded come back too, at no cost, for the second look.
+    return list(
+        zxingcpp.read_barcodes(
+            grey,
+            formats=_QR,
+            try_rotate=False,
+            try_invert=False,
+            try_downscale=False,
+            return_errors=True,
+        )
     )
+
+
+def _codes(found: list[zxingcpp.Barcode], to_frame: ToFrame) -> tuple[QrRead, ...]:
     reads: dict[str, QrRead] = {}
     for barcode in found:
         text = barcode.text
-        if text and text not in reads:
-            reads[text] = QrRead(text, PickupCode.is_well_formed(text), _corners(barcode, dx, dy))
+        if barcode.valid and text and text not in reads:
+            corners = tuple(to_frame(x, y) for x, y in _quad(barcode).tolist())
+            reads[text] = QrRead(text, PickupCode.is_well_formed(text), corners)
     return tuple(reads.values())
+
+
+class _ToFrame:
+    """Maps a point of a cut-out, upscaled and maybe straightened image back to the frame."""
+
+    def __init__(
+        self, origin: tuple[float, float], scale: float, warp: Matrix | None = None
+    ) -> None:
+        self._origin = origin
+        self._scale = scale
+        self._back = None if warp is None else np.linalg.inv(warp)
+
+    def __call__(self, x: float, y: float) -> tuple[int, int]:
+        if self._back is not None:
+            u, v, w = self._back @ np.array([x, y, 1.0])
+            x, y = u / w, v / w
+        return (
+            round(x / self._scale + self._origin[0]),
+            round(y / self._scale + self._origin[1]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where to look again: a box of the frame, and the symbol's corners and module count
+    when zxing saw a whole QR symbol there."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1
+    module: float  # pixels
+    quad: Quad | None
+    modules: int
+
+
+def _quad(barcode: zxingcpp.Barcode) -> Quad:
+    p = barcode.position
+    points = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+    return np.array([(q.x, q.y) for q in points], np.float32)
+
+
+def _grid(barcode: zxingcpp.Barcode) -> tuple[int, int, bool] | None:
+    """(rows, columns, whether a QR symbol) zxing sampled, from the version it reports."""
+    extra = barcode.extra
+    version = str(extra.get("Version", "")) if isinstance(extra, dict) else ""
+    if version.isdigit():
+        side = 17 + 4 * int(version)
+        return side, side, True
+    if version[:1] == "M" and version[1:].isdigit():
+        side = 9 + 2 * int(version[1:])
+        return side, side, False
+    rows, _, cols = version[1:].partition("x")
+    if version[:1] == "R" and rows.isdigit() and cols.isdigit():
+        return int(rows), int(cols), False
+    return None
+
+
+def _places(
+    missed: list[zxingcpp.Barcode], dx: int, dy: int, shape: tuple[int, ...]
+) -> Iterator[_Place]:
+    """Up to `_PLACES` places of the frame to look at again, one per symbol zxing saw
+    but could not decode, skipping a symbol that lies in a place already taken."""
+    height, width = shape[:2]
+    taken: list[tuple[int, int, int, int]] = []
+    for barcode in missed:
+        grid = _grid(barcode)
+        quad = _quad(barcode) + np.array([dx, dy], np.float32)
+        if grid is None or np.ptp(quad) < 4:  # no version, or no position
+            continue
+        rows, cols, whole = grid
+        top_left, top_right, _, bottom_left = quad
+        across, down = (top_right - top_left) / cols, (bottom_left - top_left) / rows
+        module = float(np.linalg.norm(across) + np.linalg.norm(down)) / 2
+        if whole:
+            centre, reach = quad.mean(axis=0), (rows / 2 + _CONTEXT) * module
+        else:  # the finder pattern, in the symbol's top-left corner
+            centre, reach = top_left + 3.5 * (across + down), _FINDER_REACH * module
+        cx, cy = float(centre[0]), float(centre[1])
+        if any(x0 <= cx < x1 and y0 <= cy < y1 for x0, y0, x1, y1 in taken):
+            continue
+        box = (
+            max(0, int(cx - reach)),
+            max(0, int(cy - reach)),
+            min(width, int(cx + reach) + 1),
+            min(height, int(cy + reach) + 1),
+        )
+        if box[2] - box[0] < 8 or box[3] - box[1] < 8:
+            continue
+        taken.append(box)
+        yield _Place(box, module, quad if whole else None, rows if whole else 0)
+        if len(taken) == _PLACES:
+            return
+
+
+def _binarised(image: Image, module: float) -> Image:
+    block = max(3, 2 * round(_LOCAL_MODULES * module / 2) + 1)
+    return np.asarray(
+        cv2.adaptiveThreshold(
+            image, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block, 2
+        ),
+        np.uint8,
+    )
+
+
+def _looks(image: Image, module: float) -> Iterator[Image]:
+    """``image`` as it is, sharpened, and binarised locally (``module`` in its pixels)."""
+    yield image
+    blurred = cv2.GaussianBlur(image, (0, 0), _SHARPEN_SIGMA)
+    yield np.asarray(cv2.addWeighted(image, 2.0, blurred, -1.0, 0), np.uint8)
+    yield _binarised(image, module)
+
+
+def _look_again(grey: Image, place: _Place) -> tuple[QrRead, ...]:
+    """The codes zxing reads in ``place`` cut out and upscaled, then straightened."""
+    x0, y0, x1, y1 = place.box
+    scale = min(_UPSCALE, _LARGEST_LOOK / max(x1 - x0, y1 - y0))
+    close = np.asarray(
+        cv2.resize(grey[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC),
+        np.uint8,
+    )
+    origin = (float(x0), float(y0))
+    symbol = None
+    if place.quad is not None:
+        symbol = ((place.quad - np.array(origin, np.float32)) * scale, place.modules)
+    for look in _looks(close, place.module * scale):
+        found = _zxing(look)
+        codes = _codes(found, _ToFrame(origin, scale))
+        if codes:
+            return codes
+        # A lone finder pattern seen closer may now show its whole symbol's corners.
+        for barcode in found if symbol is None else ():
+            grid = _grid(barcode)
+            if grid is not None and grid[2]:
+                symbol = (_quad(barcode), grid[0])
+                break
+    if symbol is None:
+        return ()
+    warp, straight = _straightened(close, *symbol)
+    for look in (straight, _binarised(straight, _MODULE_PX)):
+        codes = _codes(_zxing(look), _ToFrame(origin, scale, warp))
+        if codes:
+            return codes
+    return ()
+
+
+def _straightened(image: Image, quad: Quad, modules: int) -> tuple[Matrix, Image]:
+    """The homography and the image of a symbol warped square, with its quiet zone."""
+    margin, side = _QUIET * _MODULE_PX, modules * _MODULE_PX
+    square = np.array(
+        [[margin, margin], [margin + side, margin], [margin + side, margin + side],
+         [margin, margin + side]],
+        np.float32,
+    )  # fmt: skip
+    warp = np.asarray(cv2.getPerspectiveTransform(quad, square), np.float64)
+    size = side + 2 * margin
+    straight = cv2.warpPerspective(
+        image, warp, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+    return warp, np.asarray(straight, np.uint8)
