@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +64,12 @@ def _text(value: object) -> str | None:
             return str(UUID(hex=data))
         return str(data)
     return str(value)
+
+
+def _utc_text(value: object) -> str:
+    """A stored datetime as UTC ISO text, like the events' timestamps: a device sends its
+    own offset, and the read models compare these times as text."""
+    return datetime.fromisoformat(str(_text(value))).astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +162,10 @@ class PermitFold:
             permit_id = keys.get(n.originator_id)
             if permit_id is None:
                 permit_id = keys[n.originator_id] = originator_key(n.originator_id)
-            at = state["timestamp"]["_data_"]
+            # When the change was recorded; a handover carries its own time (a mobile team
+            # records it offline, hours before it syncs), which is when it happened.
+            recorded = state["timestamp"]["_data_"]
+            at = _utc_text(state["happened_at"]) if name == "HandedOver" else recorded
             if name == "Submitted":
                 row = permits[permit_id] = self._new_row(permit_id, state)
                 counts[(row["site"], "submitted")] += 1
@@ -187,7 +197,7 @@ class PermitFold:
                 counts[(row["site"], row["status"])] -= 1
                 counts[(row["site"], new_status)] += 1
                 row["status"] = new_status
-            row["updated_at"] = at
+            row["updated_at"] = recorded
             row["version"] = n.originator_version
             keep = _DETAIL_FIELDS.get(name)
             row["timeline"].append(
