@@ -96,7 +96,8 @@ def run_demo(
     state.mkdir(parents=True, exist_ok=True)
     passwords = {user: secrets.token_urlsafe(12) for user in ("server", "lane-1", "lane-2", "demo")}
     keys = {
-        role: f"demo-{role}-{secrets.token_urlsafe(9)}" for role in ("officer", "operator", "admin")
+        role: f"demo-{role}-{secrets.token_urlsafe(18)}"
+        for role in ("officer", "operator", "admin")
     }
     site = build_site(state / "events.db")
     videos = _videos(site, state)

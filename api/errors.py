@@ -68,8 +68,12 @@ def install_error_handlers(app: FastAPI) -> None:
         reason = getattr(error, "reason", None)
         if isinstance(reason, str):
             extra["reason"] = reason
+        retry_after = getattr(error, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
         return JSONResponse(
-            error_body(error.code, error.message, **extra), status_code=status_of(error)
+            error_body(error.code, error.message, **extra),
+            status_code=status_of(error),
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

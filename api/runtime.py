@@ -15,6 +15,7 @@ from uuid import UUID
 from api.bridge import MqttBridge
 from api.live import Broadcaster
 from api.metrics import Metrics
+from api.rate_limit import RateLimiter
 from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
 from core.service import PermitService
@@ -40,6 +41,7 @@ class Runtime:
     broadcaster: Broadcaster
     metrics: Metrics
     bridge: MqttBridge | None
+    limiter: RateLimiter
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     warm: bool = False
     """The permits waiting at the site are in memory (see `_warm`)."""
@@ -80,8 +82,9 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
     metrics = Metrics()
     desk = ArrivalDesk(service, settings.release_on)
     runtime = Runtime(
-        settings, service, desk, runner_models, read_models, runner, broadcaster, metrics, None
-    )
+        settings, service, desk, runner_models, read_models, runner, broadcaster, metrics, None,
+        RateLimiter(settings.rate_limits, metrics),
+    )  # fmt: skip
     if settings.broker is not None:
         runtime.bridge = MqttBridge(
             settings, settings.broker, desk, service, read_models, metrics,

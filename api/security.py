@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.settings import ApiKey, Role
+from api.rate_limit import RateLimiter, Rule, client_address
+from api.settings import MIN_KEY_LENGTH, ApiKey, Role
 from core.errors import DrivethruError
 
 
@@ -49,6 +50,8 @@ class KeyRing:
         return _caller_of(self._key(presented))
 
     def _key(self, presented: str) -> ApiKey | None:
+        if len(presented) < MIN_KEY_LENGTH:
+            return None  # whatever is configured: a short key is too easy to guess
         digest = ApiKey.digest(presented)
         found = None
         for key in self._keys:  # every key compared: the time tells nothing of which matched
@@ -106,11 +109,29 @@ SameSite=Strict cookie, because a browser's EventSource cannot send an Authoriza
 (see docs/pages.md)."""
 
 
+def limiter_of(request: Request) -> RateLimiter | None:
+    runtime = getattr(request.app.state, "runtime", None)
+    limiter = getattr(runtime, "limiter", None)
+    return limiter if isinstance(limiter, RateLimiter) else None
+
+
+def key_caller(request: Request, presented: str) -> Caller | None:
+    """The caller a presented API key names; wrong keys are rate limited (429)."""
+    keyring: KeyRing = request.app.state.keyring
+    limiter, address = limiter_of(request), client_address(request)
+    if limiter is not None:
+        limiter.check(Rule.WRONG_KEYS, address, presented)
+    caller = keyring.caller(presented)
+    if caller is None and limiter is not None:
+        limiter.spend(Rule.WRONG_KEYS, address, presented)
+    return caller
+
+
 def request_caller(request: Request, bearer: str | None) -> Caller | None:
     """The caller by its bearer key or, when no header is sent, by the pages' session."""
     keyring: KeyRing = request.app.state.keyring
     if bearer:
-        return keyring.caller(bearer)
+        return key_caller(request, bearer)
     token = request.cookies.get(SESSION_COOKIE)
     return keyring.session_caller(token, time.time()) if token else None
 

@@ -75,6 +75,35 @@ class BrokerSettings(BaseModel):
         return urlparse(self.url).scheme == "mqtts"
 
 
+class Allowance(BaseModel):
+    """A token bucket: ``burst`` at once, then ``per_minute``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    burst: int = Field(ge=1)
+    per_minute: float = Field(gt=0)
+
+
+class RateLimitSettings(BaseModel):
+    """Limits on guessing, per client address and per key (`api/rate_limit.py`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    wrong_codes_per_address: Allowance = Allowance(burst=20, per_minute=10)
+    wrong_codes_per_key: Allowance = Allowance(burst=10, per_minute=5)
+    wrong_keys_per_address: Allowance = Allowance(burst=10, per_minute=5)
+    wrong_keys_per_key: Allowance = Allowance(burst=5, per_minute=2)
+    forms_per_address: Allowance = Allowance(burst=20, per_minute=10)
+    forms_per_code: Allowance = Allowance(burst=10, per_minute=5)
+    tracked: int = Field(default=10_000, ge=10)
+    """Buckets kept at most (least recently used go first): bounded memory."""
+
+
+MIN_KEY_LENGTH = 24
+"""API keys shorter than this are refused: guessing must stay hopeless."""
+
+
 class ServerSettings(BaseModel):
     """Everything `drivethru serve` needs."""
 
@@ -110,11 +139,18 @@ class ServerSettings(BaseModel):
     elsewhere can't be lost: saves check versions and retry."""
     demo_logins: dict[Role, SecretStr] = Field(default_factory=dict)
     """Demo only: keys behind one-click sign-in links, so a newcomer touches nothing."""
+    rate_limits: RateLimitSettings = RateLimitSettings()
 
     @model_validator(mode="after")
     def _demo_logins_only_in_the_demo(self) -> ServerSettings:
         if self.demo_logins and not self.service.demo:
             raise ValueError("demo_logins hanya untuk demo / demo_logins are for the demo only")
+        for role, key in self.demo_logins.items():
+            if len(key.get_secret_value()) < MIN_KEY_LENGTH:
+                raise ValueError(
+                    f"kunci {role} kurang dari {MIN_KEY_LENGTH} karakter / "
+                    f"the {role} key is shorter than {MIN_KEY_LENGTH} characters"
+                )
         return self
 
     @field_validator("timezone")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.pages.layout import SECURITY_HEADERS, L, e, message_page, page, respond
-from api.security import SESSION_COOKIE, Caller, KeyRing, request_caller
+from api.security import SESSION_COOKIE, Caller, KeyRing, key_caller, request_caller
 from api.settings import Role
 
 router = APIRouter(include_in_schema=False)
@@ -91,8 +91,7 @@ async def login(request: Request) -> Response:
     fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
     key = (fields.get("key") or [""])[0].strip()
     target = _safe_next((fields.get("next") or [""])[0])
-    keyring: KeyRing = request.app.state.keyring
-    caller = keyring.caller(key) if key else None
+    caller = key_caller(request, key) if key else None
     if caller is None:
         return _login_form(target, failed=True)
     if caller.role == "operator" and target == "/office" and caller.lanes:

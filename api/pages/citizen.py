@@ -21,6 +21,7 @@ from api.deps import RuntimeDep
 from api.pages.feedback import FeedbackStore
 from api.pages.labels import EVENTS, event_detail, event_label, rupiah, status_label
 from api.pages.layout import L, e, message_page, page, respond, when
+from api.rate_limit import Rule, client_address
 from api.routes.citizen import status_by_code
 from api.runtime import Runtime
 from core.codes import PickupCode
@@ -87,9 +88,12 @@ async def status_page(
 ) -> Response:
     """The status page for a browser; API clients keep getting the JSON document."""
     if not _wants_html(request, format):
-        return JSONResponse(jsonable_encoder(await status_by_code(code, runtime)))
+        return JSONResponse(jsonable_encoder(await status_by_code(code, request, runtime)))
+    address = client_address(request)
+    runtime.limiter.check(Rule.WRONG_CODES, address, code)
     found = await _lookup(runtime, code)
     if found is None:
+        runtime.limiter.spend(Rule.WRONG_CODES, address, code)
         return _unknown()
     return await _render(request, runtime, *found)
 
@@ -268,6 +272,7 @@ async def _form(request: Request) -> dict[str, str]:
 @router.post("/p/{code}/delegate", response_model=None)
 async def authorise_delegate(code: str, request: Request, runtime: RuntimeDep) -> Response:
     """The holder's own code authorises a delegate; the delegate's code is shown once."""
+    runtime.limiter.take(Rule.FORMS, client_address(request), code)
     found = await _lookup(runtime, code)
     if found is None:
         return _unknown()
@@ -307,6 +312,7 @@ async def authorise_delegate(code: str, request: Request, runtime: RuntimeDep) -
 
 @router.post("/p/{code}/feedback", response_model=None)
 async def give_feedback(code: str, request: Request, runtime: RuntimeDep) -> Response:
+    runtime.limiter.take(Rule.FORMS, client_address(request), code)
     found = await _lookup(runtime, code)
     if found is None:
         return _unknown()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import RuntimeDep
+from api.rate_limit import Rule, client_address
+from api.runtime import Runtime
 from core.codes import PickupCode
 from core.errors import PickupCodeError
 from projections import queries
@@ -18,8 +20,18 @@ class UnknownCodeError(PickupCodeError):
 
 
 @router.get("/p/{code}")
-async def status_by_code(code: str, runtime: RuntimeDep) -> dict[str, object]:
+async def status_by_code(code: str, request: Request, runtime: RuntimeDep) -> dict[str, object]:
     """Where the application stands, what is still needed, and where to collect it."""
+    address = client_address(request)
+    runtime.limiter.check(Rule.WRONG_CODES, address, code)
+    try:
+        return await _status(code, runtime)
+    except PickupCodeError:
+        runtime.limiter.spend(Rule.WRONG_CODES, address, code)
+        raise
+
+
+async def _status(code: str, runtime: Runtime) -> dict[str, object]:
     parsed = PickupCode.parse(code)
     conn = runtime.read_models.conn
     found = await queries.code(conn, parsed.sha256)

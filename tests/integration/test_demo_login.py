@@ -32,13 +32,17 @@ def settings(tmp_path: Path, *, demo: bool, logins: dict[str, str]) -> ServerSet
 
 
 def test_a_demo_link_signs_in_and_lands_on_the_page(tmp_path: Path) -> None:
-    app = create_app(settings(tmp_path, demo=True, logins={"admin": "demo-admin-key"}))
+    app = create_app(
+        settings(tmp_path, demo=True, logins={"admin": "demo-admin-key-0123456789abcdef"})
+    )
     with TestClient(app) as client:
         answer = client.get("/demo/login/admin?next=/dashboard", follow_redirects=False)
         assert answer.status_code == 303
         assert answer.headers["location"] == "/dashboard"
         session = answer.cookies[SESSION_COOKIE]
-        assert "demo-admin-key" not in session  # a signed session, never the key itself
+        assert (
+            "demo-admin-key-0123456789abcdef" not in session
+        )  # a signed session, never the key itself
         assert "httponly" in answer.headers["set-cookie"].lower()
         assert client.get("/dashboard", follow_redirects=False).status_code == 200
         away = client.get("/demo/login/admin?next=//evil.example/", follow_redirects=False)
