@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -24,8 +25,9 @@ import numpy as np
 import numpy.typing as npt
 import zxingcpp
 
+from bench.real import run_real
 from core.plates import correct_plate
-from plate_reader import Reader
+from plate_reader import Finder, Reader
 from plate_reader.edges import half_frame
 from plate_reader.qr import scan_qr
 from plate_reader.synth import empty_scene, plate_crop, plate_scene, qr_scene
@@ -176,8 +178,39 @@ class _EmptyRounds:
         }
 
 
-def run(quick: bool = False) -> dict[str, object]:
-    """Run every measurement; returns one JSON-ready dict (nothing printed)."""
+def _first_plate(reader: Reader) -> Callable[[Image], set[str]]:
+    def read(frame: Image) -> set[str]:
+        reads = reader.read_plates(frame)
+        return {reads[0].text} if reads else set()
+
+    return read
+
+
+def _all_plates(reader: Reader) -> Callable[[Image], list[str]]:
+    return lambda image: [p.text for p in reader.read_plates(image)]
+
+
+def run_real_photos(root: Path, reader: Reader) -> dict[str, object]:
+    """Ours, the classical finder alone and rapidocr with a plate regex on a real set."""
+    classical = Reader(finder=Finder.CLASSICAL)
+    rapidocr = _rapidocr_baseline()
+    return run_real(
+        root,
+        {
+            "ours": _all_plates(reader),
+            "classical_finder": _all_plates(classical),
+            "rapidocr_regex": lambda image: sorted(rapidocr(image)),
+        },
+        crops=_all_plates(reader),
+    )
+
+
+def run(quick: bool = False, real: Path | None = None) -> dict[str, object]:
+    """Run every measurement; returns one JSON-ready dict (nothing printed).
+
+    With ``real``, a folder of labelled real photos (``bench/real.py``), the plate readers
+    are also measured on it.
+    """
     cv2.setNumThreads(1)
     sizes = {"qr": 60, "crops": 60, "frames": 40, "empty": 30, "baseline": 5}
     if not quick:
@@ -201,22 +234,23 @@ def run(quick: bool = False) -> dict[str, object]:
 
     empties.measure()
 
-    def ours(frame: Image) -> set[str]:
-        reads = reader.read_plates(frame)
-        return {reads[0].text} if reads else set()
-
+    ours = _first_plate(reader)
+    classical = _first_plate(Reader(finder=Finder.CLASSICAL))
     baseline = _rapidocr_baseline()
     subset = frames[: sizes["baseline"]]
     plates: dict[str, object] = {
         "crops_ours": _timed([c.image for c in crops], [c.plate for c in crops], ours),
         "frames_ours": _timed([f.image for f in frames], [f.plate for f in frames], ours),
+        "frames_classical_finder": _timed(
+            [f.image for f in frames], [f.plate for f in frames], classical
+        ),
         "frames_rapidocr_whole_frame": _timed(
             [f.image for f in subset], [f.plate for f in subset], baseline
         ),
     }
 
     empties.measure()
-    return {
+    result: dict[str, object] = {
         "benchmark": "reader",
         "quick": quick,
         "seed": SEED,
@@ -224,7 +258,13 @@ def run(quick: bool = False) -> dict[str, object]:
         "plates": plates,
         "empty": empties.summary(),
     }
+    if real is not None:
+        result["real"] = run_real_photos(real, reader)
+    return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv)))
+    where = sys.argv.index("--real") + 1 if "--real" in sys.argv else 0
+    print(
+        json.dumps(run(quick="--quick" in sys.argv, real=Path(sys.argv[where]) if where else None))
+    )

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import zxingcpp
 
 from core.codes import PickupCode
+from plate_reader.synth import car_scene
 
 
 def drivethru(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -119,8 +121,25 @@ def test_serve_validates_its_config_and_explains_errors(tmp_path: Path) -> None:
     assert "sah" in fine.stdout
 
 
-def test_bench_reader_quick_prints_every_part_with_its_anchors() -> None:
-    done = drivethru("bench", "reader", "--json", "--quick")
+def _labelled_set(root: Path) -> Path:
+    """Three generated frames in the real-photo set's layout: a test of the format and the
+    scoring, not of accuracy (that is judged on real photos only)."""
+    images = root / "images"
+    images.mkdir(parents=True)
+    rows = ["file\tplate\tx\ty\tw\th\tnotes"]
+    rng = np.random.default_rng(5)
+    for i, plate in enumerate(("AB 1234 CD", "DK 77 XY", "B 9021 KQ")):
+        sample = car_scene(rng, plate, level=0.3)
+        cv2.imwrite(str(images / f"car{i}.jpg"), sample.image)
+        x, y, w, h = sample.box
+        rows.append(f"car{i}.jpg\t{sample.plate}\t{x}\t{y}\t{w}\t{h}\tgenerated")
+    (root / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def test_bench_reader_quick_prints_every_part_with_its_anchors(tmp_path: Path) -> None:
+    real = _labelled_set(tmp_path / "real")
+    done = drivethru("bench", "reader", "--json", "--quick", "--real", str(real))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     qr = result["qr"]
@@ -130,9 +149,23 @@ def test_bench_reader_quick_prints_every_part_with_its_anchors() -> None:
     # Our QR read rate is never below zxing-cpp's alone: it is zxing-cpp, on grey, upright.
     assert qr["ours"]["rate"] >= qr["zxing_cpp"]["rate"] > 0.5
     plates = result["plates"]
-    for name in ("crops_ours", "frames_ours", "frames_rapidocr_whole_frame"):
+    for name in (
+        "crops_ours",
+        "frames_ours",
+        "frames_classical_finder",
+        "frames_rapidocr_whole_frame",
+    ):
         assert 0 < plates[name]["rate"] <= 1, name
         assert plates[name]["median_ms"] > 0, name
+    photos = result["real"]
+    assert photos["photos"] == 3
+    for name in ("ours", "classical_finder", "rapidocr_regex", "crops_ours"):
+        line = photos[name]
+        assert line["n"] == 3, name
+        assert line["median_ms"] > 0, name
+        assert line["exact"] <= line["any"] <= 1 - line["nothing"], name
+    # Clean generated frames: the learned finder reads them.
+    assert photos["ours"]["exact"] >= 2 / 3
     empty = result["empty"]
     assert (empty["false_codes"], empty["false_plates"]) == (0, 0)
     assert len(empty["rounds"]) == 3
