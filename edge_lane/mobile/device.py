@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import metadata
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -45,6 +46,14 @@ from edge_lane.outbox import Outbox
 log = logging.getLogger(__name__)
 COURIER_TICK = 0.5
 Clock = Callable[[], datetime]
+
+
+def device_version() -> str:
+    """The installed package's version (not the lane agent's helper: that imports OpenCV)."""
+    try:
+        return metadata.version("drivethru")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +154,25 @@ class TeamDevice:
         self._wake.set()
 
     def on_connected(self) -> None:
+        """On every (re)connect: say ``online``, retained, over the last will's ``offline``
+        (a restart after a kill -9, or a broker that lost its retained messages)."""
+        self.link.publish(self._status_topic, self.status(), retain=True)
         self._reconnected.set()
         self._wake.set()
+
+    @property
+    def _status_topic(self) -> str:
+        return self.topics.team_status(self.settings.team)
+
+    def status(self, *, offline: bool = False) -> bytes:
+        """The device's status message (the lane's `LaneStatus`: no camera rate to report)."""
+        return encode(
+            LaneStatus(
+                state=DeviceState.OFFLINE if offline else DeviceState.ONLINE,
+                outbox_depth=self.outbox.depth(),
+                version=device_version(),
+            )
+        )
 
     # --- the officer's actions ------------------------------------------------------------
 
@@ -229,7 +255,7 @@ class TeamDevice:
             self._stop.set()
             self._wake.set()
             courier.join(timeout=5)
-            self.link.stop()
+            self.link.stop(self._status_topic, self.status(offline=True))
             self.outbox.close()
             self.journal.close()
             log.info("perangkat tim berhenti / team device stopped")
@@ -275,7 +301,8 @@ def bootstrap(settings: TeamSettings, *, environ: Mapping[str, str] | None = Non
     topics = Topics(settings.site)
     team = settings.team
     # The device's last will: the team shows offline when its device drops off the network.
-    will = encode(LaneStatus(state=DeviceState.OFFLINE))
+    # It is made once, so its `at` is the start; the `online` of each connect is newer.
+    will = encode(LaneStatus(state=DeviceState.OFFLINE, version=device_version()))
 
     def link_for(device: TeamDevice) -> LaneLink:
         return LaneLink(

@@ -24,6 +24,8 @@ import segno
 
 from core.codes import PickupCode
 from core.contract import (
+    DeviceState,
+    LaneStatus,
     ManifestDelegate,
     TeamAck,
     TeamHandover,
@@ -335,3 +337,52 @@ def test_a_code_shown_to_the_camera_is_checked_offline(
     assert scan["permit"]["number"] == "MPP/BADUNG/0007"
     assert "5103********0001" in scan["check_id"]
     assert not device.state()["connected"]
+
+
+def team_status(mosquitto: MosquittoServer) -> LaneStatus | None:
+    """The retained status of team a's device, as a new subscriber (the server) gets it."""
+    try:
+        peer = MqttPeer(
+            mosquitto.host, mosquitto.port, "server", MQTT_USERS["server"],
+            [TOPICS.team_status("a")],
+        )  # fmt: skip
+    except (OSError, TimeoutError):
+        return None  # the broker is still starting
+    try:
+        message = peer.wait_for(lambda m: m.retained, timeout=1)
+    except TimeoutError:
+        return None
+    finally:
+        peer.close()
+    assert message.json()["v"] == 1
+    return decode(LaneStatus, message.payload)
+
+
+def status_is(mosquitto: MosquittoServer, state: DeviceState) -> Callable[[], LaneStatus | None]:
+    def check() -> LaneStatus | None:
+        status = team_status(mosquitto)
+        return status if status is not None and status.state is state else None
+
+    return check
+
+
+def test_the_device_says_online_on_every_connect_and_offline_when_it_dies(
+    device: MobileDevice, mosquitto: MosquittoServer
+) -> None:
+    device.start()
+    first = eventually(status_is(mosquitto, DeviceState.ONLINE), what="online at start")
+    device.kill()  # kill -9: no goodbye, the broker publishes the last will
+    eventually(status_is(mosquitto, DeviceState.OFFLINE), what="the will after kill -9")
+    device.start()
+    again = eventually(status_is(mosquitto, DeviceState.ONLINE), what="online after restart")
+    assert again.id != first.id
+    assert again.at >= first.at
+    mosquitto.restart()  # a reconnect says online again, whatever the broker kept
+    eventually(lambda: device.state()["connected"], 30, "the device to reconnect")
+    eventually(
+        lambda: (s := status_is(mosquitto, DeviceState.ONLINE)()) is not None and s.id != again.id,
+        30,
+        "online after the broker came back",
+    )
+    device.stop()  # a clean stop says offline itself
+    eventually(status_is(mosquitto, DeviceState.OFFLINE), what="offline after a clean stop")
