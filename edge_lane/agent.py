@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from uuid import UUID
 
+import cv2
 from pydantic import ValidationError
 
 from core.contract import (
@@ -220,7 +221,12 @@ class LaneAgent:
             self.first_frame_at.setdefault(name, frame.captured)
             with self._tracker_lock:
                 view = self.tracker.view(name)
-            observation, _ = watch.observe(frame.index, frame.image, view, self.expected_plates)
+            try:
+                observation, _ = watch.observe(frame.index, frame.image, view, self.expected_plates)
+            except (ValueError, cv2.error) as error:
+                # A frame the gate or the reader cannot take costs that frame, not the camera.
+                source.health.skip(f"{name}: {str(error).splitlines()[0]}")
+                continue
             with self._tracker_lock:
                 self.frames += 1
                 events = self.tracker.observe(observation)

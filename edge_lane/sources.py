@@ -2,9 +2,11 @@
 
 Frames come from a generator that releases the capture in ``finally``. A live stream that
 drops is reopened with backoff and reported in `SourceHealth`, never raised. A file plays at
-its native frame rate (``realtime``) or as fast as it decodes (``fast``). An unreadable frame
-is skipped and counted. Only a source that cannot exist at all (a missing file or folder, a
-camera index with no camera) raises `SourceError`, when it is opened.
+its native frame rate (``realtime``) or as fast as it decodes (``fast``). A 16-bit, grey,
+BGRA or float frame is converted to BGR (`plate_reader.frames`); one that cannot be, or an
+unreadable file, is skipped, counted and logged with its reason (once a minute per reason).
+Only a source that cannot exist at all (a missing file or folder, a camera index with no
+camera) raises `SourceError`, when it is opened.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +25,8 @@ import numpy.typing as npt
 
 from edge_lane.config import CameraSettings, Pace
 from edge_lane.errors import SourceError
+from plate_reader.errors import FrameError
+from plate_reader.frames import as_frame
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,10 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".
 MAX_BACKOFF = 30.0
 # A file that fails this many reads in a row has ended, even if it claims more frames.
 MAX_FILE_FAILURES = 5
+# A skipped frame's reason is logged at most this often (seconds); the others are counted.
+SKIP_LOG_SECONDS = 60.0
+# Any bit depth, alpha dropped, grey made BGR (as `drivethru read` loads files).
+IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +53,31 @@ class Frame:
 class SourceHealth:
     """How a source is doing, written by its generator and read by the status report."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.ok = False
         self.frames = 0
         self.skipped = 0
         self.reopens = 0
         self.last_error: str | None = None
+        self._clock = clock
+        self._logged: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def skip(self, reason: str) -> None:
+        """Count a frame that cannot be used; log ``reason``, once per `SKIP_LOG_SECONDS`."""
+        self.skipped += 1
+        now = self._clock()
+        last = self._logged.get(reason)
+        if last is not None and now - last < SKIP_LOG_SECONDS:
+            self._held[reason] = self._held.get(reason, 0) + 1
+            return
+        self._logged[reason] = now
+        held = self._held.pop(reason, 0)
+        log.warning(
+            "bingkai dilewati / frame skipped: %s%s",
+            reason,
+            f" (+{held} serupa / more like it)" if held else "",
+        )
 
     def up(self) -> None:
         self.ok = True
@@ -71,14 +98,17 @@ class FrameSource(Protocol):
     def frames(self, stop: threading.Event) -> Iterator[Frame]: ...
 
 
-def _valid(image: object) -> Image | None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.size == 0:
-        return None
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    if image.ndim == 2:
-        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
-    return None
+def _usable(image: object) -> Image | str:
+    """``image`` as a uint8 BGR frame at its own size, or why it cannot be one."""
+    if image is None:
+        return "bukan gambar / not an image"
+    try:
+        frame = as_frame(image, max_side=None).image
+    except FrameError as error:
+        return f"{error.reason}, {error.got}"
+    if frame.ndim == 2:
+        return np.asarray(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), np.uint8)
+    return frame
 
 
 class _Pacer:
@@ -117,10 +147,13 @@ class LiveSource:
                     backoff = 1.0
                     while not stop.is_set():
                         ok, image = capture.read()
-                        frame = _valid(image) if ok else None
-                        if frame is None:
+                        if not ok or image is None:
                             self.health.down(f"aliran terputus / stream dropped: {self.name}")
                             break
+                        frame = _usable(image)
+                        if isinstance(frame, str):
+                            self.health.skip(f"{self.name}: {frame}")
+                            continue
                         self.health.frames += 1
                         yield Frame(index, frame, time.monotonic())
                         index += 1
@@ -154,12 +187,15 @@ class VideoFileSource:
             index = failures = 0
             while not stop.is_set() and failures < MAX_FILE_FAILURES:
                 ok, image = capture.read()
-                frame = _valid(image) if ok else None
-                if frame is None:
+                if not ok or image is None:
                     failures += 1
                     self.health.skipped += 1
                     continue
                 failures = 0
+                frame = _usable(image)
+                if isinstance(frame, str):
+                    self.health.skip(f"{self.path.name}: {frame}")
+                    continue
                 pacer.wait(stop)
                 self.health.frames += 1
                 yield Frame(index, frame, time.monotonic())
@@ -190,10 +226,9 @@ class FolderSource:
             for file in files:
                 if stop.is_set():
                     break
-                frame = _valid(cv2.imread(str(file), cv2.IMREAD_COLOR))
-                if frame is None:
-                    self.health.skipped += 1
-                    log.warning("gambar rusak dilewati / corrupt image skipped: %s", file.name)
+                frame = _usable(_imread(file))
+                if isinstance(frame, str):
+                    self.health.skip(f"{file.name}: {frame}")
                     continue
                 pacer.wait(stop)
                 self.health.frames += 1
@@ -201,6 +236,14 @@ class FolderSource:
                 index += 1
         finally:
             self.health.ok = False
+
+
+def _imread(file: Path) -> object:
+    """The image in ``file``, or None when it is no image OpenCV can decode."""
+    try:
+        return cv2.imread(str(file), IMREAD_FLAGS)
+    except cv2.error:
+        return None
 
 
 def open_source(camera: CameraSettings) -> FrameSource:

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 from core.plates import squeeze
+from plate_reader.errors import FrameError
+from plate_reader.frames import as_frame
 from plate_reader.reader import Reader
 from plate_reader.results import FrameReads, PlateRead
 
@@ -70,8 +72,10 @@ def read_files(
 ) -> int:
     """Print one JSON line per image; 0 when every file was an image, 1 otherwise.
 
-    A directory expands to its image files, sorted. A file that is missing, unreadable or not
-    an image gives a line with an ``error`` and the run goes on.
+    A directory expands to its image files, sorted. A file that is missing, unreadable, not
+    an image or an image the reader cannot take gives a line with an ``error`` and the run
+    goes on. 16-bit, grey and alpha images are converted, very large ones shrunk (boxes and
+    corners stay in the file's pixels).
     """
     expected = None if expected_file is None else load_expected(expected_file)
     reader = reader or Reader()
@@ -86,13 +90,25 @@ def read_files(
     return status
 
 
+# Any bit depth, alpha dropped, grey made BGR: `as_frame` takes each. Not IMREAD_UNCHANGED,
+# which would also skip a JPEG's EXIF orientation and read a phone's photo on its side.
+_IMREAD = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
+
+
 def _load(path: Path) -> np.ndarray | str:
-    """The image at ``path`` (BGR), or why it cannot be read."""
+    """The image at ``path``, converted as the reader takes it, or why it cannot be read."""
     try:
         data = path.read_bytes()
     except OSError as error:
         return f"berkas tidak bisa dibaca / cannot read file: {error.strerror or error}"
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), _IMREAD) if data else None
+    except cv2.error:
+        image = None
     if image is None:
         return "berkas bukan gambar / not an image file"
-    return np.asarray(image, np.uint8)
+    try:
+        # Converted here, shrunk by the reader, which maps what it finds back to the file.
+        return as_frame(image, max_side=None).image
+    except FrameError as error:
+        return f"gambar tidak bisa dibaca / unreadable image: {error}"

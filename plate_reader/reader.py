@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from plate_reader.detect import DET_MODEL, TextDetector
 from plate_reader.edges import HalfFrame, half_frame
+from plate_reader.frames import ReadableFrame, as_frame
 from plate_reader.learned import LearnedFinder
 from plate_reader.ocr import REC_MODEL, Recogniser, rapidocr_models_dir
 from plate_reader.plates import PlateFinder
@@ -23,20 +24,10 @@ from plate_reader.results import FrameReads, PlateRead, QrRead
 Image = npt.NDArray[np.uint8]
 
 
-def check_frame(frame: object) -> Image:
-    """``frame`` as a uint8 BGR or grey image; raises `ValueError` naming what it is instead."""
-    if not isinstance(frame, np.ndarray):
-        raise ValueError(
-            "frame harus numpy uint8 HxWx3 atau HxW / frame must be a numpy uint8 HxWx3 or HxW "
-            f"array, got {type(frame).__name__}"
-        )
-    ok_shape = frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)
-    if frame.dtype != np.uint8 or not ok_shape or min(frame.shape[:2]) < 1:
-        raise ValueError(
-            "frame harus numpy uint8 HxWx3 atau HxW / frame must be a numpy uint8 HxWx3 or HxW "
-            f"array, got shape {frame.shape} dtype {frame.dtype}"
-        )
-    return frame
+def check_frame(frame: object) -> ReadableFrame:
+    """``frame`` as the reader reads it (`as_frame`: converted, shrunk past 4096 px); raises
+    `FrameError`, a `ValueError`, naming what it is when it cannot be converted."""
+    return as_frame(frame)
 
 
 class Finder(StrEnum):
@@ -76,7 +67,10 @@ class Reader:
 
     def read(self, frame: object, expected: Collection[str] | None = None) -> FrameReads:
         """Every QR code and plate in ``frame``; with ``expected``, each plate is matched."""
-        image = check_frame(frame)
+        checked = check_frame(frame)
+        if checked.scale != 1.0:  # read shrunk, reported in the caller's pixels
+            return checked.reads_to_caller(self.read(checked.image, expected))
+        image = checked.image
         start = time.perf_counter()
         # One grey copy, and one half-scale copy with its edges, serve both readers:
         # converting a 1280x720 frame alone costs about 0.5 ms.
@@ -90,13 +84,17 @@ class Reader:
 
     def read_qr(self, frame: object) -> tuple[QrRead, ...]:
         """The QR codes in ``frame``."""
-        return decode_qr(check_frame(frame))
+        checked = check_frame(frame)
+        return checked.qr_to_caller(decode_qr(checked.image))
 
     def read_plates(
         self, frame: object, expected: Collection[str] | None = None
     ) -> tuple[PlateRead, ...]:
         """The plates in ``frame``, best first."""
-        image = check_frame(frame)
+        checked = check_frame(frame)
+        if checked.scale != 1.0:
+            return checked.plates_to_caller(self.read_plates(checked.image, expected))
+        image = checked.image
         if self._plates is None:
             return ()
         grey = _grey(image)

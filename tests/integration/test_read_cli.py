@@ -73,3 +73,61 @@ def test_empty_corrupt_and_missing_files_are_reported_and_the_run_goes_on(
     assert "bukan gambar / not an image file" in str(lines[0]["error"])
     assert "tidak bisa dibaca" in str(lines[4]["error"])
     assert lines[2]["plates"][0]["match"] is None  # type: ignore[index]
+
+
+def test_16_bit_grey_and_alpha_files_are_read_as_the_8_bit_original(
+    tmp_path: Path, reader: Reader
+) -> None:
+    frame = qr_scene(np.random.default_rng(2), CODE, 0.0).image
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    files = {
+        "wide.png": frame.astype(np.uint16) * 257,
+        "grey.png": grey,
+        "grey16.png": grey.astype(np.uint16) << 4,  # a 12-bit sensor's file
+        "alpha.png": cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA),
+    }
+    for name, image in files.items():
+        assert cv2.imwrite(str(tmp_path / name), image)
+    out = io.StringIO()
+    paths = [tmp_path / name for name in files]
+    assert read_files(paths, expected_file=None, out=out, reader=reader) == 0
+    for line in _lines(out):
+        assert [q["text"] for q in line["qr"]] == [CODE], line["file"]  # type: ignore[union-attr]
+
+
+def test_a_truncated_or_garbled_image_gives_an_error_line_not_a_crash(
+    images: Path, tmp_path: Path, reader: Reader
+) -> None:
+    ok, png = cv2.imencode(".png", np.full((200, 300, 3), 200, np.uint8))
+    assert ok
+    data = png.tobytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(data[: len(data) // 2])
+    garbled = tmp_path / "garbled.png"
+    garbled.write_bytes(data[:64] + bytes(range(256)) * 8)
+    out = io.StringIO()
+    paths = [cut, garbled, images / "b_qr.jpg"]
+    assert read_files(paths, expected_file=None, out=out, reader=reader) == 1
+    lines = _lines(out)
+    assert "error" in lines[0]
+    assert "error" in lines[1]
+    assert str(lines[0]["error"]).startswith("berkas bukan gambar")
+    assert [q["text"] for q in lines[2]["qr"]] == [CODE]  # type: ignore[union-attr]
+
+
+def test_an_8k_file_is_read_with_corners_in_its_own_pixels(tmp_path: Path, reader: Reader) -> None:
+    frame = np.full((4320, 7680, 3), 190, np.uint8)
+    code = cv2.resize(
+        qr_scene(np.random.default_rng(2), CODE, 0.0).image[250:500, 850:1100], None, fx=3, fy=3
+    )
+    frame[2000 : 2000 + code.shape[0], 4000 : 4000 + code.shape[1]] = code
+    path = tmp_path / "eight_k.jpg"
+    assert cv2.imwrite(str(path), frame)
+    out = io.StringIO()
+    assert read_files([path], expected_file=None, out=out, reader=reader) == 0
+    (line,) = _lines(out)
+    (qr,) = line["qr"]  # type: ignore[misc]
+    assert qr["text"] == CODE
+    for x, y in qr["corners"]:
+        assert 4000 <= x <= 4000 + code.shape[1]
+        assert 2000 <= y <= 2000 + code.shape[0]

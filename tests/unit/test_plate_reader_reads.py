@@ -253,8 +253,8 @@ def test_a_grey_frame_is_accepted(reader: Reader) -> None:
 @pytest.mark.parametrize(
     "frame",
     [
-        np.zeros((720, 1280, 3), np.float32),
-        np.zeros((720, 1280, 4), np.uint8),
+        np.zeros((720, 1280, 3), np.int32),
+        np.zeros((720, 1280, 5), np.uint8),
         np.zeros((720,), np.uint8),
         [[0, 0, 0]],
     ],
