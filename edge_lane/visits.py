@@ -29,6 +29,7 @@ from enum import StrEnum
 from uuid import UUID, uuid4
 
 from core.plates import plate_distance
+from plate_reader.decode import vote
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,13 @@ class VotingRules:
     handoff_frames: int = 250
 
 
+# How many of a visit's last plate reads keep their per-character evidence for the vote.
+_EVIDENCE_KEPT = 48
+# How far (`core.plates.plate_distance`) a read may be from the leading one and still be a
+# misreading of the same plate in the vote.
+_MISREAD = 2.0
+
+
 class Position(StrEnum):
     """Where a camera looks: ``entry`` ahead of the window, or the ``window`` itself."""
 
@@ -61,6 +69,8 @@ class PlateSighting:
     text: str
     confidence: float
     expected: str | None = None
+    # The recogniser's probabilities for each character of ``text`` (`PlateRead.evidence`).
+    evidence: tuple[tuple[float, ...], ...] = ()
 
     @property
     def key(self) -> str:
@@ -129,6 +139,7 @@ class _Tally:
     confidence: float = 0.0
     last_camera: str = ""
     last_frame: int = 0
+    matched: bool = False  # the key is a manifest plate the reads matched
 
 
 @dataclass(slots=True)
@@ -143,6 +154,8 @@ class _Visit:
     sent_plate: PlateVote | None = None
     arrivals: int = 0
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=32))
+    # The last reads' per-character evidence, for the vote (a car may wait for minutes).
+    evidence: deque[PlateSighting] = field(default_factory=lambda: deque(maxlen=_EVIDENCE_KEPT))
     reached_window: bool = False
     window_frames: int = 0  # occupied window frames
     from_entry: bool = False  # it left the entry's view for the window
@@ -317,6 +330,9 @@ class VisitTracker:
             tally.frames += 1
             tally.confidence += seen.plate.confidence
             tally.last_camera, tally.last_frame = seen.camera, seen.frame
+            tally.matched = tally.matched or seen.plate.expected is not None
+            if seen.plate.evidence:
+                visit.evidence.append(seen.plate)
             visit.plate_frames += 1
             visit.recent.append(seen.plate.key)
         for code in seen.code_hashes:
@@ -333,14 +349,29 @@ class VisitTracker:
         if not visit.tallies:
             return None
         text, tally = max(visit.tallies.items(), key=lambda item: item[1].confidence)
+        frames, confidence = tally.frames, tally.confidence
+        if not tally.matched:
+            # Reads of one plate that differ in a character or two (``AA1254LT`` and
+            # ``AA1454LT``) vote character by character with the recogniser's evidence.
+            # Only reads of this plate take part: of its length and a look-alike or two away
+            # (the next car's plate is neither).
+            alike = [
+                s
+                for s in visit.evidence
+                if len(s.evidence) == len(text) and plate_distance(s.text, text) <= _MISREAD
+            ]
+            spelled = vote([s.evidence for s in alike]) if len(alike) >= 2 else None
+            if spelled is not None:
+                text, frames = spelled.plate.text, len(alike)
+                confidence = sum(s.confidence for s in alike)
         rules = self._rules
-        share = tally.frames / max(1, visit.plate_frames)
-        mean = tally.confidence / tally.frames
-        if tally.frames < rules.plate_min_frames or share < rules.plate_min_share:
+        share = frames / max(1, visit.plate_frames)
+        mean = confidence / frames
+        if frames < rules.plate_min_frames or share < rules.plate_min_share:
             return None
         if mean < rules.plate_min_confidence:
             return None
-        return PlateVote(text, round(min(1.0, share * mean), 3), tally.frames)
+        return PlateVote(text, round(min(1.0, share * mean), 3), frames)
 
     def _decide(self, visit: _Visit, seen: Observation) -> Iterable[ArrivalDecision]:
         plate = self._winner(visit)
@@ -370,7 +401,7 @@ class VisitTracker:
             reason is DecisionReason.FIRST and plate is None
         ):
             camera, frame = visit.code_camera[code] if code else (camera, frame)
-        elif plate is not None:
+        elif plate is not None and plate.text in visit.tallies:
             tally = visit.tallies[plate.text]
             camera, frame = tally.last_camera, tally.last_frame
         visit.sent_plate = plate or visit.sent_plate

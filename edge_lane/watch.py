@@ -67,10 +67,10 @@ def best_plate(plates: tuple[PlateRead, ...]) -> PlateSighting | None:
     for plate in plates:
         match = plate.match
         if match is not None and match.kind in (MatchKind.EXACT, MatchKind.NEAR):
-            return PlateSighting(plate.text, plate.confidence, match.plate)
+            return PlateSighting(plate.text, plate.confidence, match.plate, plate.evidence)
     if not plates:
         return None
-    return PlateSighting(plates[0].text, plates[0].confidence)
+    return PlateSighting(plates[0].text, plates[0].confidence, evidence=plates[0].evidence)
 
 
 def code_hashes(codes: tuple[QrRead, ...]) -> tuple[str, ...]:

@@ -12,7 +12,8 @@ add evidence for the split they show.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +76,8 @@ class Spelling:
     log_prob: float
     confidence: float
     changed: int
+    # How many characters of the line were dropped at its start and end (the rim).
+    trimmed: tuple[int, int] = (0, 0)
 
 
 def _pick(scores: Scores, allowed: npt.NDArray[np.intp]) -> tuple[int, float]:
@@ -186,7 +189,7 @@ def spellings(
                 value = spelling.log_prob - penalty
                 known = found.get(spelling.plate.text)
                 if known is None or value > known[0]:
-                    found[spelling.plate.text] = (value, spelling)
+                    found[spelling.plate.text] = (value, replace(spelling, trimmed=(head, tail)))
     return [s for _, s in sorted(found.values(), key=lambda item: -item[0])]
 
 
@@ -223,3 +226,20 @@ def _trim_groups(groups: list[int], head: int, tail: int) -> list[int]:
     if trimmed and tail:
         trimmed[-1] -= tail
     return [g for g in trimmed if g > 0]
+
+
+def vote(readings: Sequence[Sequence[Sequence[float]]]) -> Spelling | None:
+    """The plate that several readings of one plate spell together, or None.
+
+    Each reading is the per-character class probabilities of one frame's plate, all of one
+    length. Each position takes the geometric mean of its probabilities over the readings
+    (a character one frame misread and the others read right is outvoted by their
+    evidence, not by a count of whole strings), and the grammar spells the result.
+    """
+    if not readings or len({len(r) for r in readings}) != 1 or not readings[0]:
+        return None
+    stacked = np.log(np.maximum(np.asarray(readings, np.float32), _FLOOR)).mean(axis=0)
+    probs = np.exp(stacked)
+    probs /= probs.sum(axis=1, keepdims=True)
+    found = spellings([np.asarray(row, np.float32) for row in probs], [])
+    return found[0] if found else None

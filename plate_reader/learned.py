@@ -17,11 +17,17 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from core.plates import Plate, match_plate
+from core.plates import match_plate
 from plate_reader.detect import TextBox, TextDetector
 from plate_reader.ocr import Recogniser
 from plate_reader.plate_lines import LineCandidate, plate_lines
-from plate_reader.plates import CONFIDENT, MIN_CONFIDENCE, read_line
+from plate_reader.plates import (
+    CONFIDENT,
+    MIN_CONFIDENCE,
+    LineReading,
+    evidence_of,
+    spell_line,
+)
 from plate_reader.results import PlateRead
 
 Image = npt.NDArray[np.uint8]
@@ -44,10 +50,8 @@ _EXPIRY_BONUS = 0.2
 
 @dataclass(frozen=True, slots=True)
 class _Found:
-    plate: Plate
-    confidence: float
+    reading: LineReading
     box: tuple[int, int, int, int]
-    others: tuple[str, ...]
     rank: float
 
 
@@ -85,25 +89,25 @@ class LearnedFinder:
             if reading is None:
                 continue
             found.append(reading)
-            if reading.confidence >= CONFIDENT and candidate.expiry:
+            if reading.reading.confidence >= CONFIDENT and candidate.expiry:
                 break
         best: dict[str, _Found] = {}
         for f in found:
-            if f.plate.text not in best or f.rank > best[f.plate.text].rank:
-                best[f.plate.text] = f
+            text = f.reading.plate.text
+            if text not in best or f.rank > best[text].rank:
+                best[text] = f
         ordered = sorted(best.values(), key=lambda f: -f.rank)
         return tuple(_result(f, expected) for f in ordered)
 
     def _read_line(self, image: Image, candidate: LineCandidate) -> _Found | None:
         crop = straightened(image, candidate.box, _PAD_ALONG, _PAD_ACROSS)
-        line = self._recognise([crop])[0]
-        plate, others, confidence = read_line(line, crop)
-        if plate is None or confidence < MIN_CONFIDENCE:
+        reading = spell_line(self._recognise([crop])[0], crop)
+        if reading is None or reading.confidence < MIN_CONFIDENCE:
             return None
-        if len(plate.text) <= _SHORT and not candidate.expiry:
+        if len(reading.plate.text) <= _SHORT and not candidate.expiry:
             return None
-        rank = confidence + (_EXPIRY_BONUS if candidate.expiry else 0.0)
-        return _Found(plate, confidence, candidate.box.bounds, others, rank)
+        rank = reading.confidence + (_EXPIRY_BONUS if candidate.expiry else 0.0)
+        return _Found(reading, candidate.box.bounds, rank)
 
 
 def straightened(image: Image, box: TextBox, pad_along: float, pad_across: float) -> Image:
@@ -128,11 +132,13 @@ def straightened(image: Image, box: TextBox, pad_along: float, pad_across: float
 
 
 def _result(found: _Found, expected: Collection[str] | None) -> PlateRead:
-    match = None if expected is None else match_plate(found.plate.text, expected)
+    reading = found.reading
+    text = reading.plate.text
     return PlateRead(
-        text=found.plate.text,
-        confidence=round(min(1.0, max(0.0, found.confidence)), 3),
+        text=text,
+        confidence=round(min(1.0, max(0.0, reading.confidence)), 3),
         box=found.box,
-        alternatives=found.others[:4],
-        match=match,
+        alternatives=reading.others[:4],
+        match=None if expected is None else match_plate(text, expected),
+        evidence=evidence_of(reading),
     )

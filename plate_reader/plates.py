@@ -11,7 +11,7 @@ follows the grammar of `core.plates` and the recogniser's per-character evidence
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -56,10 +56,16 @@ WIDEST_BAND = 5.6
 
 @dataclass(frozen=True, slots=True)
 class _Reading:
-    plate: Plate
-    confidence: float
+    line: LineReading
     box: Box
-    others: tuple[str, ...]
+
+    @property
+    def plate(self) -> Plate:
+        return self.line.plate
+
+    @property
+    def confidence(self) -> float:
+        return self.line.confidence
 
 
 def interpret(line: TextLine) -> tuple[Plate | None, tuple[str, ...]]:
@@ -68,10 +74,30 @@ def interpret(line: TextLine) -> tuple[Plate | None, tuple[str, ...]]:
     return plate, others
 
 
+@dataclass(frozen=True, slots=True)
+class LineReading:
+    """A line read as a plate: runners-up, how sure, and the model's class probabilities
+    for each character of the plate (empty when the model gave none)."""
+
+    plate: Plate
+    others: tuple[str, ...]
+    confidence: float
+    evidence: tuple[npt.NDArray[np.float32], ...] = ()
+
+
 def read_line(
     line: TextLine, image: Image | None = None
 ) -> tuple[Plate | None, tuple[str, ...], float]:
-    """The plate in a recognised line, the runner-up readings, and how sure the reading is.
+    """The plate in a recognised line, the runner-up readings, and how sure the reading is
+    (`spell_line` without the per-character evidence)."""
+    reading = spell_line(line, image)
+    if reading is None:
+        return None, (), 0.0
+    return reading.plate, reading.others, reading.confidence
+
+
+def spell_line(line: TextLine, image: Image | None = None) -> LineReading | None:
+    """The plate in a recognised line, or None.
 
     With the model's per-character evidence (``line.scores``) the spelling is chosen by it
     (`decode.spellings`); without it, by the grammar's look-alike table. With the line's
@@ -100,10 +126,10 @@ def read_line(
     if not any(c.isdigit() for c in squeezed) or not (
         any(c.isalpha() for c in squeezed) or _twin_region(squeezed, breaks[0])
     ):
-        return None, (), 0.0
+        return None
     if len(scores) != len(squeezed):
         plate, others = _interpret_text(raw)
-        return plate, others, line.confidence
+        return None if plate is None else LineReading(plate, others, line.confidence)
     most = max(1, len(squeezed) // 4)
     lengths = [len(g) for g in groups]
     chars = scores
@@ -113,9 +139,15 @@ def read_line(
         trimmed = spellings(chars, lengths, trim_rim=True, breaks=breaks)
         readings = [s for s in trimmed if s.changed <= most]
     if not readings:
-        return None, (), 0.0
+        return None
     best = readings[0]
-    return best.plate, tuple(s.plate.text for s in readings[1:5]), best.confidence
+    head, tail = best.trimmed
+    return LineReading(
+        best.plate,
+        tuple(s.plate.text for s in readings[1:5]),
+        best.confidence,
+        tuple(chars[head : len(chars) - tail]),
+    )
 
 
 def _stray(gap: float, others: list[float], scores: npt.NDArray[np.float32]) -> bool:
@@ -217,7 +249,7 @@ class _Attempt:
     was read, and whether the text may be a plate cut short (a digit, at most 8 characters).
     """
 
-    found: tuple[Plate, float, tuple[str, ...]] | None
+    found: LineReading | None
     calls: int
     legible: bool
     maybe_cut: bool
@@ -284,7 +316,7 @@ class PlateFinder:
             for region, line in unread[:1]:
                 found = self._best_of(_variants(line)).found
                 if found is not None:
-                    readings.append(_Reading(found[0], found[1], region, found[2]))
+                    readings.append(_Reading(found, region))
         return tuple(_to_result(r, expected) for r in _unique(readings))
 
     def _read_regions(
@@ -307,7 +339,7 @@ class PlateFinder:
             tried = self._best_of([line])
             budget -= tried.calls
             found = tried.found
-            if (found is None or found[1] < CONFIDENT) and tried.maybe_cut and budget > 0:
+            if (found is None or found.confidence < CONFIDENT) and tried.maybe_cut and budget > 0:
                 # The finder's band and the row may both stop short of a plate's first or
                 # last characters (glare, a character joined to the rim): read the line
                 # again widened by a character or so each side, keep the surer reading.
@@ -316,47 +348,52 @@ class PlateFinder:
                 if wider.shape[1] > line.shape[1]:
                     again = self._best_of([wider])
                     budget -= again.calls
-                    if again.found is not None and (found is None or again.found[1] > found[1]):
+                    if again.found is not None and (
+                        found is None or again.found.confidence > found.confidence
+                    ):
                         found, line = again.found, wider
             if found is None:
                 if not tried.legible:
                     unread.append((region, line))
                 continue
-            readings.append(_Reading(found[0], found[1], region, found[2]))
-            if found[1] >= CONFIDENT:
+            readings.append(_Reading(found, region))
+            if found.confidence >= CONFIDENT:
                 break
         return budget
 
     def _best_of(self, attempts: list[Image]) -> _Attempt:
         """Read each version of a line until one is a confident plate; vote among the rest."""
         used = 0
-        best: tuple[Plate, float, tuple[str, ...]] | None = None
+        best: LineReading | None = None
         votes: dict[str, float] = {}
         legible = maybe_cut = False
         for attempt in attempts:
             text_line = self._recognise([attempt])[0]
             used += 1
-            plate, others, confidence = read_line(text_line, attempt)
+            reading = spell_line(text_line, attempt)
             # Text read this surely that is no plate (a sign, a badge) gains nothing from the
             # inverted and stretched variants: it reads the same again.
-            legible = legible or (plate is None and text_line.confidence >= LEGIBLE)
+            legible = legible or (reading is None and text_line.confidence >= LEGIBLE)
             # A plate cut short still shows a digit and is short; a sign's words are not.
             squeezed = text_line.text.replace(" ", "")
             maybe_cut = maybe_cut or (any(c.isdigit() for c in squeezed) and len(squeezed) <= 8)
-            if plate is None:
+            if reading is None:
                 continue
-            votes[plate.text] = votes.get(plate.text, 0.0) + confidence
-            if best is None or confidence > best[1]:
-                best = (plate, confidence, others)
-            if confidence >= CONFIDENT:
+            text = reading.plate.text
+            votes[text] = votes.get(text, 0.0) + reading.confidence
+            if best is None or reading.confidence > best.confidence:
+                best = reading
+            if reading.confidence >= CONFIDENT:
                 break
-        if best is None or best[1] < MIN_CONFIDENCE:
+        if best is None or best.confidence < MIN_CONFIDENCE:
             return _Attempt(None, used, legible, maybe_cut)
         # Where variants disagree, the reading with the most summed confidence wins.
         winner = max(votes, key=lambda text: votes[text])
-        others = tuple(dict.fromkeys([t for t in votes if t != winner] + list(best[2])))
-        plate = best[0] if winner == best[0].text else correct_plate(winner) or best[0]
-        found = (plate, best[1], tuple(o for o in others if o != plate.text)[:4])
+        others = tuple(dict.fromkeys([t for t in votes if t != winner] + list(best.others)))
+        if winner != best.plate.text:
+            plate = correct_plate(winner) or best.plate
+            best = LineReading(plate, best.others, best.confidence)
+        found = replace(best, others=tuple(o for o in others if o != best.plate.text)[:4])
         return _Attempt(found, used, legible, maybe_cut)
 
 
@@ -381,6 +418,14 @@ def _to_result(reading: _Reading, expected: Collection[str] | None) -> PlateRead
         text=reading.plate.text,
         confidence=round(min(1.0, max(0.0, reading.confidence)), 3),
         box=reading.box,
-        alternatives=reading.others,
+        alternatives=reading.line.others,
         match=match,
+        evidence=evidence_of(reading.line),
     )
+
+
+def evidence_of(reading: LineReading) -> tuple[tuple[float, ...], ...]:
+    """The reading's per-character probabilities as plain numbers (3 decimals)."""
+    if len(reading.evidence) != len(reading.plate.text):
+        return ()
+    return tuple(tuple(round(float(p), 3) for p in row) for row in reading.evidence)
