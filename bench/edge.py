@@ -235,6 +235,7 @@ def _latency(
         "plate": {
             **_percentiles(plate_ms),
             "missed": len(missed_plates),
+            "right_share": round(1 - len(missed_plates) / max(1, len(visits)), 4),
             "missed_plates": missed_plates,
             "other_plates_sent": sorted(
                 {a.plate.text for a in received if a.plate and a.plate.text not in truth}
@@ -363,8 +364,16 @@ def run(quick: bool = False) -> dict[str, object]:
             plate_fps, _number(result["anchor_reader_every_frame_waiting_car"], "fps")
         ),
     }
+    latency = result["arrival_latency"]
+    plate = latency.get("plate") if isinstance(latency, dict) else None
     result["targets"] = {
         "reading_plates_fps_ge_30": plate_fps >= 30,
+        # The learned finder on every frame of a waiting car, one core.
+        "reader_every_frame_ge_4_per_s": _number(
+            result["anchor_reader_every_frame_waiting_car"], "fps"
+        )
+        >= 4,
+        "right_plate_in_visits_ge_99_percent": _number(plate, "right_share") >= 0.99,
         "empty_lane_fps_ge_200": empty_fps >= 200,
         "rss_le_400_mb": 0 < float(str(result["edge_process_peak_rss_mb"])) <= 400,
     }
