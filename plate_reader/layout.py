@@ -35,11 +35,9 @@ _TILT_BROKEN = 80
 # The plate-likeness a region needs to be read (an expiry line or the plate's body under
 # a row); ``plates.MIN_PLATENESS`` is the same.
 MIN_PLATE_LIKE = 0.75
-# The threshold's window for a last look, as a share of the band's height (the first looks'
-# window is the band's height). When the band is the whole plate on dark paint, a window
-# that tall takes the paint into its mean: the plate's background counts as ink and joins
-# the characters into a few plate-high blobs. 0.3-0.4 read four more of the benchmark's
-# frames (`T 5 SFK`, `AE 8866`, `S 7914 DZM`, `BM 4117`), 0.45 three, 0.5 two.
+# The threshold's window for a last look, as a share of the band's height: a window as tall
+# as a whole-plate band on dark paint takes the paint into its mean and joins the
+# characters into plate-high blobs.
 _FINER_BLOCK = 0.4
 
 
@@ -290,11 +288,9 @@ def plate_layout(
     if grey is None:
         grey = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
     if bh > 2 * _WORK_HEIGHT:
-        # Big text (a sign, a close plate) is measured smaller: the features keep, and the
-        # cost of this stage grows with the region's area. Grey levels, which every test
-        # reads, are averaged by area; colour only tells the background's scheme from the
-        # mean of many pixels, and bilinear sampling does for that in a seventh of the time
-        # (nearest-pixel sampling changed a read on the benchmark).
+        # Big text (a sign, a close plate) is measured smaller: this stage's cost grows with
+        # the region's area. Grey levels are averaged by area; colour, which only tells the
+        # background's scheme, is sampled bilinearly (a seventh of the time).
         scale = _WORK_HEIGHT / bh
         small_grey = np.asarray(
             cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
@@ -351,10 +347,8 @@ def plate_layout(
             masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     if band is not None and (best is None or _rim_joined(best[1])):
         # Still no row, or a few plate-high blobs: look once more with a window small enough
-        # to stay inside the plate. Only in a frame's region (a tight crop reads whole), and
-        # only for such rows: on the benchmark's empty frames this look runs for 21 of 108
-        # regions. Run for every row not plate-like, it read none of the 14 missed frames
-        # more (`DH 1634 VH`'s 6-character row then read `H 1634 VH`).
+        # to stay inside the plate; only in a frame's region (a tight crop reads whole), and
+        # only for such rows, so an empty lane rarely pays for it.
         finer = max(11, (int(_FINER_BLOCK * min(h, bh)) // 2) * 2 + 1)
         if finer < block:
             fdark, flight = _ink_masks(grey, finer, offset)

@@ -18,11 +18,8 @@ from plate_reader.edges import HalfFrame, edge_strength, halved
 
 Image = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
-# How much of its bounding box a band's outline must fill. A tilted plate on a dark
-# motorcycle mudguard whose outline merges with the mudguard's edge filled 0.44 at quarter
-# scale (`DR 7` on the benchmark, found by no other band); at 0.43 instead of 0.45 the
-# benchmark's frames read 190 -> 191 and another seed's 226 -> 228 (no read lost), and 1
-# of 100 empty frames (4 of 300 more) examines one more band, read as nothing.
+# How much of its bounding box a band's outline must fill: a tilted plate whose outline
+# merges with a dark mudguard's edge fills a little under half.
 LEAST_FILL = 0.43
 
 

@@ -42,15 +42,10 @@ _LETTER_TWINS = "2586"
 LEGIBLE = 0.9
 # How far (in line heights) a line is widened on each side when its first reading fails.
 _WIDEN = 0.8
-# The finder's band is a plate's main line or the whole plate. The widest main line (nine
-# wide characters, ``KB 8888 MMM``) measures 5.1-5.4 times its height and a whole plate
-# 2.3-4.8 (the bands that passed on 150 such plates: 4.7 at most); a band past this is a
-# sign, a slogan or a bumper's edge, and its layout is not examined. At 6.5 that saved a
-# third of the benchmark's empty-frame time; at 5.6 the median drops ~0.1 ms more and the
-# mean ~1 ms (signs no longer read), and no read changed on the benchmark's sets, an
-# independent seed's, or those 150 long plates. Not in the finder's own aspect filter:
-# there a wide band dropped early lets narrower bands it overlapped into the best six, and
-# empty frames took 15% longer (same reads).
+# The finder's band is a plate's main line (at most 5.4 times as wide as high: nine wide
+# characters) or the whole plate; a wider band is a sign, a slogan or a bumper's edge, and
+# its layout is not examined. Applied here, not in the finder, so that the wide band still
+# keeps the narrower ones it overlaps out of the best six.
 WIDEST_BAND = 5.6
 
 
