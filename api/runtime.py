@@ -9,10 +9,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from api.bridge import MqttBridge
+from api.expiry import ExpiryJob
 from api.live import Broadcaster
 from api.metrics import Metrics
 from api.rate_limit import RateLimiter
@@ -46,6 +48,8 @@ class Runtime:
     warm: bool = False
     """The permits waiting at the site are in memory (see `_warm`)."""
     _lane_logs: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
+    expiry: ExpiryJob | None = None
+    """Records codes and permits past their time (`api/expiry.py`)."""
 
     def note_arrival(self, event: dict[str, Any]) -> None:
         """Keep an arrival in its lane's recent list and tell the consoles (event loop)."""
@@ -103,6 +107,15 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
     service.add_save_listener(runner.wake)
     runtime.tasks.append(asyncio.create_task(runner.run(), name="projections"))
     runtime.tasks.append(asyncio.create_task(_warm(runtime), name="warm-cache"))
+    runtime.expiry = ExpiryJob(
+        service, read_models.conn, settings.site,
+        timedelta(days=settings.uncollected_expire_days),
+    )  # fmt: skip
+    runtime.tasks.append(
+        asyncio.create_task(
+            runtime.expiry.run_every(settings.expiry_interval_seconds), name="expiry"
+        )
+    )
     if bridge is not None:
         await bridge.start()
     return runtime

@@ -129,6 +129,12 @@ class ServerSettings(BaseModel):
     opening_hours: OpeningHours = OpeningHours()
     """When the drive-through serves (weekly hours on the site's clock, closed dates): the
     citizen's page says whether it is open now and when that changes."""
+    uncollected_expire_days: int = Field(default=30, ge=1, le=3650)
+    """A READY permit nobody collects within this many days of its code's issue expires
+    (the expiry job, `api/expiry.py`); a code expires earlier if its own time is shorter.
+    The office reissues a code to make it READY again."""
+    expiry_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the expiry job looks for codes and permits past their time."""
     feedback_retention_days: int = Field(default=365, ge=1)
     """Ratings and complaints older than this are deleted (UU PDP 27/2022: personal data is
     kept no longer than its purpose needs; a year covers the yearly service survey)."""

@@ -289,7 +289,10 @@ class ArrivalDesk:
                 [], None,
             )  # fmt: skip
         permits = [self.service.peek(pid) for pid in plate.permit_ids]
-        waiting = [p for p in permits if p.status in (PermitStatus.READY, PermitStatus.RELEASED)]
+        # A code past its expiry takes its permit off the plates at once, not only when the
+        # expiry job has recorded it (the read models' candidates lag behind that too).
+        now = self.service.clock()
+        waiting = [p for p in permits if p.waits_for_pickup(now)]
         if not waiting:
             return AckOutcome.NO_MATCH, "izin tidak lagi siap / permit no longer ready", [], None
         if self.policy is ReleasePolicy.CODE_OR_PLATE and plate.kind == "exact":

@@ -152,3 +152,10 @@ class CodeRefusedError(PermitError):
     def __init__(self, permit_id: UUID | None, reason: str, message: str) -> None:
         super().__init__(permit_id, message)
         self.reason = reason
+
+
+class ExpiryNotDueError(PermitError):
+    """An expiry asked for before its time: the code is still valid, the permit still
+    collectable."""
+
+    code = "expiry_not_due"

@@ -8,7 +8,7 @@ second time instead of recording a second event.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from core.errors import (
     AlreadyHandedOverError,
     CodeRefusedError,
     DelegateNotAuthorisedError,
+    ExpiryNotDueError,
     IdentityNotCheckedError,
     InvalidInputError,
     InvalidTransitionError,
@@ -27,6 +28,7 @@ from core.errors import (
 from core.values import (
     CodeHolder,
     Delegate,
+    ExpiryCause,
     Handover,
     PermitStatus,
     Recipient,
@@ -35,6 +37,9 @@ from core.values import (
 )
 
 S = PermitStatus
+CODE_EXPIRED = (
+    "Kode kedaluwarsa, minta kode baru ke petugas / code expired, ask an officer for a new one"
+)
 
 
 class PermitApplication(Aggregate):
@@ -43,6 +48,11 @@ class PermitApplication(Aggregate):
     # A class default rather than an `__init__` field: snapshots taken before it existed
     # restore without it.
     paid_at: datetime | None = None
+    ready_since: datetime | None = None
+    """When it last became READY with a fresh code: the uncollected period counts from here."""
+    expired_code_hashes: frozenset[str] = frozenset()
+    """Codes that died with an expiry (the owner's and the delegates'): still refused as
+    expired after a reissue gives the permit a new code."""
 
     @staticmethod
     def create_id(site: str, reference: str) -> UUID:
@@ -121,13 +131,15 @@ class PermitApplication(Aggregate):
             raise CodeRefusedError(
                 self.id, "replaced", "Kode sudah diganti / code was replaced by a newer one"
             )
+        if self.status is S.EXPIRED or code_sha256 in self.expired_code_hashes:
+            raise CodeRefusedError(self.id, "expired", CODE_EXPIRED)
         if self.status not in (S.READY, S.RELEASED):
             raise CodeRefusedError(
                 self.id, "not_ready", f"Izin belum siap ({self.status}) / permit not ready"
             )
         if code_sha256 == self.code_sha256:
-            if self.code_expires_at is not None and now >= self.code_expires_at:
-                raise CodeRefusedError(self.id, "expired", "Kode kedaluwarsa / code expired")
+            if self.code_has_expired(now):
+                raise CodeRefusedError(self.id, "expired", CODE_EXPIRED)
             return CodeHolder(self.id, Recipient.OWNER, None)
         for delegate in self.delegates.values():
             if delegate.code_sha256 == code_sha256:
@@ -137,6 +149,17 @@ class PermitApplication(Aggregate):
                     )
                 return CodeHolder(self.id, Recipient.DELEGATE, delegate.delegate_id)
         raise CodeRefusedError(self.id, "unknown", "Kode tidak dikenal / unknown code")
+
+    def code_has_expired(self, now: datetime) -> bool:
+        """The owner's code is past its ``expires_at`` (whether or not the expiry job has
+        recorded it yet)."""
+        return self.code_expires_at is not None and now >= self.code_expires_at
+
+    def waits_for_pickup(self, now: datetime) -> bool:
+        """May a car collect it now: READY with a live code, or already at a window."""
+        if self.status is S.RELEASED:
+            return True  # the car is at the window: the operator finishes the handover
+        return self.status is S.READY and not self.code_has_expired(now)
 
     def check_not_handed_over(self) -> None:
         if self.handover is not None:
@@ -239,43 +262,79 @@ class PermitApplication(Aggregate):
     def _printed(self, by: str) -> None:
         self.status = S.PRINTED
 
-    def stage(self, by: str, slot: str, code_sha256: str, code_expires_at: datetime) -> None:
+    def stage(
+        self,
+        by: str,
+        slot: str,
+        code_sha256: str,
+        code_expires_at: datetime,
+        now: datetime | None = None,
+    ) -> None:
         """Put the printed document in a storage slot and issue its pickup code: READY."""
         self.check_by(by)
         self.check_status("stage", S.PRINTED)
         if not slot.strip():
             raise InvalidInputError(self.id, "Slot penyimpanan wajib diisi / slot is required")
         self._staged(by, self.site, slot.strip())
-        self._pickup_code_issued(code_sha256, code_expires_at)
+        self._pickup_code_issued(code_sha256, code_expires_at, now)
 
     @event("Staged")
     def _staged(self, by: str, site: str, slot: str) -> None:
         self.slot = slot
 
     @event("PickupCodeIssued")
-    def _pickup_code_issued(self, code_sha256: str, expires_at: datetime) -> None:
+    def _pickup_code_issued(
+        self, code_sha256: str, expires_at: datetime, issued_at: datetime | None = None
+    ) -> None:
         self.code_sha256 = code_sha256
         self.code_expires_at = expires_at
+        # Issues recorded before `issued_at` existed: the staging just before, same command.
+        self.ready_since = issued_at or self.modified_on
         self.status = S.READY
 
+    def check_expiry_ahead(self, expires_at: datetime, now: datetime | None) -> None:
+        if now is not None and expires_at <= now:
+            raise InvalidInputError(
+                self.id, "Masa berlaku kode sudah lewat / the code's expiry is in the past"
+            )
+
     def reissue_code(
-        self, by: str, code_sha256: str, expires_at: datetime, reason: str
+        self,
+        by: str,
+        code_sha256: str,
+        expires_at: datetime,
+        reason: str,
+        now: datetime | None = None,
     ) -> str | None:
-        """Replace the pickup code; the old one dies. Returns the old code's hash."""
+        """Replace the pickup code; the old one dies. Returns the old code's hash.
+
+        An EXPIRED permit (its code's time passed, or nobody came for it) is READY again
+        with the new code, and its uncollected period starts again.
+        """
         self.check_by(by)
-        self.check_status("reissue_code", S.READY, S.RELEASED)
+        self.check_status("reissue_code", S.READY, S.RELEASED, S.EXPIRED)
+        self.check_expiry_ahead(expires_at, now)
         old = self.code_sha256
-        self._pickup_code_reissued(by, code_sha256, expires_at, reason, old)
+        self._pickup_code_reissued(by, code_sha256, expires_at, reason, old, now)
         return old
 
     @event("PickupCodeReissued")
     def _pickup_code_reissued(
-        self, by: str, code_sha256: str, expires_at: datetime, reason: str, old_sha256: str | None
+        self,
+        by: str,
+        code_sha256: str,
+        expires_at: datetime,
+        reason: str,
+        old_sha256: str | None,
+        issued_at: datetime | None = None,
     ) -> None:
         if old_sha256 is not None:
             self.retired_code_hashes.add(old_sha256)
         self.code_sha256 = code_sha256
         self.code_expires_at = expires_at
+        if self.status is S.EXPIRED:
+            self.ready_since = issued_at or self.modified_on
+            self.status = S.READY
 
     def authorise_delegate(
         self,
@@ -488,6 +547,56 @@ class PermitApplication(Aggregate):
     def _cancelled(self, by: str, reason: str) -> None:
         self.status = S.CANCELLED
 
+    def due_expiry(self, now: datetime, uncollected_after: timedelta | None) -> ExpiryCause | None:
+        """Which expiry is due at ``now``, if any. Only a READY permit expires: a RELEASED
+        one waits at a window with its car, and the operator hands it over or returns it."""
+        if self.status is not S.READY:
+            return None
+        if self.code_has_expired(now):
+            return ExpiryCause.CODE
+        until = self._collectable_until(uncollected_after)
+        if until is not None and now >= until:
+            return ExpiryCause.UNCOLLECTED
+        return None
+
+    def _collectable_until(self, after: timedelta | None) -> datetime | None:
+        if after is None or self.ready_since is None:
+            return None
+        return self.ready_since + after
+
+    def check_code_expired(self, now: datetime) -> None:
+        if not self.code_has_expired(now):
+            raise ExpiryNotDueError(
+                self.id,
+                f"Kode berlaku sampai {self.code_expires_at} / the code is valid until "
+                f"{self.code_expires_at}",
+            )
+
+    def check_uncollected(self, now: datetime, after: timedelta) -> None:
+        until = self._collectable_until(after)
+        if until is None or now < until:
+            raise ExpiryNotDueError(
+                self.id, f"Masih bisa diambil sampai {until} / still collectable until {until}"
+            )
+
+    def expire_code(self, now: datetime) -> None:
+        """The pickup code's time passed: it and the delegates' codes die, and the permit is
+        EXPIRED until the office reissues a code."""
+        self.check_status("expire_code", S.READY)
+        self.check_code_expired(now)
+        self._pickup_code_expired(self.code_sha256, self.code_expires_at)
+
+    @event("PickupCodeExpired")
+    def _pickup_code_expired(self, code_sha256: str | None, expires_at: datetime | None) -> None:
+        self._codes_die()
+
+    def expire_uncollected(self, now: datetime, after: timedelta) -> None:
+        """Not collected within ``after`` of becoming READY: EXPIRED, as `expire`."""
+        self.check_status("expire", S.READY)
+        self.check_uncollected(now, after)
+        days = after.days
+        self._expired(f"Tidak diambil dalam {days} hari / not collected within {days} days")
+
     def expire(self, reason: str) -> None:
         """Not collected in time: the code dies and the document goes back to the office."""
         self.check_status("expire", S.READY)
@@ -495,4 +604,11 @@ class PermitApplication(Aggregate):
 
     @event("Expired")
     def _expired(self, reason: str) -> None:
+        self._codes_die()
+
+    def _codes_die(self) -> None:
+        dead = {d.code_sha256 for d in self.delegates.values()}
+        if self.code_sha256 is not None:
+            dead.add(self.code_sha256)
+        self.expired_code_hashes = self.expired_code_hashes | dead
         self.status = S.EXPIRED

@@ -13,7 +13,7 @@ import copy
 import hmac
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -37,6 +37,7 @@ from core.settings import ServiceSettings, StoreSettings
 from core.snapshot import PermitSnapshot
 from core.values import (
     CodeHolder,
+    ExpiryCause,
     IssuedCode,
     Recipient,
     ReleaseMethod,
@@ -303,21 +304,24 @@ class PermitService(Application[UUID]):
         already in use anywhere is refused by the store, as its index id is taken.
         """
         code = code or PickupCode.generate()
-        expires_at = self.clock() + self.settings.code_ttl
+        now = self.clock()
+        expires_at = now + self.settings.code_ttl
         self._change(
             permit_id,
-            lambda p: p.stage(by, slot, code.sha256, expires_at),
+            lambda p: p.stage(by, slot, code.sha256, expires_at, now),
             self._index_for(code, permit_id),
         )
         return IssuedCode(permit_id, code.text, code.sha256, expires_at)
 
     def reissue_code(self, permit_id: UUID, by: str, reason: str) -> IssuedCode:
-        """A new pickup code for a lost or leaked one; the old code stops working at once."""
+        """A new pickup code for a lost, leaked or expired one; the old code stops working at
+        once, and an expired permit is READY again until the new code's expiry."""
         code = PickupCode.generate()
-        expires_at = self.clock() + self.settings.code_ttl
+        now = self.clock()
+        expires_at = now + self.settings.code_ttl
         self._change(
             permit_id,
-            lambda p: p.reissue_code(by, code.sha256, expires_at, reason),
+            lambda p: p.reissue_code(by, code.sha256, expires_at, reason, now),
             self._index_for(code, permit_id),
         )
         return IssuedCode(permit_id, code.text, code.sha256, expires_at)
@@ -465,6 +469,25 @@ class PermitService(Application[UUID]):
 
     def expire(self, permit_id: UUID, reason: str) -> None:
         self._change(permit_id, lambda p: p.expire(reason))
+
+    def expire_if_due(
+        self, permit_id: UUID, uncollected_after: timedelta | None
+    ) -> ExpiryCause | None:
+        """Record the permit's expiry if one is due on this service's clock; None if not.
+
+        Asked again (the next run of the expiry job, a second server), it records nothing.
+        """
+        now = self.clock()
+
+        def expire(permit: PermitApplication) -> ExpiryCause | None:
+            cause = permit.due_expiry(now, uncollected_after)
+            if cause is ExpiryCause.CODE:
+                permit.expire_code(now)
+            elif cause is ExpiryCause.UNCOLLECTED and uncollected_after is not None:
+                permit.expire_uncollected(now, uncollected_after)
+            return cause
+
+        return self._change(permit_id, expire)
 
 
 __all__ = [

@@ -65,6 +65,13 @@ _LABELS_ID = {
 }
 
 
+class ExpiryCause(StrEnum):
+    """Why a READY permit expired: its pickup code's time passed, or nobody came for it."""
+
+    CODE = "code"
+    UNCOLLECTED = "uncollected"
+
+
 class Recipient(StrEnum):
     OWNER = "owner"
     DELEGATE = "delegate"

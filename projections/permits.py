@@ -50,8 +50,9 @@ _STATUS_AFTER = {
     "HandedOver": "handed_over",
     "Cancelled": "cancelled",
     "Expired": "expired",
+    "PickupCodeExpired": "expired",
 }
-_CLOSING = frozenset({"Rejected", "HandedOver", "Cancelled", "Expired"})
+_CLOSING = frozenset({"Rejected", "HandedOver", "Cancelled", "Expired", "PickupCodeExpired"})
 
 
 def _text(value: object) -> str | None:
@@ -95,6 +96,9 @@ class PageChanges:
     permits: dict[str, Row] = field(default_factory=dict)
     codes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     deactivate_codes_of: set[str] = field(default_factory=set)
+    revived_codes: set[str] = field(default_factory=set)
+    """Codes issued to a permit after this page deactivated its codes (a new code for an
+    expired permit): they stay active."""
     conflicts: list[tuple[Any, ...]] = field(default_factory=list)
     delegates: list[tuple[Any, ...]] = field(default_factory=list)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -104,11 +108,12 @@ class PageChanges:
 
     def rows(self) -> PageRows:
         """Everything turned into values: the page can be written, or sent to the writer."""
-        deactivate = self.deactivate_codes_of
+        deactivate, revived = self.deactivate_codes_of, self.revived_codes
         return PageRows(
             permits=[_permit_values(row) for row in self.permits.values()],
             codes=[
-                (*code[:5], 0 if code[1] in deactivate else code[5]) for code in self.codes.values()
+                (*code[:5], 0 if code[1] in deactivate and code[0] not in revived else code[5])
+                for code in self.codes.values()
             ],
             deactivate=[(pid,) for pid in deactivate],
             conflicts=list(self.conflicts),
@@ -193,6 +198,10 @@ class PermitFold:
                 row["closed_at"] = at
             if name == "FeeAssessed":
                 new_status = "fee_paid" if state["amount_rupiah"] == 0 else "fee_assessed"
+            elif name == "PickupCodeReissued" and row["status"] == "expired":
+                # The office's new code for an expired permit: it waits again from now.
+                new_status = "ready"
+                row["ready_at"], row["closed_at"] = at, None
             if new_status is not None and new_status != row["status"]:
                 counts[(row["site"], row["status"])] -= 1
                 counts[(row["site"], new_status)] += 1
@@ -234,6 +243,8 @@ class PermitFold:
         elif name == "Staged":
             row["slot"] = state["slot"]
         elif name in ("PickupCodeIssued", "PickupCodeReissued"):
+            if row["status"] == "expired" and permit_id in changes.deactivate_codes_of:
+                changes.revived_codes.add(state["code_sha256"])
             old = row["code_sha256"]
             if old is not None:
                 changes.codes[old] = (old, permit_id, "owner", None, row["code_expires_at"], 0)
@@ -263,7 +274,7 @@ class PermitFold:
             row["recipient"] = state["recipient"]
             row["handed_over_by"] = state["by"]
             row["handover_channel"] = state["channel"]
-            changes.deactivate_codes_of.add(permit_id)
+            _deactivate_codes(changes, permit_id)
         elif name == "HandoverConflictRecorded":
             row["conflicts"] = (row["conflicts"] or 0) + 1
             changes.conflicts.append(
@@ -278,8 +289,14 @@ class PermitFold:
             )  # fmt: skip
         elif name == "UnassignedFromTeam":
             row["team"] = row["team_date"] = row["team_place"] = None
-        elif name in ("Cancelled", "Expired"):
-            changes.deactivate_codes_of.add(permit_id)
+        elif name in ("Cancelled", "Expired", "PickupCodeExpired"):
+            _deactivate_codes(changes, permit_id)
+
+
+def _deactivate_codes(changes: PageChanges, permit_id: str) -> None:
+    changes.deactivate_codes_of.add(permit_id)
+    if changes.revived_codes:  # rare: a permit expired, given a new code, then closed again
+        changes.revived_codes -= {c for c, v in changes.codes.items() if v[1] == permit_id}
 
 
 # What the timeline shows beside an event: never a code, a NIK or a name.
@@ -293,6 +310,8 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "AssignedToTeam": ("team", "date", "place"),
     "Cancelled": ("reason",),
     "PickupCodeReissued": ("reason",),
+    "Expired": ("reason",),
+    "PickupCodeExpired": ("expires_at",),
 }
 
 
@@ -313,7 +332,7 @@ _APPLIED = frozenset(
         "FeeAssessed", "Staged", "PickupCodeIssued", "PickupCodeReissued",
         "DelegateAuthorised", "Released", "ReturnedToStorage", "HandedOver",
         "HandoverConflictRecorded", "AssignedToTeam", "UnassignedFromTeam", "Cancelled",
-        "Expired",
+        "Expired", "PickupCodeExpired",
     }
 )  # fmt: skip
 # Events that change which permits wait at a site (ready or released), their codes, their
@@ -321,7 +340,7 @@ _APPLIED = frozenset(
 _IN_MANIFESTS = frozenset(
     {
         "PickupCodeIssued", "PickupCodeReissued", "DelegateAuthorised", "HandedOver",
-        "Cancelled", "Expired", "AssignedToTeam", "UnassignedFromTeam",
+        "Cancelled", "Expired", "PickupCodeExpired", "AssignedToTeam", "UnassignedFromTeam",
     }
 )  # fmt: skip
 _NAMES: dict[str, str | None] = {}

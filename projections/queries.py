@@ -182,6 +182,23 @@ async def waiting_codes(conn: aiosqlite.Connection, site: str, limit: int) -> li
     return [(r[0], r[1]) for r in rows]
 
 
+async def due_for_expiry(
+    conn: aiosqlite.Connection, site: str, now: str, ready_before: str | None
+) -> list[str]:
+    """Ids of the READY permits at ``site`` whose code expired by ``now``, or READY since
+    before ``ready_before`` (uncollected). Times are UTC ISO text, as the rows keep them;
+    the permit's own rules decide, this only finds the candidates."""
+    rows = await _all(
+        conn,
+        "SELECT id FROM permits WHERE site = ? AND status = 'ready' "
+        "AND (code_expires_at <= ? OR ready_at <= ?) ORDER BY id",
+        site,
+        now,
+        ready_before,
+    )
+    return [r[0] for r in rows]
+
+
 async def timeline(conn: aiosqlite.Connection, permit_id: str) -> list[TimelineEntry]:
     """The permit's events, oldest first, with the details a citizen may see."""
     row = await _one(conn, "SELECT timeline FROM permits WHERE id = ?", permit_id)

@@ -129,6 +129,13 @@ def _summary(permit: queries.PermitRow, code_row: queries.CodeRow) -> str:
                 "This code no longer works. Ask an officer for a new one.")
             + "</p>"
         )  # fmt: skip
+    if permit.status == "expired":
+        stale = (
+            '<p class="alert error" role="alert">'
+            + L("Izin tidak diambil tepat waktu atau kodenya kedaluwarsa. Minta kode baru ke petugas.",
+                "The permit was not collected in time or its code expired. Ask an officer for a new code.")
+            + "</p>"
+        )  # fmt: skip
     who = (
         f'<p class="muted">{L("Kode untuk kuasa pengambilan", "Code for the delegate")}</p>'
         if code_row.recipient == "delegate"

@@ -35,6 +35,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "Staged": ("Disimpan di rak, siap diambil", "Stored on the shelf, ready"),
     "PickupCodeIssued": ("Kode ambil diterbitkan", "Pickup code issued"),
     "PickupCodeReissued": ("Kode ambil diganti", "Pickup code replaced"),
+    "PickupCodeExpired": ("Kode ambil kedaluwarsa", "Pickup code expired"),
     "DelegateAuthorised": ("Kuasa pengambilan dicatat", "Delegate authorised"),
     "Released": ("Dikirim ke jendela", "Sent to the window"),
     "ReturnedToStorage": ("Dikembalikan ke rak", "Returned to the shelf"),

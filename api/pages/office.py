@@ -47,6 +47,8 @@ NEXT: dict[str, str] = {
     "approved": _form("print", ("Cetak", "Print")),
     "printed": _form("stage", ("Simpan di rak & buat kode", "Stage & issue code"),
                      _field("slot", ("Rak", "Slot"), extra='maxlength="32" placeholder="R1-01"')),
+    # Not collected in time, or its code ran out: a new code makes it READY again.
+    "expired": _form("reissue", ("Terbitkan kode baru", "Issue a new code"), REASON),
 }  # fmt: skip
 MORE: dict[str, list[str]] = {
     "submitted": [_form("correction", ("Minta perbaikan", "Request correction"), REASON, "secondary")],

@@ -29,6 +29,7 @@ STATUS_AFTER = {
     "HandedOver": "handed_over",
     "Cancelled": "cancelled",
     "Expired": "expired",
+    "PickupCodeExpired": "expired",
 }
 WHO = st.sampled_from(["officer", "operator-1", "operator-2", " "])
 
@@ -199,6 +200,10 @@ class PermitLifecycle(RuleBasedStateMachine):
     def expire(self, permit: uuid.UUID) -> None:
         self.attempt(self.service.expire, permit, "too late")
 
+    @rule(permit=permits)
+    def expiry_job(self, permit: uuid.UUID) -> None:
+        self.attempt(self.service.expire_if_due, permit, timedelta(days=14))
+
     @rule(hours=st.sampled_from([1, 24 * 31]))
     def time_passes(self, hours: int) -> None:
         self.clock.advance(timedelta(hours=hours))
@@ -226,6 +231,10 @@ class PermitLifecycle(RuleBasedStateMachine):
                     assert status in ("ready", "released"), f"released while {status}"
                 if name == "HandedOver":
                     assert status in ("ready", "released"), f"handed over while {status}"
+                if name in ("PickupCodeExpired", "Expired"):
+                    assert status == "ready", f"expired while {status}"
+                if name == "PickupCodeReissued" and status == "expired":
+                    status = "ready"  # a new code for an expired permit: it waits again
                 status = STATUS_AFTER.get(name, status)
             assert snapshot.status is PermitStatus(status)
             conflicts = names.count("HandoverConflictRecorded")
