@@ -9,11 +9,35 @@ from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import OfficeOrLaneDep, OfficerDep, RuntimeDep
+from api.errors import error_responses
 from core.codes import mask_name
+from core.plates import REGION_CODES
 from core.service import PermitSnapshot
 from projections import queries
 
-router = APIRouter(prefix="/api/applications", tags=["applications"])
+router = APIRouter(
+    prefix="/api/applications", tags=["applications"], responses=error_responses(401, 403, 422, 429)
+)
+# What a command can answer besides: its permit unknown, its stage wrong or changed meanwhile,
+# and (with a body) a body that is not JSON.
+COMMAND = error_responses(404, 409)
+COMMAND_WITH_BODY = error_responses(400, 404, 409)
+
+
+NIK = Field(pattern=r"^[0-9]{16}$", description="NIK di KTP: 16 angka / the KTP's 16 digits")
+# The plate grammar `core.plates.parse_plate` checks (a known region, a number without a
+# leading 0, up to 3 letters), in either case, parts apart by one space or hyphen or none;
+# empty means no plate. Checked here so that the schema says exactly what is accepted.
+_REGIONS = "|".join(
+    "".join(f"[{c}{c.lower()}]" for c in code)
+    for code in sorted(REGION_CODES, key=lambda code: (-len(code), code))
+)
+PLATE_PATTERN = rf"^(|({_REGIONS})[ -]?[1-9][0-9]{{0,3}}[ -]?[A-Za-z]{{0,3}})$"
+
+
+# "Not blank" as the domain checks it (`str.strip`): some character that is not white space.
+# Spelled out, so that every regex dialect reading the schema means the same characters.
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 class Body(BaseModel):
@@ -24,13 +48,18 @@ class SubmitIn(Body):
     site: str | None = None
     reference: str = Field(min_length=1, max_length=64)
     kind: str = Field(min_length=1, max_length=80)
-    applicant_name: str = Field(min_length=1, max_length=120)
-    nik: str = Field(min_length=16, max_length=20)
-    plate: str | None = Field(default=None, max_length=16)
+    applicant_name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    nik: str = NIK
+    plate: str | None = Field(
+        default=None,
+        max_length=16,
+        pattern=PLATE_PATTERN,
+        description="Plat TNKB / the TNKB plate, e.g. DK 1234 AB",
+    )
 
 
 class ReasonIn(Body):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
 
 
 class FeeIn(Body):
@@ -38,7 +67,7 @@ class FeeIn(Body):
 
 
 class PaymentIn(Body):
-    reference: str = Field(min_length=1, max_length=80)
+    reference: str = Field(min_length=1, max_length=80, pattern=NOT_BLANK)
     amount_rupiah: int = Field(ge=0)
     paid_at: AwareDatetime | None = None
 
@@ -49,8 +78,10 @@ class StageIn(Body):
 
 class DelegateIn(Body):
     name: str = Field(min_length=1, max_length=120)
-    nik: str = Field(min_length=16, max_length=20)
-    expires_at: AwareDatetime
+    nik: str = NIK
+    expires_at: AwareDatetime = Field(
+        description="Belum lewat / not passed yet: an authorisation already expired is 422"
+    )
 
 
 class TeamIn(Body):
@@ -115,7 +146,7 @@ def _code_out(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409))
 def submit(body: SubmitIn, runtime: RuntimeDep, _caller: OfficerDep) -> PermitOut:
     """Submit an application (idempotent by site and reference)."""
     permit_id = runtime.service.submit(
@@ -140,18 +171,18 @@ def _row(row: queries.PermitRow) -> dict[str, object]:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
 
 
-@router.get("/{permit_id}")
+@router.get("/{permit_id}", responses=error_responses(404))
 def get(permit_id: UUID, runtime: RuntimeDep, _caller: OfficeOrLaneDep) -> PermitOut:
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/verify")
+@router.post("/{permit_id}/verify", responses=COMMAND)
 def verify(permit_id: UUID, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
     runtime.service.verify_documents(permit_id, caller.name)
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/correction")
+@router.post("/{permit_id}/correction", responses=COMMAND_WITH_BODY)
 def request_correction(
     permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep
 ) -> PermitOut:
@@ -159,13 +190,13 @@ def request_correction(
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/fee")
+@router.post("/{permit_id}/fee", responses=COMMAND_WITH_BODY)
 def assess_fee(permit_id: UUID, body: FeeIn, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
     runtime.service.assess_fee(permit_id, caller.name, body.amount_rupiah)
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/payment")
+@router.post("/{permit_id}/payment", responses=COMMAND_WITH_BODY)
 def record_payment(
     permit_id: UUID, body: PaymentIn, runtime: RuntimeDep, _caller: OfficerDep
 ) -> dict[str, object]:
@@ -177,38 +208,38 @@ def record_payment(
     return {"recorded": recorded, "permit": permit.model_dump(mode="json")}
 
 
-@router.post("/{permit_id}/approve")
+@router.post("/{permit_id}/approve", responses=COMMAND)
 def approve(permit_id: UUID, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
     runtime.service.approve(permit_id, caller.name)
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/reject")
+@router.post("/{permit_id}/reject", responses=COMMAND_WITH_BODY)
 def reject(permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
     runtime.service.reject(permit_id, caller.name, body.reason)
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/print")
+@router.post("/{permit_id}/print", responses=COMMAND)
 def print_document(permit_id: UUID, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
     runtime.service.print_document(permit_id, caller.name)
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/stage")
+@router.post("/{permit_id}/stage", responses=COMMAND_WITH_BODY)
 def stage(permit_id: UUID, body: StageIn, runtime: RuntimeDep, caller: OfficerDep) -> CodeOut:
     """Stage in a slot and issue the pickup code: the permit is READY."""
     issued = runtime.service.stage(permit_id, caller.name, body.slot)
     return _code_out(runtime, permit_id, issued.code, issued.expires_at, "owner")
 
 
-@router.post("/{permit_id}/reissue")
+@router.post("/{permit_id}/reissue", responses=COMMAND_WITH_BODY)
 def reissue(permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep) -> CodeOut:
     issued = runtime.service.reissue_code(permit_id, caller.name, body.reason)
     return _code_out(runtime, permit_id, issued.code, issued.expires_at, "owner")
 
 
-@router.post("/{permit_id}/delegates")
+@router.post("/{permit_id}/delegates", responses=COMMAND_WITH_BODY)
 def authorise_delegate(
     permit_id: UUID, body: DelegateIn, runtime: RuntimeDep, _caller: OfficerDep
 ) -> CodeOut:
@@ -218,7 +249,7 @@ def authorise_delegate(
     return _code_out(runtime, permit_id, issued.code, issued.expires_at, "delegate")
 
 
-@router.post("/{permit_id}/team")
+@router.post("/{permit_id}/team", responses=COMMAND_WITH_BODY)
 def assign_to_team(
     permit_id: UUID, body: TeamIn, runtime: RuntimeDep, caller: OfficerDep
 ) -> PermitOut:
@@ -226,7 +257,7 @@ def assign_to_team(
     return PermitOut.of(runtime.service.get(permit_id))
 
 
-@router.post("/{permit_id}/cancel")
+@router.post("/{permit_id}/cancel", responses=COMMAND_WITH_BODY)
 def cancel(permit_id: UUID, body: ReasonIn, runtime: RuntimeDep, caller: OfficerDep) -> PermitOut:
     runtime.service.cancel(permit_id, caller.name, body.reason)
     return PermitOut.of(runtime.service.get(permit_id))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from api.deps import RuntimeDep
+from api.errors import error_responses
 from api.rate_limit import Rule, client_address
 from api.runtime import Runtime
 from core.codes import PickupCode
@@ -19,8 +22,22 @@ class UnknownCodeError(PickupCodeError):
     status = 404
 
 
-@router.get("/p/{code}")
-async def status_by_code(code: str, request: Request, runtime: RuntimeDep) -> dict[str, object]:
+# The code as issued; surrounding space and lower case are forgiven too. Stated in the schema,
+# checked by `PickupCode.parse` (400 with the reason), not by the framework's 422.
+CODE_PATTERN = r"^DT1:[A-Z2-7]{25}[AEIMQUY4]$"  # the last 2 of 130 bits are zero
+CodeParam = Annotated[
+    str,
+    Path(
+        description="Kode pengambilan / the pickup code: DT1: and 26 base32 characters",
+        json_schema_extra={"pattern": CODE_PATTERN},
+    ),
+]
+
+
+@router.get("/p/{code}", responses=error_responses(400, 404, 429))
+async def status_by_code(
+    code: CodeParam, request: Request, runtime: RuntimeDep
+) -> dict[str, object]:
     """Where the application stands, what is still needed, and where to collect it."""
     address = client_address(request)
     runtime.limiter.check(Rule.WRONG_CODES, address, code)

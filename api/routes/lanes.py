@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import CallerDep, OperatorDep, RuntimeDep
+from api.errors import error_responses
 from api.routes.applications import PermitOut
 from api.security import Caller, ForbiddenError
 from core.errors import (
@@ -24,7 +25,10 @@ from core.plates import correct_plate
 from core.values import Recipient, ReleaseMethod
 from projections import queries
 
-router = APIRouter(prefix="/api/lanes", tags=["lanes"])
+router = APIRouter(
+    prefix="/api/lanes", tags=["lanes"], responses=error_responses(401, 403, 404, 422, 429)
+)
+WITH_BODY = error_responses(400, 409)
 
 
 class HandoverIn(BaseModel):
@@ -46,7 +50,20 @@ class ReturnIn(BaseModel):
 
 
 class ManualArrivalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The car's plate or the permit's number: exactly one of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        # What `_one_of` checks, stated in the schema: one is a string, the other absent or null.
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["plate"], "properties": {"plate": {"type": "string"},
+                                                       "number": {"type": "null"}}},
+                {"required": ["number"], "properties": {"number": {"type": "string"},
+                                                        "plate": {"type": "null"}}},
+            ]
+        },
+    )  # fmt: skip
 
     plate: str | None = Field(default=None, max_length=16)
     number: str | None = Field(default=None, max_length=64)
@@ -114,7 +131,7 @@ async def board(lane: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, 
     }
 
 
-@router.post("/{lane}/handover")
+@router.post("/{lane}/handover", responses=WITH_BODY)
 def hand_over(lane: str, body: HandoverIn, runtime: RuntimeDep, caller: OperatorDep) -> PermitOut:
     """Record the handover after the KTP check; a second one for the permit is a conflict."""
     _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
@@ -133,7 +150,7 @@ def hand_over(lane: str, body: HandoverIn, runtime: RuntimeDep, caller: Operator
     return PermitOut.of(runtime.service.get(body.permit_id))
 
 
-@router.post("/{lane}/return")
+@router.post("/{lane}/return", responses=WITH_BODY)
 def return_to_storage(
     lane: str, body: ReturnIn, runtime: RuntimeDep, caller: OperatorDep
 ) -> PermitOut:
@@ -145,7 +162,7 @@ def return_to_storage(
     return PermitOut.of(runtime.service.get(body.permit_id))
 
 
-@router.post("/{lane}/arrivals")
+@router.post("/{lane}/arrivals", responses=WITH_BODY)
 async def manual_arrival(
     lane: str, body: ManualArrivalIn, runtime: RuntimeDep, caller: OperatorDep
 ) -> dict[str, object]:
@@ -182,11 +199,22 @@ async def manual_arrival(
     return {"outcome": "released", "permits": released, "visit": str(visit)}
 
 
-@router.get("/{lane}/events")
-async def events(lane: str, runtime: RuntimeDep, caller: CallerDep) -> StreamingResponse:
+class EventStream(StreamingResponse):
+    """Server-Sent Events, so the OpenAPI document names the media type the route sends."""
+
+    media_type = "text/event-stream"
+
+
+@router.get(
+    "/{lane}/events",
+    response_model=None,
+    # Not response_class: the errors of this route are JSON like everywhere else.
+    responses={200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}}},
+)
+async def events(lane: str, runtime: RuntimeDep, caller: CallerDep) -> EventStream:
     """Server-Sent Events for the lane console: arrivals, releases, changes."""
     _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
-    return StreamingResponse(
+    return EventStream(
         runtime.broadcaster.stream(frozenset({lane})),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from api.deps import CallerDep, RuntimeDep
+from api.errors import error_responses
 from projections import queries
 
 router = APIRouter(tags=["system"])
@@ -34,7 +35,7 @@ async def metrics(runtime: RuntimeDep) -> str:
     return runtime.metrics.render()
 
 
-@router.get("/api/site")
+@router.get("/api/site", responses=error_responses(401, 429))
 async def site(runtime: RuntimeDep, _caller: CallerDep) -> dict[str, object]:
     counts = await queries.site_counts(runtime.read_models.conn, runtime.settings.site)
     return {
