@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from core.plates import plate_distance
+from core.errors import PlateError
+from core.plates import parse_plate, plate_distance
 from plate_reader.decode import vote
 
 
@@ -355,12 +356,13 @@ class VisitTracker:
             # ``AA1454LT``) vote character by character with the recogniser's evidence.
             # Only reads of this plate take part: of its length and a look-alike or two away
             # (the next car's plate is neither).
+            split = _split(text)
             alike = [
                 s
                 for s in visit.evidence
-                if len(s.evidence) == len(text) and plate_distance(s.text, text) <= _MISREAD
+                if _split(s.text) == split and plate_distance(s.text, text) <= _MISREAD
             ]
-            spelled = vote([s.evidence for s in alike]) if len(alike) >= 2 else None
+            spelled = vote([s.evidence for s in alike], split) if len(alike) >= 2 else None
             if spelled is not None:
                 text, frames = spelled.plate.text, len(alike)
                 confidence = sum(s.confidence for s in alike)
@@ -407,3 +409,12 @@ class VisitTracker:
         visit.sent_plate = plate or visit.sent_plate
         visit.arrivals += 1
         return (ArrivalDecision(visit.id, camera, frame, reason, code, visit.sent_plate),)
+
+
+def _split(text: str) -> tuple[int, int, int]:
+    """The lengths of a normalised plate's region, number and suffix (0s if not a plate)."""
+    try:
+        plate = parse_plate(text, known_regions_only=False)
+    except PlateError:
+        return (0, 0, 0)
+    return (len(plate.region), len(plate.number), len(plate.suffix))

@@ -228,18 +228,25 @@ def _trim_groups(groups: list[int], head: int, tail: int) -> list[int]:
     return [g for g in trimmed if g > 0]
 
 
-def vote(readings: Sequence[Sequence[Sequence[float]]]) -> Spelling | None:
+def vote(readings: Sequence[Sequence[Sequence[float]]], split: Sequence[int]) -> Spelling | None:
     """The plate that several readings of one plate spell together, or None.
 
-    Each reading is the per-character class probabilities of one frame's plate, all of one
-    length. Each position takes the geometric mean of its probabilities over the readings
-    (a character one frame misread and the others read right is outvoted by their
-    evidence, not by a count of whole strings), and the grammar spells the result.
+    Each reading is the per-character class probabilities of one frame's plate, all of
+    one length. Each position takes the geometric mean of its probabilities over the
+    readings (a character one frame misread and the others read right is outvoted by
+    their evidence, not by a count of whole strings), and the grammar spells the result
+    with the groups of ``split`` (region, number and suffix lengths). The split comes from
+    the frames' own readings, which saw the gaps in the image: the probabilities alone
+    cannot tell ``M 34 O`` from ``M 340``.
     """
-    if not readings or len({len(r) for r in readings}) != 1 or not readings[0]:
+    if not readings or len({len(r) for r in readings}) != 1 or sum(split) != len(readings[0]):
         return None
     stacked = np.log(np.maximum(np.asarray(readings, np.float32), _FLOOR)).mean(axis=0)
     probs = np.exp(stacked)
     probs /= probs.sum(axis=1, keepdims=True)
-    found = spellings([np.asarray(row, np.float32) for row in probs], [])
-    return found[0] if found else None
+    groups = [n for n in split if n]
+    for spelling in spellings([np.asarray(row, np.float32) for row in probs], groups):
+        plate = spelling.plate
+        if [len(plate.region), len(plate.number), len(plate.suffix)] == list(split):
+            return spelling
+    return None

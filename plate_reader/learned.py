@@ -44,6 +44,14 @@ _PAD_ACROSS = 0.08
 # ``D 4 D``), so a reading this short counts only with the expiry line seen under it; a
 # longer one rarely fits the grammar by chance.
 _SHORT = 3
+# The main line's rows: a pixel row holds characters when this share of the line's middle
+# has strong edges across it (at least _ROW_EDGE grey levels a pixel); the tallest run of
+# such rows must be this share of the line's height to be cut out, with this margin.
+_ROW_INK = 0.06
+_LEAST_ROW = 0.35
+_ROW_PAD = 0.15
+_ROW_SPAN = 0.2
+_ROW_EDGE = 40
 # Between two readings, an expiry line under one counts as this much more confidence.
 _EXPIRY_BONUS = 0.2
 
@@ -100,7 +108,7 @@ class LearnedFinder:
         return tuple(_result(f, expected) for f in ordered)
 
     def _read_line(self, image: Image, candidate: LineCandidate) -> _Found | None:
-        crop = straightened(image, candidate.box, _PAD_ALONG, _PAD_ACROSS)
+        crop = main_row(straightened(image, candidate.box, _PAD_ALONG, _PAD_ACROSS))
         reading = spell_line(self._recognise([crop])[0], crop)
         if reading is None or reading.confidence < MIN_CONFIDENCE:
             return None
@@ -129,6 +137,41 @@ def straightened(image: Image, box: TextBox, pad_along: float, pad_across: float
         image, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return np.asarray(out, np.uint8)
+
+
+def main_row(line: Image) -> Image:
+    """The tallest row of ink in a straightened line, with a margin: the plate's main line
+    without the expiry line that the detector's box often takes in under it.
+
+    Rows are the runs of pixel rows with strokes across them in the line's middle. The line is
+    returned whole when it shows a single row.
+    """
+    h, w = line.shape[:2]
+    # The middle of the line only: its ends hold the margin, the rim's sides or the car.
+    middle = line[:, round(_ROW_SPAN * w) : round((1 - _ROW_SPAN) * w)]
+    grey = np.asarray(cv2.cvtColor(middle, cv2.COLOR_BGR2GRAY), np.uint8)
+    # Characters are rows of vertical strokes: edges across the line. The plate's rim and
+    # the paint around it have edges along the line, or none; glare and shade, which sway a
+    # threshold, have none either, and the polarity does not matter.
+    across = np.abs(cv2.Sobel(grey, cv2.CV_16S, 1, 0, ksize=3))
+    strong = across > max(_ROW_EDGE, 0.25 * float(across.max()))
+    inked = strong.sum(axis=1) >= max(2, int(_ROW_INK * grey.shape[1]))
+    rows: list[tuple[int, int]] = []
+    start = -1
+    for y, filled in enumerate([*inked.tolist(), False]):
+        if filled and start < 0:
+            start = y
+        elif not filled and start >= 0:
+            rows.append((start, y))
+            start = -1
+    if len(rows) < 2:
+        return line
+    top, bottom = max(rows, key=lambda row: row[1] - row[0])
+    tall = bottom - top
+    if tall < _LEAST_ROW * h:
+        return line
+    pad = round(_ROW_PAD * tall)
+    return line[max(0, top - pad) : min(h, bottom + pad)]
 
 
 def _result(found: _Found, expected: Collection[str] | None) -> PlateRead:
