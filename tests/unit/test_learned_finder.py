@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from plate_reader.detect import DET_MODEL, TextBox, TextDetector, upright
-from plate_reader.learned import LearnedFinder, straightened
+from plate_reader.learned import LearnedFinder, main_row, straightened
 from plate_reader.ocr import REC_MODEL, Recogniser, rapidocr_models_dir
 from plate_reader.plate_lines import plate_lines
 from plate_reader.synth import Scheme, car_scene
@@ -103,3 +103,27 @@ def test_each_colour_scheme_is_found_and_read_in_a_frame(
         sample = car_scene(rng, plate, scheme, level=0.4)
         hits += [p.text for p in finder.read(sample.image)][:1] == [sample.plate]
     assert hits >= 2
+
+
+def test_the_main_line_is_cut_out_of_a_box_that_took_in_the_expiry_line() -> None:
+    # A white plate on green paint, its main line and the smaller expiry line under it,
+    # lit brighter at the top (glare sways a threshold, not the strokes' edges).
+    line = np.full((64, 300, 3), (40, 120, 40), np.uint8)
+    cv2.rectangle(line, (20, 3), (280, 61), (235, 235, 235), -1)
+    cv2.putText(line, "B 1234 XY", (35, 37), cv2.FONT_HERSHEY_DUPLEX, 1.3, (20, 20, 20), 3)
+    cv2.putText(line, "06.29", (125, 56), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1)
+    shade = np.linspace(1.0, 0.7, 64, dtype=np.float32)[:, None, None]
+    lit = np.asarray(np.clip(line * shade, 0, 255), np.uint8)
+    cut = main_row(lit)
+    top = next(y for y in range(64) if np.array_equal(lit[y], cut[0]))
+    bottom = top + cut.shape[0]
+    # The main line's rows (about 10-37) are all inside, the expiry line's (46-56) are not.
+    assert top <= 10
+    assert bottom >= 37
+    assert bottom < 46
+
+
+def test_a_line_with_one_row_is_read_whole() -> None:
+    line = np.full((40, 200, 3), 235, np.uint8)
+    cv2.putText(line, "DK 77 XY", (10, 30), cv2.FONT_HERSHEY_DUPLEX, 0.9, (20, 20, 20), 2)
+    assert main_row(line).shape == line.shape
