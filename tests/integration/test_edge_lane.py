@@ -262,7 +262,9 @@ def test_a_corrupt_image_in_a_folder_is_skipped(
             assert process.wait(60) == 0, log.read_text()
         plates = {a.plate.text for a in server.arrivals if a.plate}
     assert plates == {"DK1234AB"}
-    assert "gambar rusak dilewati / corrupt image skipped: 0050.jpg" in log.read_text()
+    assert (
+        "bingkai dilewati / frame skipped: 0050.jpg: bukan gambar / not an image" in log.read_text()
+    )
 
 
 def test_a_missing_source_exits_with_a_message(tmp_path: Path) -> None:
