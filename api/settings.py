@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from api.hours import OpeningHours
 from core.arrivals import ReleasePolicy
 from core.settings import ServiceSettings
+from edge_lane.mosquitto import MosquittoSettings
 
 Role = Literal["officer", "operator", "admin", "device"]
 
@@ -146,6 +147,9 @@ class ServerSettings(BaseModel):
     demo_logins: dict[Role, SecretStr] = Field(default_factory=dict)
     """Demo only: keys behind one-click sign-in links, so a newcomer touches nothing."""
     rate_limits: RateLimitSettings = RateLimitSettings()
+    mosquitto: MosquittoSettings | None = None
+    """The site's broker (`drivethru broker config`): its listener, teams and password
+    variables; the server itself does not read it."""
 
     @model_validator(mode="after")
     def _demo_logins_only_in_the_demo(self) -> ServerSettings:

@@ -31,6 +31,8 @@ from core.errors import ContractError
 ROOT = "drivethru/v1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 SHARE_GROUP = "drivethru"
+ANY_NAME = "+"
+"""In place of a lane or team name: every lane or team (an MQTT single-level wildcard)."""
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -338,7 +340,20 @@ class Topics:
     @property
     def shared_arrivals(self) -> str:
         """The arrivals of every lane through a shared subscription, so replicas split them."""
-        return f"$share/{SHARE_GROUP}/{self.all_arrivals}"
+        return self.shared(self.all_arrivals)
+
+    @staticmethod
+    def shared(topic_filter: str) -> str:
+        """`topic_filter` as a subscription shared by the server replicas' group."""
+        return f"$share/{SHARE_GROUP}/{topic_filter}"
+
+    @staticmethod
+    def unshared(topic_filter: str) -> str:
+        """The plain filter of a shared subscription (`$share/{group}/...`), else itself."""
+        if not topic_filter.startswith("$share/"):
+            return topic_filter
+        _group, _, plain = topic_filter.removeprefix("$share/").partition("/")
+        return plain
 
     def lane_of(self, topic: str) -> str | None:
         """The lane a topic under this site's ``lanes/`` belongs to, else None."""

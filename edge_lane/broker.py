@@ -7,7 +7,8 @@ Known amqtt 0.12 faults the clients must live with (see docs/services.md):
   retain flag on messages queued for an offline session, so clients route by topic on receipt
   and do not read meaning into the retain flag;
 - it speaks MQTT 3.1.1 only.
-There is no topic ACL here: production runs Mosquitto with the contract's ACL.
+Given a `SiteAccess`, it enforces the contract's ACL (core.broker_acl) for publish, subscribe
+and delivery, the same table the generated Mosquitto ACL file holds.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from amqtt.broker import Broker
-from amqtt.plugins.base import BaseAuthPlugin
+from amqtt.contexts import Action
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
+
+from core.broker_acl import SiteAccess
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,22 @@ _STOP_TIMEOUT = 10.0
 
 
 class BrokerError(RuntimeError):
-    """The embedded broker could not start or stop."""
+    """The embedded broker could not start or stop, or was asked to run unsafely."""
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_bind(host: str, *, allow_remote: bool) -> None:
+    """Refuse an address beyond loopback unless the operator said so (no TLS here)."""
+    if host in LOOPBACK_HOSTS or allow_remote:
+        return
+    raise BrokerError(
+        f"Broker bawaan hanya untuk mesin ini; {host!r} bisa dijangkau dari jaringan tanpa TLS. "
+        "Pakai Mosquitto (`drivethru broker config`) atau tambahkan --allow-remote. / "
+        f"The embedded broker is for this machine only; {host!r} is reachable from the network "
+        "without TLS. Use Mosquitto (`drivethru broker config`) or pass --allow-remote."
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -65,18 +84,57 @@ class PasswordAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
         return hmac.compare_digest(given, expected.encode())
 
 
+class ContractAclPlugin(BaseTopicPlugin):  # type: ignore[misc]
+    """amqtt topic checks from the contract's ACL: one `DeviceAccess` per user.
+
+    amqtt's own `TopicAccessControlListPlugin` takes per-user topic lists too, but with its
+    own matching; this one asks core's table, so both brokers decide alike. A user the site
+    does not know may do nothing.
+    """
+
+    @dataclass
+    class Config:
+        """The site's ACL."""
+
+        access: Any = None
+
+    async def topic_filtering(
+        self,
+        *,
+        session: Session | None = None,
+        topic: str | None = None,
+        action: Action | None = None,
+    ) -> bool | None:
+        """Whether `session`'s user may do `action` on `topic`."""
+        access: SiteAccess = self.config.access
+        device = access.of(session.username or "") if session is not None else None
+        if device is None or not topic:
+            return False
+        if action == Action.PUBLISH:
+            return device.may_publish(topic)
+        if action == Action.SUBSCRIBE:
+            return device.may_subscribe(topic)
+        if action == Action.RECEIVE:
+            return device.may_read(topic)
+        return False
+
+
 def broker_config(
     host: str,
     port: int,
     users: Mapping[str, str] | None = None,
     password_file: Path | None = None,
+    access: SiteAccess | None = None,
 ) -> dict[str, Any]:
     """The amqtt 0.12 configuration: one TCP listener, authenticated sessions only.
 
     `users` maps usernames to passwords; `password_file` is amqtt's own format
-    (`user:argon2-or-bcrypt-hash` lines). At least one of them is required.
+    (`user:argon2-or-bcrypt-hash` lines). At least one of them is required. With `access`,
+    every publish, subscribe and delivery is checked against that ACL.
     """
     plugins: dict[str, Any] = {}
+    if access is not None:
+        plugins[f"{__name__}.ContractAclPlugin"] = {"access": access}
     if users:
         plugins[f"{__name__}.PasswordAuthPlugin"] = {"users": dict(users)}
     if password_file is not None:
@@ -104,11 +162,12 @@ class EmbeddedBroker:
         port: int = 0,
         *,
         password_file: Path | None = None,
+        access: SiteAccess | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.users: dict[str, str] = dict(users or {})
-        self._config = broker_config(host, self.port, self.users, password_file)
+        self._config = broker_config(host, self.port, self.users, password_file, access)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -187,8 +246,8 @@ class EmbeddedBroker:
         self.stop()
 
 
-def run_broker(host: str, port: int, users: dict[str, str]) -> None:
-    """Run the embedded broker in the foreground until Ctrl-C."""
-    broker = EmbeddedBroker(users, host, port)
+def run_broker(host: str, port: int, users: dict[str, str], access: SiteAccess) -> None:
+    """Run the embedded broker in the foreground until Ctrl-C, enforcing `access`."""
+    broker = EmbeddedBroker(users, host, port, access=access)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(broker.serve_forever())

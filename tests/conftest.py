@@ -23,6 +23,7 @@ TEAMS = ("a",)
 # Test-only credentials, one per device as in production.
 MQTT_USERS: dict[str, str] = {
     "server": "server-test-secret",
+    "server-2": "server-2-test-secret",  # a second replica: client ids are bound to users
     "lane-1": "lane-1-test-secret",
     "lane-2": "lane-2-test-secret",
     "team-a": "team-a-test-secret",
@@ -44,14 +45,18 @@ def postgres() -> Iterator[PostgresServer]:
 def mosquitto() -> Iterator[MosquittoServer]:
     """A fresh Mosquitto with the site's users and the contract's ACL."""
     require_service("mosquitto", MOSQUITTO_MISSING)
-    with running_mosquitto(MQTT_USERS, drivethru_acl(SITE, LANES, TEAMS)) as server:
+    # The production config but for client ids bound to users: many tests watch a device's
+    # topics with that device's own login while the device runs, which binding forbids.
+    # tests/integration/test_broker_acl.py runs the binding itself.
+    acl = drivethru_acl(SITE, LANES, TEAMS)
+    with running_mosquitto(MQTT_USERS, acl, bind_client_ids=False) as server:
         yield server
 
 
 @pytest.fixture
 def embedded_broker() -> Iterator[EmbeddedBroker]:
-    """A fresh embedded (amqtt) broker with the site's users and no ACL."""
-    with running_embedded_broker(MQTT_USERS) as broker:
+    """A fresh embedded (amqtt) broker with the site's users and the contract's ACL."""
+    with running_embedded_broker(MQTT_USERS, drivethru_acl(SITE, LANES, TEAMS)) as broker:
         yield broker
 
 
@@ -62,7 +67,7 @@ def embedded_broker() -> Iterator[EmbeddedBroker]:
     ]
 )
 def broker(request: pytest.FixtureRequest) -> BrokerEndpoint:
-    """Each broker in turn, for behaviour that both must share (no ACL on the embedded one)."""
+    """Each broker in turn, for behaviour that both must share (the ACL included)."""
     if request.param == "mosquitto":
         server: MosquittoServer = request.getfixturevalue("mosquitto")
         return BrokerEndpoint("mosquitto", server.host, server.port, MQTT_USERS)

@@ -27,7 +27,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from core.broker_acl import SiteAccess, site_access
+from core.contract import Topics
 from edge_lane.broker import EmbeddedBroker, free_port
+from edge_lane.mosquitto import write_mosquitto_files
 
 __all__ = [
     "BrokerEndpoint",
@@ -332,32 +335,14 @@ class PostgresServer:
         self.stop()
 
 
-def drivethru_acl(site: str, lanes: Sequence[str], teams: Sequence[str]) -> str:
-    """The Mosquitto ACL of the MQTT contract v1 for one site's server, lanes and teams."""
-    root = f"drivethru/v1/{site}"
-    blocks = [f"user server\ntopic readwrite {root}/#\n"]
-    for lane in lanes:
-        base = f"{root}/lanes/{lane}"
-        blocks.append(
-            f"user lane-{lane}\n"
-            f"topic write {base}/arrivals\n"
-            f"topic write {base}/status\n"
-            f"topic read {base}/acks\n"
-            f"topic read {base}/releases\n"
-            f"topic read {base}/manifest\n"
-            f"topic read {root}/server/status\n"
-        )
-    for team in teams:
-        base = f"{root}/teams/{team}"
-        blocks.append(
-            f"user team-{team}\n"
-            f"topic write {base}/handovers\n"
-            f"topic write {base}/status\n"
-            f"topic read {base}/acks\n"
-            f"topic read {base}/manifest\n"
-            f"topic read {root}/server/status\n"
-        )
-    return "\n".join(blocks)
+def drivethru_acl(
+    site: str,
+    lanes: Sequence[str],
+    teams: Sequence[str],
+    servers: Sequence[str] = ("server", "server-2"),
+) -> SiteAccess:
+    """The contract's ACL for one site's server replicas, lanes and teams (core.broker_acl)."""
+    return site_access(Topics(site), lanes, teams, servers)
 
 
 def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
@@ -388,17 +373,29 @@ def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
 
 
 class MosquittoServer:
-    """A Mosquitto broker with password auth, an ACL, persistence and optionally TLS.
+    """A Mosquitto broker from the production config writer, optionally with TLS.
+
+    Its `mosquitto.conf`, ACL and password file are those `drivethru broker config` writes
+    (edge_lane/mosquitto.py), on a free loopback port in a temporary directory, plus logging
+    to stdout and the test listener's TLS.
 
     `stop()` and `kill()` keep the directory so that `start()` / `restart()` resume with the
     same port, sessions and queued messages; `close()` (or leaving the `with`) removes it.
     """
 
-    def __init__(self, users: Mapping[str, str], acl: str, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, str],
+        acl: SiteAccess,
+        *,
+        tls: bool = False,
+        bind_client_ids: bool = True,
+    ) -> None:
         self.host = LOOPBACK
         self.users = dict(users)
         self.acl = acl
         self.tls = tls
+        self.bind_client_ids = bind_client_ids
         self.port = 0
         self.tls_port: int | None = None
         self.ca_file: Path | None = None
@@ -455,38 +452,19 @@ class MosquittoServer:
             raise
 
     def _write_files(self, directory: Path) -> None:
-        passwords, acl = directory / "passwd", directory / "acl"
-        persistence = directory / "data"
-        persistence.mkdir()
-        passwords.touch(mode=0o600)
-        for user, password in self.users.items():
-            _run(["mosquitto_passwd", "-b", passwords, user, password])
-        acl.write_text(self.acl)
-        acl.chmod(0o600)
         self.port = free_port()
-        lines = [
-            "per_listener_settings false",
-            "allow_anonymous false",
-            f"password_file {passwords}",
-            f"acl_file {acl}",
-            "persistence true",
-            f"persistence_location {persistence}/",
-            # The default of 1000 silently drops QoS 1 messages for a slow subscriber.
-            "max_queued_messages 100000",
-            "set_tcp_nodelay true",
+        extra = [
             "log_dest stdout",
             "log_type error",
             "log_type warning",
             "log_type notice",
             "log_type information",
-            "connection_messages true",
             "log_timestamp_format %H:%M:%S",
-            f"listener {self.port} {self.host}",
         ]
         if self.tls:
             self.ca_file, cert, key = _make_certificates(directory)
             self.tls_port = free_port()
-            lines += [
+            extra += [
                 f"listener {self.tls_port} {self.host}",
                 f"cafile {self.ca_file}",
                 f"certfile {cert}",
@@ -495,8 +473,16 @@ class MosquittoServer:
         if _is_root():
             # Mosquitto drops root to the `mosquitto` user, which could not read our 0600
             # files; staying root inside a throwaway test directory is the simpler choice.
-            lines.insert(0, "user root")
-        (directory / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+            extra.append("user root")
+        write_mosquitto_files(
+            directory,
+            self.acl,
+            self.users,
+            host=self.host,
+            port=self.port,
+            bind_client_ids=self.bind_client_ids,
+            extra_lines=extra,
+        )
 
     def stop(self) -> None:
         """SIGTERM (Mosquitto saves its persistence file), a bounded wait, then SIGKILL."""
@@ -544,17 +530,19 @@ def running_postgres(password: str = "drivethru-test-secret") -> Iterator[Postgr
 
 @contextlib.contextmanager
 def running_mosquitto(
-    users: Mapping[str, str], acl: str, *, tls: bool = False
+    users: Mapping[str, str], acl: SiteAccess, *, tls: bool = False, bind_client_ids: bool = True
 ) -> Iterator[MosquittoServer]:
     """A started MosquittoServer, stopped and removed on exit."""
-    with MosquittoServer(users, acl, tls=tls) as server:
+    with MosquittoServer(users, acl, tls=tls, bind_client_ids=bind_client_ids) as server:
         yield server
 
 
 @contextlib.contextmanager
-def running_embedded_broker(users: Mapping[str, str]) -> Iterator[EmbeddedBroker]:
-    """A started EmbeddedBroker on a free loopback port, stopped on exit."""
-    broker = EmbeddedBroker(users, host=LOOPBACK, port=free_port())
+def running_embedded_broker(
+    users: Mapping[str, str], access: SiteAccess | None = None
+) -> Iterator[EmbeddedBroker]:
+    """A started EmbeddedBroker on a free loopback port, `access` its ACL; stopped on exit."""
+    broker = EmbeddedBroker(users, host=LOOPBACK, port=free_port(), access=access)
     broker.start()
     try:
         yield broker

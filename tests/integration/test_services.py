@@ -284,7 +284,7 @@ def test_servers_share_arrivals_through_a_shared_subscription(mosquitto: Mosquit
     shared = f"$share/drivethru/{ROOT}/lanes/+/arrivals"
     with (
         connect_as(mosquitto, "server") as first,
-        connect_as(mosquitto, "server") as second,
+        connect_as(mosquitto, "server-2") as second,
         connect_as(mosquitto, "lane-1") as lane,
     ):
         assert not first.subscribe(shared).is_failure
