@@ -44,6 +44,7 @@ _PAD_ACROSS = 0.08
 # ``D 4 D``), so a reading this short counts only with the expiry line seen under it; a
 # longer one rarely fits the grammar by chance.
 _SHORT = 3
+_LONG = 5
 # The main line's rows: a pixel row holds characters when this share of the line's middle
 # has strong edges across it (at least _ROW_EDGE grey levels a pixel); the tallest run of
 # such rows must be this share of the line's height to be cut out, with this margin.
@@ -88,8 +89,9 @@ class LearnedFinder:
         """The plates in a BGR ``image``, best first; ``expected`` plates are matched.
 
         Candidates are read most plate-like first. A sure reading ends the search only when
-        its line has an expiry line under it: a badge (``D-4D``) or a sticker reads as a
-        valid plate as surely as a plate does, and only the plate has the expiry date.
+        its line has an expiry line under it or it is long: a badge (``D-4D``) or a sticker
+        reads as a short valid plate as surely as a plate does, and only the plate has the
+        expiry date; a long reading rarely fits the grammar by chance.
         """
         found: list[_Found] = []
         for candidate in self.candidates(image)[: self._max_lines]:
@@ -97,7 +99,8 @@ class LearnedFinder:
             if reading is None:
                 continue
             found.append(reading)
-            if reading.reading.confidence >= CONFIDENT and candidate.expiry:
+            sure = reading.reading.confidence >= CONFIDENT
+            if sure and (candidate.expiry or len(reading.reading.plate.text) >= _LONG):
                 break
         best: dict[str, _Found] = {}
         for f in found:
