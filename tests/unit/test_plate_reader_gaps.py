@@ -90,3 +90,11 @@ def test_a_doubtful_character_far_beyond_the_line_is_dropped_as_the_rim() -> Non
     assert read_line(line)[0] == Plate("KU", "5", "UO")
     plate, _, _ = read_line(line, image)
     assert plate == Plate("KU", "5", "U")
+
+
+def test_the_side_bearings_of_a_narrow_one_are_no_group_break() -> None:
+    # A fixed-pitch plate with its groups set close: the 1 is narrow, so the run of blank
+    # columns after it is about twice the others', but the characters are evenly spaced.
+    assert group_breaks([0.08, 0.08, 0.2, 0.12, 0.14]) == (frozenset(), frozenset())
+    # A real break between the groups is wider still.
+    assert group_breaks([0.06, 0.3, 0.05, 0.06, 0.3, 0.06])[0] == frozenset({1, 4})
