@@ -30,6 +30,7 @@ from core.contract import (
     encode,
 )
 from edge_lane.config import CameraRole, LaneSettings, broker_password
+from edge_lane.courier import Courier
 from edge_lane.display import DisplayServer, LaneDisplay
 from edge_lane.inbox import Ignored, LaneInbox, Refused
 from edge_lane.mqtt import LaneLink
@@ -47,7 +48,6 @@ from edge_lane.visits import (
 from edge_lane.watch import CameraWatch, FrameReader
 
 log = logging.getLogger(__name__)
-DELIVERY_TICK = 0.5
 
 
 def edge_version() -> str:
@@ -112,8 +112,9 @@ class LaneAgent:
         self.frames = 0
         self.arrivals_sent = 0
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._reconnected = threading.Event()
+        self.courier = Courier(outbox, settings.outbox.retry_seconds)
+        self._next_status = 0.0
+        self._last_frames, self._last_time = 0, time.monotonic()
         self._pending_mids: dict[int, tuple[UUID, float]] = {}
         self._evidence_at: dict[UUID, float] = {}
         self.timings: list[DeliveryTiming] = []
@@ -133,8 +134,18 @@ class LaneAgent:
             log.warning("pesan %s ditolak / %s refused: %s", item.kind, item.kind, item.reason)
         elif isinstance(item, Ack):
             if self.outbox.ack(item.id):
-                log.info("ack %s: %s %s", item.id, item.outcome, item.reason or "")
+                log.info(
+                    "ack %s: %s %s", item.id, item.outcome, item.reason or "",
+                    extra={"arrival": str(item.id)},
+                )  # fmt: skip
         elif isinstance(item, Release):
+            permits = item.permits
+            log.info(
+                "RILIS / RELEASE visit=%s permits=%s%s", item.visit,
+                ",".join(p.number for p in permits) or "-",
+                " (ke petugas / see operator)" if item.see_operator else "",
+                extra={"visit": str(item.visit), "permit": ",".join(p.id for p in permits) or None},
+            )  # fmt: skip
             self.display.show_release(item)
         elif isinstance(item, LaneManifest):
             self.expected_plates = frozenset(item.plates)
@@ -148,8 +159,7 @@ class LaneAgent:
             )
 
     def on_connected(self) -> None:
-        self._reconnected.set()
-        self._wake.set()
+        self.courier.reconnected()
 
     def on_delivered(self, mid: int) -> None:
         with self._mid_lock:
@@ -169,7 +179,13 @@ class LaneAgent:
         if self.display_server is not None:
             self.display_server.start()
         self.link.start()
-        courier = threading.Thread(target=self._deliver, name="courier", daemon=True)
+        courier = threading.Thread(
+            target=self.courier.run,
+            args=(self.link, self._stop),
+            kwargs={"after_round": self._after_round, "on_published": self._published},
+            name="courier",
+            daemon=True,
+        )
         courier.start()
         cameras = [
             threading.Thread(target=self._watch, args=(name, stop), name=f"camera-{name}")
@@ -190,7 +206,7 @@ class LaneAgent:
                 self._drain()
         finally:
             self._stop.set()
-            self._wake.set()
+            self.courier.wake()
             courier.join(timeout=5)
             self.link.stop(self.topics.lane_status(self.settings.lane), self._status(offline=True))
             if self.display_server is not None:
@@ -201,7 +217,7 @@ class LaneAgent:
     def _drain(self) -> None:
         """Wait a while for the acks of what is still in the outbox (finite sources only)."""
         deadline = time.monotonic() + self.settings.drain_seconds
-        self._wake.set()
+        self.courier.wake()
         while self.outbox.depth() > 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         if self.outbox.depth():
@@ -236,11 +252,15 @@ class LaneAgent:
     def _handle(self, events: list[VisitEvent], captured: float) -> None:
         for event in events:
             if isinstance(event, VisitOpened):
-                log.debug("kunjungan dibuka / visit opened %s", event.visit)
+                log.debug(
+                    "kunjungan dibuka / visit opened %s", event.visit,
+                    extra={"visit": str(event.visit)},
+                )  # fmt: skip
             elif isinstance(event, VisitClosed):
                 log.info(
-                    "kunjungan selesai / visit ended %s (%d arrivals)", event.visit, event.arrivals
-                )
+                    "kunjungan selesai / visit ended %s (%d arrivals)", event.visit, event.arrivals,
+                    extra={"visit": str(event.visit)},
+                )  # fmt: skip
                 self.display.visit_ended(event.visit)
             elif isinstance(event, ArrivalDecision):
                 self._arrive(event, captured)
@@ -276,6 +296,7 @@ class LaneAgent:
             plate.text if plate else "-",
             known,
             decision.reason,
+            extra={"arrival": str(arrival.id), "visit": str(arrival.visit)},
         )
         if not self.outbox.add(
             arrival.id, self.topics.arrivals(self.settings.lane), encode(arrival)
@@ -284,41 +305,31 @@ class LaneAgent:
                 "OUTBOX PENUH (%d), kedatangan ditolak / OUTBOX FULL, arrival refused: %s",
                 self.outbox.max_entries,
                 arrival.id,
+                extra={"arrival": str(arrival.id), "visit": str(arrival.visit)},
             )
             return
         self.arrivals_sent += 1
         with self._mid_lock:
             self._evidence_at[arrival.id] = captured
-        self._wake.set()
+        self.courier.wake()
 
-    def _deliver(self) -> None:
-        retry = self.settings.outbox.retry_seconds
-        next_status = 0.0
-        last_frames, last_time = self.frames, time.monotonic()
+    def _published(self, arrival: UUID, mid: int) -> None:
+        with self._mid_lock:
+            self._pending_mids[mid] = (arrival, time.monotonic())
+
+    def _after_round(self, everything: bool) -> None:
+        """Refresh the retained lane status after a reconnect and every status interval."""
+        now = time.monotonic()
+        if not everything and now < self._next_status:
+            return
         fps = 0.0
-        while not self._stop.is_set():
-            self._wake.wait(DELIVERY_TICK)
-            self._wake.clear()
-            if not self.link.connected:
-                continue
-            everything = self._reconnected.is_set()
-            self._reconnected.clear()
-            for entry in self.outbox.due(None if everything else retry):
-                mid = self.link.publish(entry.topic, entry.payload)
-                if mid is None:
-                    break
-                with self._mid_lock:
-                    self._pending_mids[mid] = (entry.id, time.monotonic())
-                self.outbox.mark_sent(entry.id)
-            now = time.monotonic()
-            if everything or now >= next_status:
-                if now > last_time:
-                    fps = (self.frames - last_frames) / (now - last_time)
-                last_frames, last_time = self.frames, now
-                self.link.publish(
-                    self.topics.lane_status(self.settings.lane), self._status(fps=fps), retain=True
-                )
-                next_status = now + self.settings.status_interval
+        if now > self._last_time:
+            fps = (self.frames - self._last_frames) / (now - self._last_time)
+        self._last_frames, self._last_time = self.frames, now
+        self.link.publish(
+            self.topics.lane_status(self.settings.lane), self._status(fps=fps), retain=True
+        )
+        self._next_status = now + self.settings.status_interval
 
     def _status(self, *, offline: bool = False, fps: float | None = None) -> bytes:
         status = LaneStatus(

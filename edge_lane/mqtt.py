@@ -40,8 +40,8 @@ class LaneLink:
         *,
         client_id: str,
         password: str | None,
-        will_topic: str,
-        will_payload: bytes,
+        will_topic: str | None,
+        will_payload: bytes | None,
         subscriptions: list[str],
         on_message: MessageHandler,
         on_connected: ConnectHandler,
@@ -68,7 +68,8 @@ class LaneLink:
         if settings.tls:
             ca = str(settings.ca_file) if settings.ca_file is not None else None
             self._client.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self._client.will_set(will_topic, will_payload, qos=1, retain=True)
+        if will_topic is not None:  # a read-only link (another system's broker) has no will
+            self._client.will_set(will_topic, will_payload, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         # Nagle's algorithm holds a small write until the previous one is acknowledged, and
         # the peer delays that ACK by up to 40 ms: measured +35 ms on every arrival's ack.
