@@ -114,6 +114,8 @@ class MqttBridge:
             status_topic=topics.server_status,
             online=encode(ServerStatus(state=DeviceState.ONLINE, version=VERSION)),
             offline=encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
+            log_format=self.settings.log_format.value,
+            site=self.settings.site,
         )
 
     @property
@@ -279,6 +281,7 @@ class MqttBridge:
             f"arrival:{kind}",
             "kedatangan ditolak / arrival rejected on lane %s: %s%s", lane, reason,
             "" if arrival_id is not None else " (tanpa id, tidak di-ack / no id, not acked)",
+            extra={"lane": lane, "arrival": str(arrival_id) if arrival_id else None},
         )  # fmt: skip
         if arrival_id is not None:
             self._publish(
@@ -335,6 +338,15 @@ class MqttBridge:
             ),
         )
         self.metrics.arrival(decision.outcome.value)
+        log.log(
+            logging.DEBUG if duplicate else logging.INFO,
+            "kedatangan / arrival %s lane %s: %s%s", arrival.id, lane, decision.outcome.value,
+            f" ({decision.reason})" if decision.reason else "",
+            extra={
+                "lane": lane, "arrival": str(arrival.id), "visit": str(arrival.visit),
+                "permit": ",".join(str(p.id) for p in released) or None,
+            },
+        )  # fmt: skip
         if duplicate:
             return
         if released:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from api.metrics import Metrics
@@ -36,7 +36,9 @@ class WarningThrottle:
         self.clock = clock
         self._kinds: OrderedDict[str, _Kind] = OrderedDict()
 
-    def warning(self, kind: str, message: str, *args: object) -> bool:
+    def warning(
+        self, kind: str, message: str, *args: object, extra: Mapping[str, object] | None = None
+    ) -> bool:
         """Log ``message % args`` unless ``kind`` was logged within the interval; True if logged."""
         now = self.clock()
         seen = self._kinds.get(kind)
@@ -51,5 +53,5 @@ class WarningThrottle:
         self._kinds.move_to_end(kind)
         while len(self._kinds) > MAX_KINDS:
             self._kinds.popitem(last=False)
-        self.logger.warning(message, *args)
+        self.logger.warning(message, *args, extra=extra)
         return True

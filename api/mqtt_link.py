@@ -45,6 +45,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.child import spawn
+from edge_lane.logs import LogFormat, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ class LinkSetup:
     status_topic: str
     online: bytes
     offline: bytes
+    log_format: str = "text"
+    """The server's log format, so the link's lines read like the server's own."""
+    site: str = ""
 
 
 # -- the server's side ----------------------------------------------------------------------
@@ -486,13 +490,11 @@ def main(fd: int) -> None:
     # reaches the server, which stops the link after its last publishes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     conn = Connection(fd)
     setup = conn.recv()
     if not isinstance(setup, LinkSetup):
         raise SystemExit(f"expected LinkSetup, got {type(setup).__name__}")
+    setup_logging(LogFormat(setup.log_format), context={"site": setup.site})
     _Link(setup, conn).run()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import tomllib
@@ -14,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from api.settings import BrokerSettings, ServerSettings
 from core.settings import ServiceSettings, StoreSettings
+from edge_lane.logs import LogFormat, setup_logging
 
 
 def _service_settings(db: Path | None, demo: bool) -> ServiceSettings:
@@ -44,6 +44,7 @@ def build_settings(
     port: int | None,
     no_broker: bool,
     demo: bool = False,
+    log_format: LogFormat | None = None,
 ) -> ServerSettings:
     """Settings from the TOML file, then flags, then secrets from the environment."""
     broker_settings: BrokerSettings | None = None
@@ -58,6 +59,7 @@ def build_settings(
         read_models = Path(os.environ["DRIVETHRU_READ_MODELS"])
     overrides: dict[str, object] = {
         "site": site, "read_models": read_models, "host": host, "port": port,
+        "log_format": log_format,
     }  # fmt: skip
     service = _service_settings(db, demo)
     values: dict[str, Any] = {}
@@ -109,6 +111,10 @@ def register(app: typer.Typer) -> None:
         demo: Annotated[
             bool, typer.Option(help="Kunci NIK demo; hanya untuk demo / the demo's NIK key.")
         ] = False,
+        log_format: Annotated[
+            LogFormat | None,
+            typer.Option(help="Bentuk log / log lines: text or json (one a line)."),
+        ] = None,
     ) -> None:
         """Jalankan server / run the server: API, MQTT bridge, read models."""
         import uvicorn
@@ -116,18 +122,17 @@ def register(app: typer.Typer) -> None:
         from api.app import create_app
 
         settings = build_settings(
-            config, site, broker, db, read_models, host, port, no_broker, demo
+            config, site, broker, db, read_models, host, port, no_broker, demo, log_format
         )
         if validate_config:
             typer.echo("konfigurasi sah / config is valid")
             return
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        logging.getLogger("transitions").setLevel(logging.WARNING)
+        setup_logging(settings.log_format, context={"site": settings.site})
         uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
-        )
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+            # uvicorn's lines go through the one setup above, in the same format.
+            log_config=None,
+        )  # fmt: skip
 
     @app.command("seed")
     def seed(

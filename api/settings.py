@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from api.hours import OpeningHours
 from core.arrivals import ReleasePolicy
 from core.settings import ServiceSettings
+from edge_lane.logs import LogFormat
 from edge_lane.mosquitto import MosquittoSettings
 
 Role = Literal["officer", "operator", "admin", "device"]
@@ -119,6 +120,8 @@ class ServerSettings(BaseModel):
     broker: BrokerSettings | None = BrokerSettings()
     host: str = "127.0.0.1"
     port: int = 8080
+    log_format: LogFormat = LogFormat.TEXT
+    """Log lines as text, or one JSON object a line with the site and the ids (docs/server.md)."""
     api_keys: tuple[ApiKey, ...] = ()
     manifest_debounce_seconds: float = 0.5
     warning_interval_seconds: float = Field(default=10.0, ge=0)

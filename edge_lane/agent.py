@@ -33,6 +33,7 @@ from edge_lane.config import CameraRole, LaneSettings, broker_password
 from edge_lane.courier import Courier
 from edge_lane.display import DisplayServer, LaneDisplay
 from edge_lane.inbox import Ignored, LaneInbox, Refused
+from edge_lane.lane_metrics import CameraCounters, LaneCounters, render_lane_metrics
 from edge_lane.mqtt import LaneLink
 from edge_lane.outbox import Outbox
 from edge_lane.sources import FrameSource, open_source
@@ -110,6 +111,7 @@ class LaneAgent:
         self.expected_plates: frozenset[str] = frozenset()
         self.expected_codes: frozenset[str] = frozenset()
         self.frames = 0
+        self.arrivals_decided = 0
         self.arrivals_sent = 0
         self._stop = threading.Event()
         self.courier = Courier(outbox, settings.outbox.retry_seconds)
@@ -123,6 +125,8 @@ class LaneAgent:
         self.first_frame_at: dict[str, float] = {}
         self._mid_lock = threading.Lock()
         self.link = link_factory(self)
+        if display_server is not None:
+            display_server.serve_metrics(self.metrics_text)
 
     # --- MQTT callbacks (paho's thread) -------------------------------------------------
 
@@ -266,6 +270,7 @@ class LaneAgent:
                 self._arrive(event, captured)
 
     def _arrive(self, decision: ArrivalDecision, captured: float) -> None:
+        self.arrivals_decided += 1
         try:
             plate = None
             if decision.plate is not None:
@@ -343,6 +348,31 @@ class LaneAgent:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def metrics_text(self) -> str:
+        """The lane's counters for ``/metrics`` (Prometheus text)."""
+        cameras = tuple(
+            CameraCounters(
+                name=name,
+                frames_read=source.health.frames,
+                frames_skipped=source.health.skipped,
+                reads=self.watches[name].reads,
+                ok=source.health.ok,
+            )
+            for name, source in self.sources.items()
+        )
+        return render_lane_metrics(
+            LaneCounters(
+                site=self.settings.site,
+                lane=self.settings.lane,
+                cameras=cameras,
+                arrivals_decided=self.arrivals_decided,
+                arrivals_sent=self.arrivals_sent,
+                arrivals_acked=self.outbox.acked,
+                outbox_depth=self.outbox.depth(),
+                broker_connected=self.link.connected,
+            )
+        )
 
 
 def bootstrap(

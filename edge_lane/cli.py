@@ -16,6 +16,7 @@ import typer
 
 from edge_lane.config import LaneSettings
 from edge_lane.errors import ConfigError, EdgeError, OutboxError, SourceError
+from edge_lane.logs import LogFormat, setup_logging
 
 EXIT_CONFIG = 2
 EXIT_SOURCE = 3
@@ -99,14 +100,14 @@ def edge_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log rinci / debug log.")
     ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="Bentuk log / log lines: text or json (one a line).")
+    ] = LogFormat.TEXT,
 ) -> None:
     """Jalankan agen jalur / run the lane agent (camera → reader → MQTT)."""
     from edge_lane.config import build_settings, merge, read_config_file
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(log_format, verbose=verbose)
     if validate_config is not None:
         try:
             build_settings(read_config_file(validate_config), origin=str(validate_config))
@@ -132,6 +133,9 @@ def edge_command(
             base=base,
         )
         settings = build_settings(merge(base, flags), origin=str(config or "flags"))
+        setup_logging(
+            log_format, verbose=verbose, context={"site": settings.site, "lane": settings.lane}
+        )
         raise typer.Exit(run_lane(settings))
     except ConfigError as error:
         typer.echo(error.message, err=True)

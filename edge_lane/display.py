@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -127,11 +128,19 @@ tick();setInterval(tick,1000);
 """
 
 
+def _no_metrics() -> str:
+    return ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     display: ClassVar[LaneDisplay]
+    metrics: ClassVar[Callable[[], str]] = staticmethod(_no_metrics)
 
     def do_GET(self) -> None:
-        if self.path == "/state":
+        if self.path == "/metrics":
+            body = type(self).metrics().encode()
+            self._send(200, "text/plain; version=0.0.4; charset=utf-8", body)
+        elif self.path == "/state":
             body = json.dumps(asdict(self.display.state), ensure_ascii=False).encode()
             self._send(200, "application/json; charset=utf-8", body)
         elif self.path in ("/", "/index.html"):
@@ -157,13 +166,19 @@ class DisplayServer:
     """The display page on 127.0.0.1:``port`` (0 picks a free port) in a daemon thread."""
 
     def __init__(self, display: LaneDisplay, port: int) -> None:
-        handler = type("LaneDisplayHandler", (_Handler,), {"display": display})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._handler: type[_Handler] = type(
+            "LaneDisplayHandler", (_Handler,), {"display": display}
+        )
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="lane-display", daemon=True
         )
+
+    def serve_metrics(self, render: Callable[[], str]) -> None:
+        """Answer ``/metrics`` with ``render()`` (Prometheus text), called per request."""
+        self._handler.metrics = staticmethod(render)
 
     def start(self) -> None:
         self._thread.start()

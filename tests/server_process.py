@@ -60,9 +60,15 @@ class ServerProcess:
     """Starts, kills and restarts the server with the same files and port."""
 
     def __init__(
-        self, workdir: Path, broker_url: str | None, broker_password: str, protocol: str = "5"
+        self,
+        workdir: Path,
+        broker_url: str | None,
+        broker_password: str,
+        protocol: str = "5",
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.protocol = protocol
+        self.extra_args = extra_args
         self.workdir = workdir
         self.port = free_port()
         self.broker_url = broker_url
@@ -85,6 +91,7 @@ class ServerProcess:
             "--port", str(self.port),
         ]  # fmt: skip
         args += ["--broker", self.broker_url] if self.broker_url else ["--no-broker"]
+        args += self.extra_args
         env = {
             **os.environ,
             "DRIVETHRU_NIK_KEY": NIK_KEY,

@@ -7,7 +7,6 @@ runs it alone. Exit codes: 0 done, 2 bad configuration (or key), 3 camera cannot
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +14,7 @@ import typer
 
 from edge_lane.cli import stop_on_signals
 from edge_lane.errors import ConfigError, EdgeError, OutboxError, SourceError
+from edge_lane.logs import LogFormat, setup_logging
 from edge_lane.mobile.config import TeamSettings, load_team_settings
 from edge_lane.mobile.errors import ManifestVaultError
 
@@ -42,12 +42,12 @@ def mobile_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log rinci / debug log.")
     ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="Bentuk log / log lines: text or json (one a line).")
+    ] = LogFormat.TEXT,
 ) -> None:
     """Jalankan perangkat tim keliling / run the mobile team's device (offline handovers)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(log_format, verbose=verbose)
     if new_key:
         from edge_lane.mobile.vault import new_key_text
 
@@ -65,6 +65,9 @@ def mobile_command(
     if validate_config is not None:
         typer.echo(f"{validate_config}: sah / valid")
         return
+    setup_logging(
+        log_format, verbose=verbose, context={"site": settings.site, "team": settings.team}
+    )
     raise typer.Exit(run_mobile(settings))
 
 

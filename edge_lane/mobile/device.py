@@ -148,9 +148,15 @@ class TeamDevice:
         settled = self.journal.settle(ack.id, ack.outcome, ack.reason, self.clock())
         self.outbox.ack(ack.id)  # after the journal: a crash between resends, never loses
         if settled and ack.outcome in ("conflict", "rejected"):
-            log.warning("serah terima %s: %s — %s", ack.id, ack.outcome, ack.reason or "")
+            log.warning(
+                "serah terima %s: %s — %s", ack.id, ack.outcome, ack.reason or "",
+                extra={"handover": str(ack.id)},
+            )  # fmt: skip
         elif settled:
-            log.info("serah terima / handover %s: %s", ack.id, ack.outcome)
+            log.info(
+                "serah terima / handover %s: %s", ack.id, ack.outcome,
+                extra={"handover": str(ack.id)},
+            )  # fmt: skip
         self._wake.set()
 
     def on_connected(self) -> None:
@@ -188,7 +194,10 @@ class TeamDevice:
         if isinstance(verdict, Refused):
             log.info("kode ditolak / code refused: %s (%s)", verdict.reason, verdict.number or "-")
         else:
-            log.info("kode cocok / code matches permit %s", verdict.permit.number)
+            log.info(
+                "kode cocok / code matches permit %s", verdict.permit.number,
+                extra={"permit": str(verdict.permit.permit_id)},
+            )  # fmt: skip
         return verdict
 
     def check_hash(self, code_sha256: str) -> Verdict:
@@ -219,7 +228,10 @@ class TeamDevice:
                 raise HandoverRefusedError(
                     "Antrean sinkron penuh: sambungkan ke broker / sync queue full: connect"
                 )
-        log.info("DISERAHKAN / HANDED OVER %s (%s)", verdict.permit.number, handover.recipient)
+        log.info(
+            "DISERAHKAN / HANDED OVER %s (%s)", verdict.permit.number, handover.recipient,
+            extra={"permit": str(verdict.permit.permit_id), "handover": str(handover.id)},
+        )  # fmt: skip
         self._wake.set()
         return handover
 

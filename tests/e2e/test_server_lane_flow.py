@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -412,3 +413,29 @@ def test_the_citizen_authorises_a_delegate_from_the_status_page(server: ServerPr
             headers={"Accept": "text/html"},
         )
     assert "Kuasa ditolak" in refused.text  # a bad NIK is explained, not a 500
+
+
+def test_json_log_lines_carry_the_site_and_each_arrivals_ids(
+    tmp_path: Path, mosquitto: MosquittoServer, lane_1: MqttPeer
+) -> None:
+    server = ServerProcess(
+        tmp_path, mosquitto.url, MQTT_USERS["server"], extra_args=("--log-format", "json")
+    )
+    server.start()
+    try:
+        ready = make_ready(server, "DK 1234 AB")
+        message = arrival(code=ready["code"])
+        lane_1.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+        assert lane_1.wait_for(ack_for(message["id"]), timeout=15).json()["outcome"] == "released"
+        lane_1.publish(f"{ROOT}/lanes/1/arrivals", b"{not json")
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.log.read_text().splitlines()]
+    assert lines
+    assert all(line["site"] == "badung" for line in lines)
+    assert all({"at", "level", "logger", "message"} <= line.keys() for line in lines)
+    decided = [line for line in lines if line.get("arrival") == message["id"]]
+    assert decided, lines
+    assert decided[0]["visit"] == message["visit"]
+    assert decided[0]["lane"] == "1"
+    assert decided[0]["permit"] == ready["permit"]["id"]

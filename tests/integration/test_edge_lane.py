@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.codes import PickupCode
 from core.contract import Ack, AckOutcome, Arrival, Release, ReleasedPermit, Topics, decode, encode
+from edge_lane.broker import free_port
 from plate_reader.synth import CarSpec, lane_video, write_video
 from tests.conftest import MQTT_USERS, SITE
 from tests.services import MosquittoServer
@@ -300,3 +303,66 @@ def test_an_unset_password_variable_exits_2(tmp_path: Path, lane_avi: Path) -> N
     with edge(args, log) as process:
         assert process.wait(30) == 2
     assert "DRIVETHRU_UNSET_FOR_TEST" in log.read_text()
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        text = answer.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_every_edge_log_line_is_json_and_arrivals_carry_their_ids(
+    mosquitto: MosquittoServer, lane_avi: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "edge.log"
+    args = lane_args(mosquitto, lane_avi, tmp_path / "outbox.db", "--fast", "--log-format", "json")
+    with fake_server(mosquitto) as server, edge(args, log) as process:
+        assert process.wait(60) == 0, log.read_text()
+        sent = server.ids()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines
+    for line in lines:
+        assert {"at", "level", "logger", "message"} <= line.keys()
+        assert (line["site"], line["lane"]) == (SITE, "1")
+    arrivals = [line for line in lines if line["message"].startswith("KEDATANGAN / ARRIVAL")]
+    assert {line["arrival"] for line in arrivals} == sent
+    assert all(line["visit"] for line in arrivals)
+    acks = [line for line in lines if line["message"].startswith("ack ")]
+    assert {line["arrival"] for line in acks} == sent
+
+
+def test_the_edge_answers_metrics_on_its_display_port(
+    mosquitto: MosquittoServer, lane_avi: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    lane = f'site="{SITE}",lane="1"'
+    camera = f'{lane},camera="window"'
+    log = tmp_path / "edge.log"
+    args = lane_args(mosquitto, lane_avi, tmp_path / "outbox.db", "--display-port", str(port))
+    with fake_server(mosquitto) as server, edge(args, log) as process:
+        # Realtime pace: the video lasts seconds, so the page is read while frames flow.
+        assert server.wait_for(lambda: len(server.ids()) >= 2, 60), (
+            tmp_path / "edge.log"
+        ).read_text()
+        deadline = time.monotonic() + 10
+        while True:
+            values = _metrics(port)
+            if values[f"drivethru_edge_arrivals_acked_total{{{lane}}}"] >= 2:
+                break
+            assert time.monotonic() < deadline, values
+            time.sleep(0.2)
+        assert process.poll() is None
+    assert values[f"drivethru_edge_frames_read_total{{{camera}}}"] > 0
+    assert values[f"drivethru_edge_reads_total{{{camera}}}"] > 0
+    assert values[f"drivethru_edge_frames_skipped_total{{{camera}}}"] == 0
+    assert values[f"drivethru_edge_camera_ok{{{camera}}}"] == 1
+    assert values[f"drivethru_edge_arrivals_decided_total{{{lane}}}"] >= 2
+    assert values[f"drivethru_edge_arrivals_sent_total{{{lane}}}"] >= 2
+    assert values[f"drivethru_edge_broker_connected{{{lane}}}"] == 1
+    assert f"drivethru_edge_outbox_depth{{{lane}}}" in values
