@@ -328,9 +328,11 @@ def demo(
 
 def main() -> None:
     from edge_lane.cli import register as register_edge
+    from edge_lane.frigate.cli import register as register_frigate
     from edge_lane.mobile.cli import register as register_mobile
 
     register_edge(app)
+    register_frigate(app)
     register_mobile(app)
     # The server commands need the server extra; an edge box runs without them.
     try:

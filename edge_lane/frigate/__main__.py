@@ -1,0 +1,3 @@
+from edge_lane.frigate.cli import main
+
+main()
