@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -205,17 +205,31 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"TOML tidak sah / invalid TOML in {path}: {error}") from None
 
 
-def build_settings(raw: Mapping[str, Any], *, origin: str = "config") -> LaneSettings:
-    """Validate a raw table into `LaneSettings`; raises `ConfigError` listing every problem."""
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validated(
+    model: type[_Model],
+    raw: Mapping[str, Any],
+    *,
+    origin: str,
+    what: str = "Konfigurasi / configuration",
+) -> _Model:
+    """``raw`` validated into ``model``; raises `ConfigError` listing every problem."""
     try:
-        return LaneSettings.model_validate(dict(raw))
+        return model.model_validate(dict(raw))
     except ValidationError as error:
         problems = explain(error)
+        indonesian, english = what.split(" / ")
         raise ConfigError(
-            f"Konfigurasi tidak sah / invalid configuration ({origin}):\n  "
-            + "\n  ".join(problems),
+            f"{indonesian} tidak sah / invalid {english} ({origin}):\n  " + "\n  ".join(problems),
             problems,
         ) from None
+
+
+def build_settings(raw: Mapping[str, Any], *, origin: str = "config") -> LaneSettings:
+    """Validate a raw table into `LaneSettings`; raises `ConfigError` listing every problem."""
+    return validated(LaneSettings, raw, origin=origin)
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

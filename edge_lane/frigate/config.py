@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge_lane.config import (
     BrokerSettings,
@@ -19,10 +19,9 @@ from edge_lane.config import (
     Name,
     OutboxSettings,
     _Section,
-    explain,
     read_config_file,
+    validated,
 )
-from edge_lane.errors import ConfigError
 
 # Frigate's topic prefix is one or more plain topic levels, never a wildcard.
 TopicPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")]
@@ -113,15 +112,7 @@ class FrigateLaneSettings(_Section):
 
 def build_frigate_settings(raw: Mapping[str, Any], *, origin: str) -> FrigateLaneSettings:
     """Validate a raw table; raises `ConfigError` listing every problem."""
-    try:
-        return FrigateLaneSettings.model_validate(dict(raw))
-    except ValidationError as error:
-        problems = explain(error)
-        raise ConfigError(
-            f"Konfigurasi tidak sah / invalid configuration ({origin}):\n  "
-            + "\n  ".join(problems),
-            problems,
-        ) from None
+    return validated(FrigateLaneSettings, raw, origin=origin)
 
 
 def load_frigate_settings(path: Path) -> FrigateLaneSettings:

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from edge_lane.config import BrokerSettings, CameraSettings, explain, read_config_file
-from edge_lane.errors import ConfigError
+from edge_lane.config import BrokerSettings, CameraSettings, read_config_file, validated
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -47,15 +46,7 @@ class TeamSettings(BaseModel):
 
 def build_team_settings(raw: Mapping[str, Any], *, origin: str = "config") -> TeamSettings:
     """Validate a raw table; raises `ConfigError` listing every problem (Indonesian first)."""
-    try:
-        return TeamSettings.model_validate(dict(raw))
-    except ValidationError as error:
-        problems = explain(error)
-        raise ConfigError(
-            f"Konfigurasi tim tidak sah / invalid team configuration ({origin}):\n  "
-            + "\n  ".join(problems),
-            problems,
-        ) from None
+    return validated(TeamSettings, raw, origin=origin, what="Konfigurasi tim / team configuration")
 
 
 def load_team_settings(path: Path) -> TeamSettings:
