@@ -1,11 +1,12 @@
 """The plate reader on real, licensed photos: ours, the classical finder and rapidocr alone.
 
-A set is a folder of photos with their plates either in ``labels.tsv`` (``file``, ``plate``
-and optionally the plate's box ``x y w h``; several rows for a photo with several plates)
-or in the file names (``AB1234XY.jpg``, ``AB1234XY_2.jpg``). Every photo counts: a photo's
-first read is right when it is one of the photo's plates (``exact``); ``any`` counts photos
-where some read is; ``nothing`` photos with no read at all. With boxes, the plates are also
-cut out with a 15% margin on each side and read as tight crops.
+A set is a folder of photos with their plates either in ``labels.tsv`` (``file`` relative
+to the folder or to its ``images/``, ``plate``, and optionally the plate's box ``x y w h``;
+several rows for a photo with several plates) or in the file names (``AB1234XY.jpg``,
+``AB1234XY_2.jpg``). Every photo counts: a photo's first read is right when it is one of
+the photo's plates (``exact``); ``any`` counts photos where some read is; ``nothing``
+photos with no read at all. With boxes, the plates are also cut out with a 15% margin on
+each side and read as tight crops.
 """
 
 from __future__ import annotations
@@ -65,12 +66,16 @@ def _from_tsv(root: Path, labels: Path) -> list[LabelledPhoto]:
             if row.get("x") not in (None, ""):
                 box = (int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
                 boxes.setdefault(name, []).append(box)
-    images = root / "images"
-    base = images if images.is_dir() else root
     return [
-        LabelledPhoto(base / name, tuple(texts), tuple(boxes.get(name, ())))
+        LabelledPhoto(_photo_path(root, name), tuple(texts), tuple(boxes.get(name, ())))
         for name, texts in sorted(plates.items())
     ]
+
+
+def _photo_path(root: Path, name: str) -> Path:
+    """``name`` relative to the set's folder (``images/a.jpg``), or in its ``images/``."""
+    direct = root / name
+    return direct if direct.is_file() else root / "images" / name
 
 
 def tight_crops(photo: LabelledPhoto, image: Image) -> list[tuple[Image, str]]:

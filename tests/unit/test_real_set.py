@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,12 @@ import pytest
 from core.plates import parse_plate
 from tests.real_set import HEADER, PlateBox, RealPhoto, RealSetError, load_real_set
 
-REAL_SET = Path(__file__).resolve().parents[1] / "data" / "real"
+# A licensed set in the checkout, or one named by DRIVETHRU_REAL_PHOTOS (the steering
+# repository's shared/ is where such data lives).
+REAL_SET = Path(
+    os.environ.get("DRIVETHRU_REAL_PHOTOS")
+    or Path(__file__).resolve().parents[1] / "data" / "real"
+)
 MIN_PHOTOS = 100
 
 
