@@ -127,3 +127,21 @@ def test_a_line_with_one_row_is_read_whole() -> None:
     line = np.full((40, 200, 3), 235, np.uint8)
     cv2.putText(line, "DK 77 XY", (10, 30), cv2.FONT_HERSHEY_DUPLEX, 0.9, (20, 20, 20), 2)
     assert main_row(line).shape == line.shape
+
+
+@pytest.mark.parametrize("light", ["night", "infrared"])
+def test_plates_at_night_and_on_an_infrared_camera_are_found_and_read(
+    finder: LearnedFinder, light: str
+) -> None:
+    rng = np.random.default_rng(41)
+    hits = 0
+    for plate in ("AB 1234 CD", "DK 5678 XY", "B 902 KQ"):
+        frame = car_scene(rng, plate, Scheme.BLACK_ON_WHITE, level=0.0).image
+        if light == "night":  # low light, the noise floor lifted
+            frame = np.clip(frame.astype(np.float32) * 0.4 + 8, 0, 255).astype(np.uint8)
+        else:  # grey, contrast stretched
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            grey = cv2.normalize(grey, grey.copy(), 10, 245, cv2.NORM_MINMAX)
+            frame = np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
+        hits += [p.text for p in finder.read(frame)][:1] == [plate.replace(" ", "")]
+    assert hits >= 2
