@@ -13,8 +13,7 @@ from tests.real_set import HEADER, PlateBox, RealPhoto, RealSetError, load_real_
 # A licensed set in the checkout, or one named by DRIVETHRU_REAL_PHOTOS (the steering
 # repository's shared/ is where such data lives).
 REAL_SET = Path(
-    os.environ.get("DRIVETHRU_REAL_PHOTOS")
-    or Path(__file__).resolve().parents[1] / "data" / "real"
+    os.environ.get("DRIVETHRU_REAL_PHOTOS") or Path(__file__).resolve().parents[1] / "data" / "real"
 )
 MIN_PHOTOS = 100
 
