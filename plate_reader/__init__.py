@@ -6,8 +6,8 @@ no database. See docs/plate_reader.md for the pipeline and the benchmark figures
 
 from __future__ import annotations
 
-from plate_reader.errors import ReaderError
+from plate_reader.errors import FrameError, ReaderError
 from plate_reader.reader import Finder, Reader
 from plate_reader.results import FrameReads, PlateRead, QrRead
 
-__all__ = ["Finder", "FrameReads", "PlateRead", "QrRead", "Reader", "ReaderError"]
+__all__ = ["Finder", "FrameError", "FrameReads", "PlateRead", "QrRead", "Reader", "ReaderError"]
