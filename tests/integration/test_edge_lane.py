@@ -130,16 +130,16 @@ def fake_server(broker: MosquittoServer, *, acking: bool = True) -> Iterator[Fak
 
 
 @contextlib.contextmanager
-def edge(
-    args: list[str], log: Path, password: str | None = None
+def module_process(
+    module: str, args: list[str], log: Path, env: dict[str, str], *, stop: int = signal.SIGKILL
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """The edge process (``python -m edge_lane``); killed in ``finally`` whatever happens."""
-    env = {**os.environ, PASSWORD_ENV: password or MQTT_USERS["lane-1"]}
+    """``python -m module args`` in its own session, output to ``log``; sent ``stop`` (then
+    killed if it lingers) in ``finally`` whatever happens."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edge_lane", *args],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
-            env=env,
+            env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -149,8 +149,22 @@ def edge(
     finally:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+                os.killpg(process.pid, stop)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+@contextlib.contextmanager
+def edge(
+    args: list[str], log: Path, password: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The edge process (``python -m edge_lane``); killed in ``finally`` whatever happens."""
+    env = {PASSWORD_ENV: password or MQTT_USERS["lane-1"]}
+    with module_process("edge_lane", args, log, env) as process:
+        yield process
 
 
 def lane_args(broker: MosquittoServer, source: Path, outbox: Path, *extra: str) -> list[str]:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from core.broker_acl import Access, DeviceAccess, SiteAccess, TopicGrant
 from core.contract import Arrival
 from edge_lane.frigate.sightings import visit_of
 from tests.conftest import MQTT_USERS, SITE
-from tests.integration.test_edge_lane import fake_server, outbox_ids
+from tests.integration.test_edge_lane import fake_server, module_process, outbox_ids
 from tests.services import MosquittoServer, require_service, running_mosquitto
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -73,27 +71,12 @@ retry_seconds = 2
 
 @contextlib.contextmanager
 def bridge(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, LANE_ENV: MQTT_USERS["lane-1"], NVR_ENV: NVR_USERS["frigate"]}
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "edge_lane.frigate", "--config", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    """The Frigate bridge process, stopped with SIGTERM (killed if it lingers)."""
+    env = {LANE_ENV: MQTT_USERS["lane-1"], NVR_ENV: NVR_USERS["frigate"]}
+    with module_process(
+        "edge_lane.frigate", ["--config", str(config)], log, env, stop=signal.SIGTERM
+    ) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
 
 
 def wait_until(predicate: Any, timeout: float) -> bool:
