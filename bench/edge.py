@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bench.delivery_clock import DeliveryClock
 from bench.edge_video import (
     CODECS,
     StagedVisit,
@@ -192,15 +193,16 @@ def _latency(
             }
         )
         environ = {PASSWORD_ENV: broker.users["lane-1"]}
-        agent = bootstrap(settings, readers={"window": reader}, environ=environ)
+        clock = DeliveryClock()
+        agent = bootstrap(settings, readers={"window": reader}, environ=environ, observer=clock)
         runner = threading.Thread(target=agent.run)
         runner.start()
         runner.join(600)
     finally:
         server.loop_stop()
         server.disconnect()
-    puback = {t.arrival: t.puback_at for t in agent.timings}
-    start = agent.first_frame_at.get("window", 0.0)
+    puback = {t.arrival: t.puback_at for t in clock.timings}
+    start = clock.first_frame_at.get("window", 0.0)
 
     def due(frame: int) -> float:  # when a camera at FPS delivers frame ``frame``
         return start + frame / FPS
@@ -224,7 +226,7 @@ def _latency(
             code_ms.append((min(with_code) - due(visit.code_frame)) * 1000)
         else:
             missed_codes += 1
-    deciding = [t.latency_ms for t in agent.timings]
+    deciding = [t.latency_ms for t in clock.timings]
     truth = {v.plate for v in visits}
     return {
         "broker": broker.kind,

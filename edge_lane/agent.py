@@ -11,8 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib import metadata
+from typing import Protocol
 from uuid import UUID
 
 import cv2
@@ -58,17 +58,20 @@ def edge_version() -> str:
         return "0+unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryTiming:
-    """When an arrival's deciding frame was captured and when the broker acked its publish."""
+class AgentObserver(Protocol):
+    """What a benchmark or a test may watch of a running agent; the agent keeps none of it.
 
-    arrival: UUID
-    evidence_at: float
-    puback_at: float
+    Called on the camera threads (``frame``, ``queued``), the courier (``published``) and
+    paho's network thread (``delivered``): an observer does its own locking.
+    """
 
-    @property
-    def latency_ms(self) -> float:
-        return (self.puback_at - self.evidence_at) * 1000
+    def frame(self, camera: str, captured: float) -> None: ...
+
+    def queued(self, arrival: UUID, captured: float) -> None: ...
+
+    def published(self, arrival: UUID, mid: int) -> None: ...
+
+    def delivered(self, mid: int) -> None: ...
 
 
 class LaneAgent:
@@ -83,8 +86,10 @@ class LaneAgent:
         link_factory: Callable[[LaneAgent], LaneLink],
         display: LaneDisplay,
         display_server: DisplayServer | None = None,
+        observer: AgentObserver | None = None,
     ) -> None:
         self.settings = settings
+        self.observer = observer
         self.topics = Topics(settings.site)
         self.sources = sources
         self.watches = watches
@@ -117,13 +122,6 @@ class LaneAgent:
         self.courier = Courier(outbox, settings.outbox.retry_seconds)
         self._next_status = 0.0
         self._last_frames, self._last_time = 0, time.monotonic()
-        self._pending_mids: dict[int, tuple[UUID, float]] = {}
-        self._evidence_at: dict[UUID, float] = {}
-        self.timings: list[DeliveryTiming] = []
-        # When each camera's first frame came: with a realtime source, frame k is due at
-        # first + k / fps, the clock the benchmark measures evidence latency from.
-        self.first_frame_at: dict[str, float] = {}
-        self._mid_lock = threading.Lock()
         self.link = link_factory(self)
         if display_server is not None:
             display_server.serve_metrics(self.metrics_text)
@@ -166,14 +164,8 @@ class LaneAgent:
         self.courier.reconnected()
 
     def on_delivered(self, mid: int) -> None:
-        with self._mid_lock:
-            sent = self._pending_mids.pop(mid, None)
-            if sent is None:
-                return
-            arrival, _ = sent
-            evidence_at = self._evidence_at.pop(arrival, None)
-            if evidence_at is not None:
-                self.timings.append(DeliveryTiming(arrival, evidence_at, time.monotonic()))
+        if self.observer is not None:
+            self.observer.delivered(mid)
 
     # --- the loops ----------------------------------------------------------------------
 
@@ -238,7 +230,8 @@ class LaneAgent:
             if limit is not None and count >= limit:
                 break
             count += 1
-            self.first_frame_at.setdefault(name, frame.captured)
+            if self.observer is not None:
+                self.observer.frame(name, frame.captured)
             with self._tracker_lock:
                 view = self.tracker.view(name)
             try:
@@ -314,13 +307,13 @@ class LaneAgent:
             )
             return
         self.arrivals_sent += 1
-        with self._mid_lock:
-            self._evidence_at[arrival.id] = captured
+        if self.observer is not None:
+            self.observer.queued(arrival.id, captured)
         self.courier.wake()
 
     def _published(self, arrival: UUID, mid: int) -> None:
-        with self._mid_lock:
-            self._pending_mids[mid] = (arrival, time.monotonic())
+        if self.observer is not None:
+            self.observer.published(arrival, mid)
 
     def _after_round(self, everything: bool) -> None:
         """Refresh the retained lane status after a reconnect and every status interval."""
@@ -380,6 +373,7 @@ def bootstrap(
     *,
     readers: Mapping[str, FrameReader] | None = None,
     environ: Mapping[str, str] | None = None,
+    observer: AgentObserver | None = None,
 ) -> LaneAgent:
     """Wire a lane from its settings; raises `ConfigError`, `SourceError` or `OutboxError`."""
     password = broker_password(settings.broker, environ)
@@ -410,7 +404,7 @@ def bootstrap(
             on_delivered=agent.on_delivered,
         )
 
-    return LaneAgent(settings, sources, watches, outbox, link_for, display, server)
+    return LaneAgent(settings, sources, watches, outbox, link_for, display, server, observer)
 
 
 def _make_reader(role: CameraRole) -> FrameReader:
