@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from core.contact import Contact
 from core.errors import (
     AlreadyHandedOverError,
     CodeRefusedError,
@@ -25,6 +26,7 @@ from core.errors import (
     PermitError,
     ReleasedToAnotherLaneError,
 )
+from core.identity import IdentityCheck
 from core.values import (
     CodeHolder,
     Delegate,
@@ -53,6 +55,12 @@ class PermitApplication(Aggregate):
     expired_code_hashes: frozenset[str] = frozenset()
     """Codes that died with an expiry (the owner's and the delegates'): still refused as
     expired after a reissue gives the permit a new code."""
+    contact: Contact | None = None
+    """Where the citizen hears from us (`core/contact.py`): personal data, the notifier's only."""
+    nik_tail_hash: str | None = None
+    """Keyed hash of the NIK's last 6 digits (`core.identity`); None if submitted before."""
+    released_by_code: str | None = None
+    """The code hash that released it to the window, if a code did (whose: `core.identity`)."""
 
     @staticmethod
     def create_id(site: str, reference: str) -> UUID:
@@ -69,8 +77,10 @@ class PermitApplication(Aggregate):
         nik_hash: str,
         nik_masked: str,
         plate: str | None,
+        nik_tail_hash: str | None = None,
     ) -> None:
         self.site = site
+        self.nik_tail_hash = nik_tail_hash
         self.reference = reference
         self.number = number
         self.kind = kind
@@ -345,6 +355,7 @@ class PermitApplication(Aggregate):
         expires_at: datetime,
         code_sha256: str,
         now: datetime,
+        nik_tail_hash: str | None = None,
     ) -> None:
         """Record a surat kuasa: the delegate collects with their own code and their KTP."""
         if self.status.is_final:
@@ -358,8 +369,9 @@ class PermitApplication(Aggregate):
         if delegate_id in self.delegates:
             raise InvalidInputError(self.id, f"Kuasa {delegate_id} sudah ada / already exists")
         self._delegate_authorised(
-            delegate_id, name.strip(), nik_hash, nik_masked, expires_at, code_sha256
-        )
+            delegate_id, name.strip(), nik_hash, nik_masked, expires_at, code_sha256,
+            nik_tail_hash,
+        )  # fmt: skip
 
     @event("DelegateAuthorised")
     def _delegate_authorised(
@@ -370,8 +382,11 @@ class PermitApplication(Aggregate):
         nik_masked: str,
         expires_at: datetime,
         code_sha256: str,
+        nik_tail_hash: str | None = None,
     ) -> None:
-        self.delegates[delegate_id] = Delegate(delegate_id, name, nik_hash, expires_at, code_sha256)
+        self.delegates[delegate_id] = Delegate(
+            delegate_id, name, nik_hash, expires_at, code_sha256, nik_tail_hash
+        )
 
     # -- the lane ---------------------------------------------------------------------------
 
@@ -405,6 +420,7 @@ class PermitApplication(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             permit = cast("PermitApplication", aggregate)
             permit.lane, permit.window, permit.visit = self.lane, self.window, self.visit
+            permit.released_by_code = self.by_code
             permit.status = S.RELEASED
 
     def check_at_lane(self, lane: str) -> None:
@@ -437,6 +453,7 @@ class PermitApplication(Aggregate):
         happened_at: datetime,
         delegate_id: str | None = None,
         at_lane: str | None = None,
+        identity: IdentityCheck | None = None,
     ) -> bool:
         """Record the handover; the same ``handover_id`` again is a retry and changes nothing.
 
@@ -464,7 +481,10 @@ class PermitApplication(Aggregate):
             raise IdentityNotCheckedError(self.id)
         if recipient is Recipient.DELEGATE:
             self.check_delegate(delegate_id, happened_at)
-        self._handed_over(handover_id, by, recipient.value, channel, happened_at, delegate_id)
+        self._handed_over(
+            handover_id, by, recipient.value, channel, happened_at, delegate_id,
+            identity.method.value if identity else None, identity.reason if identity else None,
+        )  # fmt: skip
         return True
 
     def check_delegate(self, delegate_id: str | None, at: datetime) -> None:
@@ -487,10 +507,14 @@ class PermitApplication(Aggregate):
         channel: str,
         happened_at: datetime,
         delegate_id: str | None,
+        identity: str | None = None,
+        identity_reason: str | None = None,
     ) -> None:
+        # Handovers recorded before the window's NIK check load with identity None.
         self.handover = Handover(
-            handover_id, by, Recipient(recipient), channel, happened_at, delegate_id
-        )
+            handover_id, by, Recipient(recipient), channel, happened_at, delegate_id,
+            identity, identity_reason,
+        )  # fmt: skip
         self.status = S.HANDED_OVER
 
     def record_handover_conflict(
@@ -510,6 +534,21 @@ class PermitApplication(Aggregate):
     ) -> None:
         self.conflicts += 1
         self.conflict_ids.add(handover_id)
+
+    # -- the citizen's contact --------------------------------------------------------------
+
+    def record_contact(self, contact: Contact) -> bool:
+        """Record (or change) where the citizen is notified; the same contact again is a no-op."""
+        if contact == self.contact:
+            return False
+        if self.status.is_final:
+            raise InvalidTransitionError(self.id, "record_contact", self.status.value, "not final")
+        self._contact_recorded(contact.phone, contact.email, contact.lang)
+        return True
+
+    @event("ContactRecorded")
+    def _contact_recorded(self, phone: str | None, email: str | None, lang: str) -> None:
+        self.contact = Contact(phone, email, "en" if lang == "en" else "id")
 
     # -- mobile teams -----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from core.code_index import PickupCodeIndex
 from core.codes import PickupCode, hash_code_text, mask_nik, nik_hash
+from core.contact import Contact
 from core.errors import (
     AlreadyHandedOverError,
     CodeRefusedError,
@@ -31,6 +32,7 @@ from core.errors import (
     PermitError,
     PermitNotFoundError,
 )
+from core.identity import IdentityCheck, Verdict, known_hashes, nik_tail_hash, verdict
 from core.permit import PermitApplication
 from core.plates import normalise_plate
 from core.settings import ServiceSettings, StoreSettings
@@ -48,6 +50,7 @@ from core.values import (
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 SaveListener = Callable[[int], None]
+CodeListener = Callable[[IssuedCode], None]
 MAX_ATTEMPTS = 5
 
 
@@ -88,6 +91,7 @@ class PermitService(Application[UUID]):
         self.clock = clock
         self._nik_key = settings.nik_key.get_secret_value().encode()
         self._listeners: list[SaveListener] = []
+        self._code_listeners: list[CodeListener] = []
         self._locks = tuple(threading.Lock() for _ in range(64))
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -233,8 +237,12 @@ class PermitService(Application[UUID]):
         nik: str,
         plate: str | None = None,
         number: str | None = None,
+        contact: Contact | None = None,
     ) -> UUID:
-        """Submit an application; the same reference at the same site again returns its id."""
+        """Submit an application; the same reference at the same site again returns its id.
+
+        A ``contact`` is recorded with it, in the same save (`ContactRecorded`).
+        """
         permit_id = permit_id_for(site, reference)
         try:
             self.get(permit_id)
@@ -257,11 +265,32 @@ class PermitService(Application[UUID]):
             nik_hash=hashed_nik,
             nik_masked=mask_nik(nik),
             plate=normalise_plate(plate) if plate else None,
+            nik_tail_hash=nik_tail_hash(nik, self._nik_key),
         )
+        if contact is not None:
+            permit.record_contact(contact)
         # A concurrent submit of the same reference may win; the id is the same either way.
         with contextlib.suppress(IntegrityError):
             self.save(permit)
         return permit.id
+
+    def record_contact(self, permit_id: UUID, contact: Contact) -> bool:
+        """Record or change the citizen's contact; False when it was already that."""
+        return self._change(permit_id, lambda p: p.record_contact(contact))
+
+    def contact_of(self, permit_id: UUID) -> Contact | None:
+        with self._lock(permit_id):
+            return self._permit(permit_id).contact
+
+    def add_code_listener(self, listener: CodeListener) -> None:
+        """Call ``listener(issued)`` with each owner's code at stage and reissue, *before*
+        the save: the notifier keeps the link to send (the store keeps only the hash). A
+        code whose save then fails is never issued, and the notifier never sees its hash."""
+        self._code_listeners.append(listener)
+
+    def _tell_code(self, issued: IssuedCode) -> None:
+        for listener in self._code_listeners:
+            listener(issued)
 
     def verify_documents(self, permit_id: UUID, by: str) -> None:
         self._change(permit_id, lambda p: p.verify_documents(by))
@@ -306,12 +335,14 @@ class PermitService(Application[UUID]):
         code = code or PickupCode.generate()
         now = self.clock()
         expires_at = now + self.settings.code_ttl
+        issued = IssuedCode(permit_id, code.text, code.sha256, expires_at)
+        self._tell_code(issued)
         self._change(
             permit_id,
             lambda p: p.stage(by, slot, code.sha256, expires_at, now),
             self._index_for(code, permit_id),
         )
-        return IssuedCode(permit_id, code.text, code.sha256, expires_at)
+        return issued
 
     def reissue_code(self, permit_id: UUID, by: str, reason: str) -> IssuedCode:
         """A new pickup code for a lost, leaked or expired one; the old code stops working at
@@ -319,12 +350,14 @@ class PermitService(Application[UUID]):
         code = PickupCode.generate()
         now = self.clock()
         expires_at = now + self.settings.code_ttl
+        issued = IssuedCode(permit_id, code.text, code.sha256, expires_at)
+        self._tell_code(issued)
         self._change(
             permit_id,
             lambda p: p.reissue_code(by, code.sha256, expires_at, reason, now),
             self._index_for(code, permit_id),
         )
-        return IssuedCode(permit_id, code.text, code.sha256, expires_at)
+        return issued
 
     def authorise_delegate(
         self, permit_id: UUID, *, name: str, nik: str, expires_at: datetime
@@ -334,13 +367,14 @@ class PermitService(Application[UUID]):
             hashed_nik = nik_hash(nik, self._nik_key)
         except ValueError as error:
             raise InvalidInputError(permit_id, str(error)) from None
+        tail = nik_tail_hash(nik, self._nik_key)
         code = PickupCode.generate()
         delegate_id = code.sha256[:12]
         now = self.clock()
         self._change(
             permit_id,
             lambda p: p.authorise_delegate(
-                delegate_id, name, hashed_nik, mask_nik(nik), expires_at, code.sha256, now
+                delegate_id, name, hashed_nik, mask_nik(nik), expires_at, code.sha256, now, tail
             ),
             self._index_for(code, permit_id),
         )
@@ -358,6 +392,15 @@ class PermitService(Application[UUID]):
                 return hmac.compare_digest(hashed, permit.nik_hash)
             delegate = permit.delegates.get(delegate_id)
             return delegate is not None and hmac.compare_digest(delegate.nik_hash, hashed)
+
+    def check_identity(
+        self, permit_id: UUID, presented: str, delegate_id: str | None = None
+    ) -> Verdict:
+        """Whether ``presented`` (a whole NIK or its last 6 digits) is the holder's or the
+        named delegate's: `core.identity.verdict`. An unknown delegate is a mismatch."""
+        with self._lock(permit_id):
+            known = known_hashes(self._permit(permit_id), delegate_id)
+        return Verdict.MISMATCH if known is None else verdict(presented, known, self._nik_key)
 
     # -- pickup -----------------------------------------------------------------------------
 
@@ -412,6 +455,7 @@ class PermitService(Application[UUID]):
         happened_at: datetime | None = None,
         delegate_id: str | None = None,
         at_lane: str | None = None,
+        identity: IdentityCheck | None = None,
     ) -> bool:
         """Record the handover, exactly once whatever the races; False for a retry.
 
@@ -432,6 +476,7 @@ class PermitService(Application[UUID]):
                     when,
                     delegate_id,
                     at_lane,
+                    identity,
                 ),
             )
         except AlreadyHandedOverError as refused:

@@ -111,6 +111,8 @@ class Delegate:
     nik_hash: str
     expires_at: datetime
     code_sha256: str
+    nik_tail_hash: str | None = None
+    """Keyed hash of the NIK's last 6 digits (`core.identity`); None when authorised before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +144,7 @@ class Handover:
     """``lane:3`` for a window, ``team:a`` for a mobile team."""
     happened_at: datetime
     delegate_id: str | None
+    identity: str | None = None
+    """`core.identity.IdentityMethod`; None for handovers recorded before the window checked
+    the NIK, and for mobile teams (their device records the KTP tick only)."""
+    identity_reason: str | None = None
