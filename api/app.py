@@ -16,6 +16,7 @@ from api.routes import applications, citizen, lanes, system
 from api.runtime import start_runtime, stop_runtime
 from api.security import KeyRing, session_secret
 from api.settings import ServerSettings
+from core.version import VERSION
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -32,7 +33,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app = FastAPI(
         title="drivethru",
         summary="Ambil izin tanpa turun dari mobil / drive-through permit pickup",
-        version="0.1.0",
+        version=VERSION,
         lifespan=lifespan,
     )
     app.state.keyring = KeyRing(

@@ -44,12 +44,12 @@ from core.contract import (
 from core.errors import ContractError
 from core.service import PermitService, PermitSnapshot
 from core.teams import TeamDesk
+from core.version import VERSION
 from projections import queries
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 # Arrivals decided together share one store commit; more would only delay the first acks.
 MAX_BATCH = 64
 # Plates are matched in the read models; they wait this long for the latest saves.

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -343,7 +342,3 @@ def _summary(tally: Tally, site: DemoSite) -> int:
     typer.secho("\nRingkasan / summary", bold=True)
     typer.echo(json.dumps(summary, indent=2))
     return 0 if not missing else 1
-
-
-def clean_state(state: Path) -> None:
-    shutil.rmtree(state, ignore_errors=True)

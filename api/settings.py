@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -186,10 +184,3 @@ class ServerSettings(BaseModel):
             if configured.lane == lane:
                 return configured.window
         return None
-
-    @classmethod
-    def from_toml(cls, path: Path, overrides: Mapping[str, object]) -> ServerSettings:
-        with path.open("rb") as handle:
-            values = tomllib.load(handle)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)

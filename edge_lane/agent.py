@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from typing import Protocol
 from uuid import UUID
 
@@ -29,6 +28,7 @@ from core.contract import (
     Topics,
     encode,
 )
+from core.version import VERSION
 from edge_lane.config import CameraRole, LaneSettings, broker_password
 from edge_lane.courier import Courier
 from edge_lane.display import DisplayServer, LaneDisplay
@@ -49,13 +49,6 @@ from edge_lane.visits import (
 from edge_lane.watch import CameraWatch, FrameReader
 
 log = logging.getLogger(__name__)
-
-
-def edge_version() -> str:
-    try:
-        return metadata.version("drivethru")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class AgentObserver(Protocol):
@@ -335,7 +328,7 @@ class LaneAgent:
             fps=None if offline else round(fps or 0.0, 2),
             camera_ok=None if offline else all(s.health.ok for s in self.sources.values()),
             outbox_depth=self.outbox.depth(),
-            version=edge_version(),
+            version=VERSION,
         )
         return encode(status)
 
@@ -389,7 +382,7 @@ def bootstrap(
         server = DisplayServer(display, settings.display_port)
     topics = Topics(settings.site)
     lane = settings.lane
-    offline_will = LaneStatus(state=DeviceState.OFFLINE, version=edge_version())
+    offline_will = LaneStatus(state=DeviceState.OFFLINE, version=VERSION)
 
     def link_for(agent: LaneAgent) -> LaneLink:
         return LaneLink(

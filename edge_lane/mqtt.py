@@ -83,9 +83,6 @@ class LaneLink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
-
     def start(self) -> None:
         """Connect in the background; paho reconnects on its own after a drop."""
         properties: Properties | None = None

@@ -45,9 +45,6 @@ class ReadPlan:
         return self.qr or self.plates
 
 
-NOTHING = ReadPlan(False, False)
-
-
 def plan_reads(
     role: CameraRole, occupied_frames: int, view: VisitView | None, thresholds: Thresholds
 ) -> ReadPlan:

@@ -118,16 +118,6 @@ async def ready_plates(conn: aiosqlite.Connection, site: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def ready_by_plate(conn: aiosqlite.Connection, site: str, plate: str) -> list[PermitRow]:
-    rows = await _all(
-        conn,
-        "SELECT * FROM permits WHERE site = ? AND plate = ? AND status IN ('ready', 'released')",
-        site,
-        plate,
-    )
-    return [PermitRow.of(r) for r in rows]
-
-
 async def match_ready_plate(
     conn: aiosqlite.Connection, site: str, read: str
 ) -> tuple[str, list[PermitRow]]:
