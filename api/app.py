@@ -11,8 +11,10 @@ from fastapi.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.pages import auth, dashboard, office
 from api.pages import citizen as citizen_page
+from api.pages import here as here_page
 from api.pages import lanes as lane_pages
 from api.routes import applications, citizen, lanes, system
+from api.routes import queue as queue_routes
 from api.runtime import start_runtime, stop_runtime
 from api.security import KeyRing, session_secret
 from api.settings import ServerSettings
@@ -45,5 +47,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(page.router)
     for module in (applications, lanes, citizen, system):
         app.include_router(module.router)
+    app.include_router(here_page.router)
+    app.include_router(queue_routes.router)
     app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     return app

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import RuntimeDep
 from api.pages.feedback import FeedbackStore
+from api.pages.here import here_block
 from api.pages.labels import EVENTS, event_detail, event_label, rupiah, status_label
 from api.pages.layout import L, e, message_page, page, respond, when
 from api.rate_limit import Rule, client_address
@@ -112,6 +113,7 @@ async def _render(
     live = code_row.active and permit.status in ("ready", "released")
     if live:
         parts.append(_pickup(runtime, parsed.text, permit))
+        parts.append(await here_block(runtime, parsed.text, permit.status))
     if live and code_row.recipient == "owner":
         parts.append(_delegate_form(parsed.text))
     if permit.status == "handed_over":

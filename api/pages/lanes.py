@@ -12,8 +12,10 @@ from fastapi.responses import Response
 from api.deps import OperatorDep, RuntimeDep
 from api.pages.auth import page_caller
 from api.pages.data import delegates_of
+from api.pages.here import wait_text
 from api.pages.layout import L, e, message_page, page, respond, staff_nav
 from api.routes.lanes import board as lane_board
+from api.routes.queue import queues_now
 from api.runtime import Runtime
 from api.security import Caller, ForbiddenError
 
@@ -111,8 +113,10 @@ async def display_board(lane: str, request: Request, runtime: RuntimeDep) -> Res
   <ul id="board-list" class="board-list"></ul>
   <p id="board-idle" class="board-idle">{L("Selamat datang! Tunjukkan QR atau pelat Anda ke kamera.", "Welcome! Show your QR or plate to the camera.")}</p>
   <p id="board-see" class="board-see" hidden>{L("Mohon tunggu, petugas akan membantu.", "Please wait, the operator will help you.")}</p>
+  <p id="board-queue" class="board-queue">{wait_text((await queues_now(runtime))[lane])}</p>
 </section>
-<template id="i18n">{L(f"silakan ke Jendela {window}", f"please go to window {window}")}</template>"""
+<template id="i18n">{L(f"silakan ke Jendela {window}", f"please go to window {window}")}</template>
+<template id="i18n-queue">{L("{cars} mobil · ±{min} menit", "{cars} car(s) · ±{min} min")}|{L("Tanpa antrean", "No queue")}</template>"""
     return respond(
         page(("Papan jalur", "Lane board"), body, scripts=("board.js",), body_class="board-page",
              data={"lane": lane, "window": window})

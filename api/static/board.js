@@ -33,10 +33,24 @@
     see.hidden = !(last && last.outcome !== "released" && last.outcome !== "duplicate" &&
       state.released.length === 0);
   }
+  // The wait at this lane: "3 mobil · ±6 menit", from our own label templates on the page.
+  var queueText = document.getElementById("i18n-queue").innerHTML.trim().split("|");
+  var queueLine = document.getElementById("board-queue");
+  function renderQueue(queues) {
+    var mine = queues.filter(function (q) { return q.lane === lane; })[0];
+    if (!mine) { return; }
+    queueLine.innerHTML = mine.cars === 0 ? queueText[1] : queueText[0] // numbers only
+      .split("{cars}").join(String(Number(mine.cars)))
+      .split("{min}").join(String(Number(mine.eta_minutes)));
+  }
   function refresh() {
     fetch("/api/lanes/" + encodeURIComponent(lane) + "/board", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (state) { if (state) { render(state); } })
+      .catch(function () { /* the next event retries */ });
+    fetch("/api/queue", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (queues) { if (queues) { renderQueue(queues); } })
       .catch(function () { /* the next event retries */ });
   }
   function soon() {
