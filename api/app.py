@@ -13,7 +13,7 @@ from api.pages import auth, dashboard, office
 from api.pages import citizen as citizen_page
 from api.pages import here as here_page
 from api.pages import lanes as lane_pages
-from api.routes import applications, citizen, lanes, system
+from api.routes import applications, citizen, history, lanes, system
 from api.routes import queue as queue_routes
 from api.runtime import start_runtime, stop_runtime
 from api.security import KeyRing, session_secret
@@ -45,7 +45,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     # The pages' /p/{code} comes before the JSON one: it serves HTML to browsers, JSON otherwise.
     for page in (auth, citizen_page, lane_pages, office, dashboard):
         app.include_router(page.router)
-    for module in (applications, lanes, citizen, system):
+    for module in (applications, history, lanes, citizen, system):
         app.include_router(module.router)
     app.include_router(here_page.router)
     app.include_router(queue_routes.router)

@@ -336,9 +336,11 @@ def main() -> None:
     register_mobile(app)
     # The server commands need the server extra; an edge box runs without them.
     try:
+        from api.history_cli import register as register_history
         from api.serve import register as register_server
     except ImportError:
         pass
     else:
         register_server(app)
+        register_history(app)
     app()

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import OfficeOrLaneDep, OfficerDep, RuntimeDep
 from api.errors import error_responses
+from api.history import AtQuery, require_office, state_at
 from core.codes import mask_name
 from core.plates import REGION_CODES
 from core.service import PermitSnapshot
@@ -172,7 +173,13 @@ def _row(row: queries.PermitRow) -> dict[str, object]:
 
 
 @router.get("/{permit_id}", responses=error_responses(404))
-def get(permit_id: UUID, runtime: RuntimeDep, _caller: OfficeOrLaneDep) -> PermitOut:
+def get(
+    permit_id: UUID, runtime: RuntimeDep, caller: OfficeOrLaneDep, at: AtQuery = None
+) -> PermitOut:
+    """The permit now, or as it stood at ``at`` (the audit: officers, api/history.py)."""
+    if at is not None:
+        require_office(caller)
+        return PermitOut.of(state_at(runtime.service, permit_id, at))
     return PermitOut.of(runtime.service.get(permit_id))
 
 
