@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from api.code_lookup import code_and_permit
 from api.deps import RuntimeDep
 from api.pages.feedback import FeedbackStore
 from api.pages.here import here_block
@@ -63,10 +64,8 @@ async def _lookup(
         parsed = PickupCode.parse(code)
     except DrivethruError:
         return None
-    conn = runtime.read_models.conn
-    found = await queries.code(conn, parsed.sha256)
-    permit = await queries.permit(conn, found.permit_id) if found else None
-    return (parsed, found, permit) if found and permit else None
+    rows = await code_and_permit(runtime, parsed.sha256)
+    return (parsed, *rows) if rows is not None else None
 
 
 def _unknown() -> Response:

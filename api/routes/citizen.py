@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
+from api.code_lookup import code_and_permit
 from api.deps import RuntimeDep
 from api.errors import error_responses
 from api.rate_limit import Rule, client_address
@@ -50,11 +51,11 @@ async def status_by_code(
 
 async def _status(code: str, runtime: Runtime) -> dict[str, object]:
     parsed = PickupCode.parse(code)
-    conn = runtime.read_models.conn
-    found = await queries.code(conn, parsed.sha256)
-    permit = await queries.permit(conn, found.permit_id) if found else None
-    if found is None or permit is None:
+    rows = await code_and_permit(runtime, parsed.sha256)
+    if rows is None:
         raise UnknownCodeError("kode tidak dikenal / unknown code")
+    found, permit = rows
+    conn = runtime.read_models.conn
     timeline = await queries.timeline(conn, permit.id)
     ready = permit.status in ("ready", "released")
     return {
