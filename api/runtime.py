@@ -17,6 +17,8 @@ from api.bridge import MqttBridge
 from api.expiry import ExpiryJob
 from api.live import Broadcaster
 from api.metrics import Metrics
+from api.notify.bootstrap import build_notifier
+from api.notify.notifier import Notifier
 from api.rate_limit import RateLimiter
 from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
@@ -50,6 +52,8 @@ class Runtime:
     _lane_logs: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     expiry: ExpiryJob | None = None
     """Records codes and permits past their time (`api/expiry.py`)."""
+    notifier: Notifier | None = None
+    """Citizens' notifications (`api/notify/`), when site.toml has ``[[notify]]``."""
 
     def note_arrival(self, event: dict[str, Any]) -> None:
         """Keep an arrival in its lane's recent list and tell the consoles (event loop)."""
@@ -116,6 +120,9 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
             runtime.expiry.run_every(settings.expiry_interval_seconds), name="expiry"
         )
     )
+    runtime.notifier = build_notifier(settings, service)
+    if runtime.notifier is not None:
+        runtime.tasks.append(asyncio.create_task(runtime.notifier.run(), name="notifier"))
     if bridge is not None:
         await bridge.start()
     return runtime
@@ -133,6 +140,8 @@ async def stop_runtime(runtime: Runtime) -> None:
         await runtime.runner.catch_up()
     await runtime.read_models.close()
     await runtime.runner_models.close()
+    if runtime.notifier is not None:
+        runtime.notifier.store.close()
     runtime.service.close()
 
 

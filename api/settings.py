@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from api.hours import OpeningHours
+from api.notify.settings import DemoOutboxChannel, NotifyChannel, NotifyOptions
 from core.arrivals import ReleasePolicy
 from core.settings import ServiceSettings
 from edge_lane.logs import LogFormat
@@ -149,11 +150,20 @@ class ServerSettings(BaseModel):
     """Demo only: keys behind one-click sign-in links, so a newcomer touches nothing."""
     rate_limits: RateLimitSettings = RateLimitSettings()
     mosquitto: MosquittoSettings | None = None
+    notify: tuple[NotifyChannel, ...] = ()
+    """``[[notify]]``: where citizens' notifications go (`api/notify/`, docs/server.md)."""
+    notifications: NotifyOptions = NotifyOptions()
     """The site's broker (`drivethru broker config`): its listener, teams and password
     variables; the server itself does not read it."""
 
     @model_validator(mode="after")
     def _demo_logins_only_in_the_demo(self) -> ServerSettings:
+        demo_outbox = any(isinstance(c, DemoOutboxChannel) for c in self.notify)
+        if demo_outbox and not self.service.demo:
+            raise ValueError("notify demo_outbox hanya untuk demo / is for the demo only")
+        names = [channel.key for channel in self.notify]
+        if len(set(names)) != len(names):
+            raise ValueError("nama kanal notify ganda / two notify channels share a name")
         if self.demo_logins and not self.service.demo:
             raise ValueError("demo_logins hanya untuk demo / demo_logins are for the demo only")
         for role, key in self.demo_logins.items():

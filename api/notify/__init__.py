@@ -1,0 +1,1 @@
+"""Notifications to citizens from the event log, exactly once (docs/server.md)."""

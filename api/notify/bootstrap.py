@@ -1,0 +1,37 @@
+"""The notifier wired for one server: its file, its channels, its place in the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.notify.channels import build_channel
+from api.notify.notifier import Notifier
+from api.notify.store import IssuedLinks, NotifyStore
+from api.settings import ServerSettings
+from core.service import PermitService
+
+
+def notify_path(read_models: Path) -> Path:
+    """``notify.db`` beside the read models (the demo and `drivethru seed` write links there)."""
+    return read_models.parent / "notify.db"
+
+
+def build_notifier(settings: ServerSettings, service: PermitService) -> Notifier | None:
+    """The server's notifier, or None without ``[[notify]]`` channels (then no link is kept:
+    nothing would send it)."""
+    if not settings.notify:
+        return None
+    channels = [build_channel(channel) for channel in settings.notify]
+    path = notify_path(settings.read_models)
+    service.add_code_listener(IssuedLinks(path))
+    notifier = Notifier(
+        service.recorder,
+        NotifyStore(path),
+        channels,
+        settings.notifications,
+        public_url=settings.notifications.public_url or f"http://{settings.host}:{settings.port}",
+        uncollected_days=settings.uncollected_expire_days,
+        clock=service.clock,
+    )
+    service.add_save_listener(notifier.wake)
+    return notifier

@@ -1,0 +1,205 @@
+"""The notifier against a real SQLite store, a real HTTP receiver and a real SMTP server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from api.notify.channels import Email, Webhook
+from api.notify.messages import signature_matches
+from api.notify.notifier import Notifier
+from api.notify.settings import EmailChannel, NotifyOptions, WebhookChannel
+from api.notify.store import IssuedLinks, NotifyStore
+from core.contact import Contact
+from core.service import PermitService
+from core.values import ReleaseMethod
+from tests.factories import NIK, FrozenClock, sqlite_service
+from tests.notify_peers import SmtpServer, WebhookReceiver
+
+SECRET = "webhook-secret-0123456789"
+OPTIONS = NotifyOptions(retry_first_seconds=0.01, retry_max_seconds=0.05, waiting_minutes=5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    peer = WebhookReceiver()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # Near the wall clock: an event's own timestamp (a release's) is the library's, not ours.
+    return FrozenClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def service(tmp_path: Path, clock: FrozenClock) -> Iterator[PermitService]:
+    found = sqlite_service(tmp_path / "events.db", clock)
+    found.add_code_listener(IssuedLinks(tmp_path / "notify.db"))
+    yield found
+    found.close()
+
+
+def _notifier(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> Notifier:  # fmt: skip
+    webhook = WebhookChannel(kind="webhook", url=receiver.url, secret_env="NOTIFY_TEST_SECRET")
+    email = EmailChannel.model_validate(
+        {"kind": "email", "host": "127.0.0.1", "port": smtp.port, "from": "izin@mpp.go.id"}
+    )
+    return Notifier(
+        service.recorder, NotifyStore(tmp_path / "notify.db"), [Webhook(webhook), Email(email)],
+        OPTIONS, public_url="https://izin.example.go.id", uncollected_days=30, clock=clock,
+    )  # fmt: skip
+
+
+def _ready(service: PermitService, contact: Contact | None, reference: str) -> tuple[str, str]:
+    permit_id = service.submit(
+        site="badung", reference=reference, kind="SIUP", applicant_name="Ni Made Ayu Lestari",
+        nik=NIK, plate="DK 77 XY", contact=contact,
+    )  # fmt: skip
+    service.verify_documents(permit_id, "ani")
+    service.assess_fee(permit_id, "ani", 0)
+    service.approve(permit_id, "ani")
+    service.print_document(permit_id, "ani")
+    issued = service.stage(permit_id, "komang", "R1-01")
+    return str(permit_id), issued.code
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_TEST_SECRET", SECRET)
+
+
+def test_a_ready_permit_is_notified_once_with_its_link_by_webhook_and_email(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    contact = Contact.parse("+6281234567890", "ayu@example.co.id", "en")
+    permit_id, code = _ready(service, contact, "LAP-1")
+    _ready(service, None, "LAP-2")  # no contact: nothing to send
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)
+    assert notifier.catch_up() == 1
+    assert notifier.deliver_due() == 2
+    [hook] = receiver.received
+    body = hook.json
+    assert body["type"] == "permit.ready"
+    assert body["v"] == 1
+    assert body["link"] == f"https://izin.example.go.id/p/{code}"
+    assert body["permit"] == {
+        "id": permit_id, "number": "LAP-1", "holder_masked": "N* M*** A** L******"
+    }  # fmt: skip
+    assert body["contact"] == {
+        "phone": "+6281234567890", "email": "ayu@example.co.id", "lang": "en"
+    }  # fmt: skip
+    assert body["text"].startswith("Izin LAP-1 siap diambil")
+    assert "is ready" in body["text"]
+    assert signature_matches(hook.body, SECRET.encode(), hook.headers["X-Drivethru-Signature"])
+    [mail] = smtp.messages
+    assert mail["To"] == "ayu@example.co.id"
+    assert mail["Message-ID"] == f"<{body['id']}@drivethru>"
+    assert code in mail.get_payload()
+    # Caught up again (a restart): nothing new, nothing resent.
+    assert notifier.catch_up() == 0
+    assert notifier.deliver_due() == 0
+    assert len(receiver.received) == 1
+    assert len(smtp.messages) == 1
+    # Once delivered, the code in clear is kept nowhere.
+    for row in notifier.store.rows():
+        assert code.encode() not in row.body
+    assert notifier.store.conn.execute("SELECT COUNT(*) FROM links").fetchone()[0] == 0
+
+
+def test_a_refused_webhook_is_retried_with_the_same_id_and_bytes(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    receiver.statuses = [500, 503]
+    _ready(service, Contact.parse("+6281234567890", None), "LAP-3")
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)
+    notifier.catch_up()
+    for _ in range(40):
+        notifier.deliver_due()
+        if receiver.acked():
+            break
+        time.sleep(0.02)
+    assert [r.status for r in receiver.received] == [500, 503, 200]
+    assert len({r.body for r in receiver.received}) == 1
+    [row] = notifier.store.rows()
+    assert row.attempts == 3
+    assert row.sent_at is not None
+    assert row.last_error == "HTTP 503"
+    assert smtp.messages == []  # no e-mail address: the e-mail channel does not reach
+
+
+def test_reissue_team_waiting_and_expiry_each_notify_once(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    permit_id, first = _ready(service, Contact.parse(None, "sari@example.com"), "LAP-4")
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)
+    reissued = service.reissue_code(uuid.UUID(permit_id), "ani", "hilang / lost")
+    service.assign_to_team(uuid.UUID(permit_id), "ani", "a", "2026-12-05", "Balai Desa Mengwi")
+    notifier.catch_up()
+    notifier.queue_timers()
+    notifier.deliver_due()
+    types = [r.json["type"] for r in receiver.received]
+    assert types == ["permit.ready", "permit.ready", "permit.team_visit_scheduled"]
+    assert receiver.received[1].json["link"].endswith(reissued.code)
+    assert receiver.received[2].json["team"] == {
+        "team": "a", "date": "2026-12-05", "place": "Balai Desa Mengwi"
+    }  # fmt: skip
+    assert "Balai Desa Mengwi" in receiver.received[2].json["text"]
+    # Released and not collected after 5 minutes: one "waiting at the window".
+    service.unassign_from_team(uuid.UUID(permit_id), "ani")
+    visit = uuid.uuid4()
+    service.release(uuid.UUID(permit_id), lane="1", window="2", visit=visit,
+                    method=ReleaseMethod.CODE, code_sha256=reissued.code_sha256)  # fmt: skip
+    notifier.catch_up()
+    clock.advance(timedelta(minutes=4))
+    assert notifier.queue_timers() == 0
+    clock.advance(timedelta(minutes=2))
+    assert notifier.queue_timers() == 1
+    assert notifier.queue_timers() == 0
+    service.return_to_storage(uuid.UUID(permit_id), "op", "left / pergi")
+    notifier.catch_up()
+    # Three days before the code's end (30 days): "expires soon", once.
+    clock.advance(timedelta(days=26))
+    assert notifier.queue_timers() == 0
+    clock.advance(timedelta(days=1, hours=1))
+    assert notifier.queue_timers() == 1
+    assert notifier.queue_timers() == 0
+    notifier.deliver_due()
+    types = [r.json["type"] for r in receiver.received]
+    assert types[3:] == ["permit.waiting_at_window", "permit.expiring"]
+    assert receiver.received[3].json["window"] == "2"
+    assert len(smtp.messages) == 5
+    assert first not in str(notifier.store.rows())
+
+
+def test_the_contact_is_checked() -> None:
+    from core.errors import InvalidInputError
+
+    for phone, email in (("081234567890", None), (None, "not-an-email"), (None, None)):
+        with pytest.raises(InvalidInputError):
+            Contact.parse(phone, email)
+    assert Contact.parse("+62 812-3456-7890", None).phone == "+6281234567890"
+    assert Contact.parse("+6281234567890", "ibu.sari@gmail.com").masked == (
+        "+62 812*****890 · i*******@g****.com"
+    )
+    assert orjson.loads(b"{}") == {}
