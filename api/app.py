@@ -15,6 +15,7 @@ from api.pages import here as here_page
 from api.pages import lanes as lane_pages
 from api.routes import applications, citizen, history, lanes, system
 from api.routes import queue as queue_routes
+from api.routes import window as window_routes
 from api.runtime import start_runtime, stop_runtime
 from api.security import KeyRing, session_secret
 from api.settings import ServerSettings
@@ -49,5 +50,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(here_page.router)
     app.include_router(queue_routes.router)
+    app.include_router(window_routes.router)
     app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     return app

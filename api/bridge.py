@@ -270,7 +270,9 @@ class MqttBridge:
         kind, rows = await queries.match_ready_plate(
             self.read_models.conn, arrival.site, arrival.plate.text
         )
-        plate = rows[0].plate if rows else None
+        # No permit's plate matched (none near, or several as near): the visit keeps the
+        # plate as read, so the window can list the candidates (api/routes/window.py).
+        plate = rows[0].plate if rows else arrival.plate.text
         return PlateCandidates(kind, plate, tuple(UUID(row.id) for row in rows))
 
     def _reject(self, lane: str, arrival_id: UUID | None, kind: str, reason: str) -> None:

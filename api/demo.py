@@ -279,8 +279,11 @@ def _host_port(url: str) -> tuple[str, int]:
 def _hand_over(base: str, key: str, lane: str, permits: list[dict[str, Any]], tally: Tally) -> None:
     """The simulated operator: checks the KTP, hands the permit through the window."""
     for permit in permits:
+        # The simulated operator has no KTP to type: an override, recorded as such.
         body = json.dumps({"permit_id": permit["id"], "handover_id": f"demo-{permit['id']}",
-                           "recipient": "owner", "id_checked": True}).encode()  # fmt: skip
+                           "recipient": "owner",
+                           "override_reason": "demo: operator simulasi / simulated operator"}
+                          ).encode()  # fmt: skip
         request = urllib.request.Request(
             f"{base}/api/lanes/{lane}/handover", data=body, method="POST",
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},

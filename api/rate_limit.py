@@ -32,6 +32,8 @@ class Rule(StrEnum):
     """Unknown API keys, as bearer or at `/login`."""
     FORMS = "forms"
     """The citizen's forms (feedback, delegate): every post counts."""
+    WRONG_NIK = "wrong_nik"
+    """NIKs at the window that match neither holder nor delegate: per lane and per permit."""
 
 
 class RateLimitedError(DrivethruError):
@@ -82,6 +84,7 @@ class RateLimiter:
             Rule.WRONG_CODES: (s.wrong_codes_per_address, s.wrong_codes_per_key),
             Rule.WRONG_KEYS: (s.wrong_keys_per_address, s.wrong_keys_per_key),
             Rule.FORMS: (s.forms_per_address, s.forms_per_code),
+            Rule.WRONG_NIK: (s.wrong_nik_per_lane, s.wrong_nik_per_permit),
         }[rule]
 
     def _slots(

@@ -97,6 +97,10 @@ class RateLimitSettings(BaseModel):
     wrong_keys_per_key: Allowance = Allowance(burst=5, per_minute=2)
     forms_per_address: Allowance = Allowance(burst=20, per_minute=10)
     forms_per_code: Allowance = Allowance(burst=10, per_minute=5)
+    wrong_nik_per_lane: Allowance = Allowance(burst=10, per_minute=5)
+    """Wrong NIKs typed at one lane's window, whatever the permit."""
+    wrong_nik_per_permit: Allowance = Allowance(burst=5, per_minute=1)
+    """Wrong NIKs typed for one permit: six digits are a million guesses, so few."""
     tracked: int = Field(default=10_000, ge=10)
     """Buckets kept at most (least recently used go first): bounded memory."""
 

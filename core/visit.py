@@ -63,6 +63,8 @@ class LaneVisit(Aggregate):
         self.method: str | None = None
         self.matched_at: datetime | None = None
         self.served_at: datetime | None = None
+        self.picked: dict[str, str] = {}
+        """Permits the operator picked among the candidates, and who picked each."""
         self.left_at: datetime | None = None
         if arrival_id is not None and outcome is not None:
             self._note(arrival_id, outcome, reason, permits or [], plate, method, arrived_at)
@@ -116,6 +118,38 @@ class LaneVisit(Aggregate):
             self.method = method
             if self.matched_at is None:
                 self.matched_at = at
+
+    def pick_candidate(
+        self,
+        permit_id: str,
+        by: str,
+        candidates: Sequence[str],
+        identity: str,
+        identity_reason: str | None,
+        at: datetime,
+    ) -> bool:
+        """The operator chose ``permit_id`` among the candidates a plate left open, after the
+        KTP check (``identity``: `core.identity.IdentityMethod`). False if already picked."""
+        if permit_id in self.picked:
+            return False
+        self._candidate_picked(permit_id, by, list(candidates), identity, identity_reason, at)
+        return True
+
+    @event("CandidatePicked")
+    def _candidate_picked(
+        self,
+        permit_id: str,
+        by: str,
+        candidates: list[str],
+        identity: str,
+        identity_reason: str | None,
+        at: datetime,
+    ) -> None:
+        self.picked[permit_id] = by
+        self.permits = tuple(dict.fromkeys((*self.permits, permit_id)))
+        self.method = "manual"
+        if self.matched_at is None:
+            self.matched_at = at
 
     def serve(self, at: datetime) -> None:
         """The last permit of this visit was handed over."""

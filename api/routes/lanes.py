@@ -15,6 +15,7 @@ from api.deps import CallerDep, OperatorDep, RuntimeDep
 from api.errors import error_responses
 from api.routes.applications import PermitOut
 from api.security import Caller, ForbiddenError
+from api.window_identity import IdentityIn, at_window, handover_identity
 from core.errors import (
     AlreadyHandedOverError,
     InvalidInputError,
@@ -31,15 +32,17 @@ router = APIRouter(
 WITH_BODY = error_responses(400, 409)
 
 
-class HandoverIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HandoverIn(IdentityIn):
+    """The handover after the KTP check: the NIK typed from it (or its last 6 digits), checked
+    against the chosen recipient's, or an override with its reason."""
 
     permit_id: UUID
     handover_id: str = Field(min_length=1, max_length=64)
     """Made by the console once per button press, so a retried request is not a second handover."""
     recipient: Literal["owner", "delegate"] = "owner"
     delegate_id: str | None = None
-    id_checked: bool
+    id_checked: bool | None = None
+    """Older consoles' tick box: accepted, but not enough; ``nik`` or ``override_reason`` is."""
 
 
 class ReturnIn(BaseModel):
@@ -135,11 +138,17 @@ async def board(lane: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, 
 def hand_over(lane: str, body: HandoverIn, runtime: RuntimeDep, caller: OperatorDep) -> PermitOut:
     """Record the handover after the KTP check; a second one for the permit is a conflict."""
     _check_lane([x.lane for x in runtime.settings.lanes], caller, lane)
+    recipient = Recipient(body.recipient)
     try:
+        at_window(runtime.service, body.permit_id, lane)
+        identity = handover_identity(
+            runtime.service, runtime.limiter, lane=lane, permit_id=body.permit_id,
+            recipient=recipient, delegate_id=body.delegate_id, given=body,
+        )  # fmt: skip
         runtime.service.hand_over(
             body.permit_id, handover_id=body.handover_id, by=caller.name,
-            recipient=Recipient(body.recipient), id_checked=body.id_checked,
-            channel=f"lane:{lane}", delegate_id=body.delegate_id, at_lane=lane,
+            recipient=recipient, id_checked=True, channel=f"lane:{lane}",
+            delegate_id=body.delegate_id, at_lane=lane, identity=identity,
         )  # fmt: skip
     except AlreadyHandedOverError:
         runtime.metrics.conflict()

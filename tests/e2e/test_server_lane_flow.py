@@ -217,7 +217,7 @@ def test_two_operators_racing_for_one_permit_exactly_one_hands_over(
             answer = operator.post(
                 "/api/lanes/1/handover",
                 json={"permit_id": permit_id, "handover_id": f"{who}-press",
-                      "recipient": "owner", "id_checked": True},
+                      "recipient": "owner", "nik": "5103011204800001"},
             )  # fmt: skip
             results.append(answer.status_code)
 
@@ -237,7 +237,7 @@ def test_each_role_is_refused_what_it_may_not_do(server: ServerProcess) -> None:
     ready = make_ready(server, "DK 999 A")
     permit_id = ready["permit"]["id"]
     handover = {"permit_id": permit_id, "handover_id": "x", "recipient": "owner",
-                "id_checked": True}  # fmt: skip
+                "nik": "5103011204800001"}  # fmt: skip
     with server.client() as nobody:
         assert nobody.post("/api/applications", json={}).status_code == 401
         assert nobody.get(f"/api/applications/{permit_id}").status_code == 401

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.runtime import Runtime
 from core.values import PermitStatus, ReleaseMethod
-from tests.factories import ready_permit
+from tests.factories import NIK, ready_permit
 from tests.integration.server_app import bearer, server_settings
 
 
@@ -27,7 +27,7 @@ def released_to(runtime: Runtime, lane: str, permit_id: uuid.UUID | None = None)
 def handover(client: TestClient, who: str, lane: str, permit_id: uuid.UUID) -> int:
     answer = client.post(
         f"/api/lanes/{lane}/handover", headers=bearer(who),
-        json={"permit_id": str(permit_id), "handover_id": f"{who}-{lane}", "id_checked": True},
+        json={"permit_id": str(permit_id), "handover_id": f"{who}-{lane}", "nik": NIK},
     )  # fmt: skip
     return answer.status_code
 
