@@ -116,6 +116,8 @@ class MqttBridge:
             offline=encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
             log_format=self.settings.log_format.value,
             site=self.settings.site,
+            cert_file=str(broker.cert_file) if broker.cert_file else None,
+            key_file=str(broker.key_file) if broker.key_file else None,
         )
 
     @property

@@ -280,10 +280,19 @@ def broker_config(
             port=settings.port,
             persistence=settings.persistence_location,
             bind_client_ids=settings.bind_client_ids,
+            plain=settings.plain,
+            tls=settings.tls,
         )
     except ConfigError as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(2) from None
+    if settings.plain_beyond_loopback():
+        typer.echo(
+            f"PERINGATAN: listener {settings.host}:{settings.port} tanpa TLS, kata sandi "
+            "terbaca di jaringan; tambahkan [mosquitto.tls] / WARNING: a plain listener beyond "
+            "loopback sends passwords in clear; add [mosquitto.tls] (docs/deploy.md)",
+            err=True,
+        )
     typer.echo(f"{files.config}\n{files.acl}\n{files.password_file}")
     typer.echo(f"mosquitto -c {files.config}", err=True)
 

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -45,6 +46,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from core.child import spawn
+from edge_lane.broker_url import TlsFiles, client_tls_context
 from edge_lane.logs import LogFormat, setup_logging
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,9 @@ class LinkSetup:
     log_format: str = "text"
     """The server's log format, so the link's lines read like the server's own."""
     site: str = ""
+    cert_file: str | None = None
+    """With TLS: the server's client certificate and key, for a broker that requires one."""
+    key_file: str | None = None
 
 
 # -- the server's side ----------------------------------------------------------------------
@@ -328,7 +333,10 @@ class _Link:
         client.username_pw_set(setup.username, setup.password or None)
         client.will_set(setup.status_topic, setup.offline, qos=1, retain=True)
         if setup.tls:
-            client.tls_set(ca_certs=setup.ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            paths = (setup.ca_file, setup.cert_file, setup.key_file)
+            files = TlsFiles(*(Path(name) if name else None for name in paths))
+            # The server checked these files before it started the link (api/serve.py).
+            client.tls_set_context(client_tls_context(files))
         # Nagle's algorithm holds an ack or a release until the previous write is ACKed, and
         # the peer delays that ACK by up to 40 ms (measured: +35 ms on every release).
         client.on_socket_open = _disable_nagle

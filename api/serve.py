@@ -13,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from api.settings import BrokerSettings, ServerSettings
 from core.settings import ServiceSettings, StoreSettings
+from edge_lane.broker_url import TlsSetupError, client_tls_context
 from edge_lane.logs import LogFormat, setup_logging
 
 
@@ -82,16 +83,31 @@ def build_settings(
         from_file = values.get("broker") or {}
         values["broker"] = {
             **broker_settings.model_dump(),
+            **_tls_files_from_environment(),
             **({} if broker else from_file),
             "password": broker_settings.password,
         }
     try:
-        return ServerSettings.model_validate(values)
+        settings = ServerSettings.model_validate(values)
     except ValidationError as error:
         for problem in error.errors():
             where = ".".join(str(p) for p in problem["loc"])
             typer.echo(f"konfigurasi salah / bad config: {where}: {problem['msg']}", err=True)
         raise typer.Exit(2) from None
+    if settings.broker is not None and settings.broker.tls:
+        try:  # here, not in the link process, which would retry a missing file forever
+            client_tls_context(settings.broker.tls_files)
+        except TlsSetupError as error:
+            typer.echo(error.message, err=True)
+            raise typer.Exit(2) from None
+    return settings
+
+
+def _tls_files_from_environment() -> dict[str, Path]:
+    """``DRIVETHRU_BROKER_CA_FILE``, ``_CERT_FILE`` and ``_KEY_FILE``, for ``--broker mqtts://``."""
+    names = {"ca_file": "CA_FILE", "cert_file": "CERT_FILE", "key_file": "KEY_FILE"}
+    found = {key: os.environ.get(f"DRIVETHRU_BROKER_{name}") for key, name in names.items()}
+    return {key: Path(value) for key, value in found.items() if value}
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -14,6 +13,7 @@ from api.hours import OpeningHours
 from api.notify.settings import DemoOutboxChannel, NotifyChannel, NotifyOptions
 from core.arrivals import ReleasePolicy
 from core.settings import ServiceSettings
+from edge_lane.broker_url import TlsFiles, check_tls_files, parse_broker_url
 from edge_lane.logs import LogFormat
 from edge_lane.mosquitto import MosquittoSettings
 
@@ -53,27 +53,37 @@ class BrokerSettings(BaseModel):
     client_id: str = "drivethru-server"
     protocol: Literal["5", "3.1.1"] = "5"
     ca_file: Path | None = None
+    """With ``mqtts://``: the one CA trusted for the broker (default: the system's CAs)."""
+    cert_file: Path | None = None
+    """With ``mqtts://``: the server's client certificate, for a broker that requires one."""
+    key_file: Path | None = None
 
     @field_validator("url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError("harus mqtt://HOST:PORT atau mqtts:// / must be mqtt://HOST:PORT")
+        parse_broker_url(value)  # the same rules as every other client's (edge_lane.broker_url)
         return value
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> BrokerSettings:
+        check_tls_files(self.tls_files, tls=self.tls)
+        return self
 
     @property
     def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
+        return parse_broker_url(self.url).host
 
     @property
     def port(self) -> int:
-        parsed = urlparse(self.url)
-        return parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+        return parse_broker_url(self.url).port
 
     @property
     def tls(self) -> bool:
-        return urlparse(self.url).scheme == "mqtts"
+        return parse_broker_url(self.url).tls
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        return TlsFiles(self.ca_file, self.cert_file, self.key_file)
 
 
 class Allowance(BaseModel):

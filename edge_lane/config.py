@@ -12,10 +12,17 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from edge_lane.broker_url import TlsFiles, check_tls_files, parse_broker_url
 from edge_lane.errors import ConfigError
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -72,6 +79,10 @@ class BrokerSettings(_Section):
     username: str | None = None
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     ca_file: Path | None = None
+    """With ``mqtts://``: the one CA trusted for the broker (default: the system's CAs)."""
+    cert_file: Path | None = None
+    """With ``mqtts://``: this device's client certificate, for a broker that requires one."""
+    key_file: Path | None = None
     protocol: MqttProtocol = MqttProtocol.V5
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
     session_expiry: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
@@ -79,29 +90,29 @@ class BrokerSettings(_Section):
     @field_validator("url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(
-                "harus mqtt://HOST:PORT atau mqtts://HOST:PORT / must be mqtt:// or mqtts://"
-            )
-        try:
-            _ = parts.port
-        except ValueError:
-            raise ValueError("port tidak sah / invalid port") from None
+        parse_broker_url(value)
         return value
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> BrokerSettings:
+        check_tls_files(self.tls_files, tls=self.tls)
+        return self
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or "127.0.0.1"
+        return parse_broker_url(self.url).host
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        return parse_broker_url(self.url).port
 
     @property
     def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        return parse_broker_url(self.url).tls
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        return TlsFiles(self.ca_file, self.cert_file, self.key_file)
 
 
 class Thresholds(_Section):

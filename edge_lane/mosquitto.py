@@ -18,16 +18,33 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.broker_acl import SERVER_USER, SiteAccess, mosquitto_acl, site_access
 from core.contract import Topics
 from edge_lane.errors import ConfigError
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 PASSWORD_ENV_PREFIX = "DRIVETHRU_MQTT_PASSWORD_"
 # Mosquitto 2.0's own PBKDF2-SHA512 parameters (`mosquitto_passwd`): 12-byte salt, 101 rounds.
 _PBKDF2_ROUNDS = 101
 _SALT_BYTES = 12
+
+
+class MosquittoTls(BaseModel):
+    """The ``[mosquitto.tls]`` table: a TLS listener (MQTT over TLS, ``mqtts://``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str | None = None
+    """The TLS listener's address; default the ``[mosquitto]`` host."""
+    port: int = Field(default=8883, ge=1, le=65535)
+    ca_file: Path
+    """The CA that signed `cert_file`; with `require_certificate`, also the clients' CA."""
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = False
+    """Clients must also show a certificate signed by `ca_file` (their password still counts)."""
 
 
 class MosquittoSettings(BaseModel):
@@ -36,8 +53,11 @@ class MosquittoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = "127.0.0.1"
-    """The listener's address; a broker serving lanes on a LAN binds that LAN's address."""
+    """The plain listener's address; with TLS keep it on loopback for this machine's clients."""
     port: int = Field(default=1883, ge=1, le=65535)
+    plain: bool = True
+    """Whether the plain (unencrypted) listener exists at all; false needs `tls`."""
+    tls: MosquittoTls | None = None
     persistence_location: Path | None = None
     """Where Mosquitto keeps sessions and queued messages; default ``{out}/data/``."""
     teams: tuple[str, ...] = ()
@@ -48,6 +68,18 @@ class MosquittoSettings(BaseModel):
     """User -> the environment variable holding its password; default `password_env_name`."""
     bind_client_ids: bool = True
     """``use_username_as_clientid``: no login can take over another device's session."""
+
+    @model_validator(mode="after")
+    def _a_listener(self) -> MosquittoSettings:
+        if not self.plain and self.tls is None:
+            raise ValueError(
+                "plain = false butuh [mosquitto.tls] / plain = false needs [mosquitto.tls]"
+            )
+        return self
+
+    def plain_beyond_loopback(self) -> bool:
+        """Whether clear-text MQTT (passwords included) is offered to the network."""
+        return self.plain and self.host not in LOOPBACK_HOSTS
 
 
 class _SiteLane(BaseModel):
@@ -158,13 +190,26 @@ def write_mosquitto_files(
     port: int,
     persistence: Path | None = None,
     bind_client_ids: bool = True,
+    plain: bool = True,
+    tls: MosquittoTls | None = None,
     extra_lines: Sequence[str] = (),
 ) -> MosquittoFiles:
     """Write ``mosquitto.conf``, ``acl`` and ``passwd`` into `out` (created if missing).
 
     Only the users of `access` get a password line, so a login the ACL does not know cannot
-    exist. `extra_lines` go after the main listener (a TLS listener, logging, ``user``).
+    exist. The plain listener is on `host`:`port` unless `plain` is false; `tls` adds a TLS
+    listener. `extra_lines` go after the listeners (logging, ``user``).
     """
+    # Without `use_username_as_clientid` any login could connect with the server's client
+    # id and take its session over; with it each user has one session, so each server
+    # replica and each device needs its own user. A listener setting, so it follows each
+    # `listener` line: before any, it would open a default listener on 1883 on every address.
+    bind = ["use_username_as_clientid true"] if bind_client_ids else []
+    listeners = [f"listener {port} {host}", *bind] if plain else []
+    if tls is not None:  # checked before any file is written
+        listeners += [*tls_listener_lines(tls, tls.host or host), *bind]
+    if not listeners:
+        raise ConfigError("tidak ada listener / no listener: plain = false and no TLS")
     unknown = sorted(set(passwords) - set(access.users))
     if unknown:
         raise ConfigError(f"pengguna tanpa ACL / users without an ACL: {', '.join(unknown)}")
@@ -191,16 +236,27 @@ def write_mosquitto_files(
         "max_queued_messages 100000",
         "set_tcp_nodelay true",
         "connection_messages true",
-        f"listener {port} {host}",
+        *listeners,
     ]
-    if bind_client_ids:
-        # Without it any login could connect with the server's client id and take its
-        # session over; with it each user has one session, so each server replica and each
-        # device needs its own user. A listener setting: before any `listener` line it would
-        # open a default listener on 1883 on every address.
-        lines.append("use_username_as_clientid true")
     files.config.write_text("\n".join([*lines, *extra_lines]) + "\n")
     return files
+
+
+def tls_listener_lines(tls: MosquittoTls, host: str) -> list[str]:
+    """A TLS listener: TLS 1.2 or later, the server's certificate, clients' optionally."""
+    for name in ("ca_file", "cert_file", "key_file"):
+        path: Path = getattr(tls, name)
+        if "\n" in str(path) or not path.is_absolute():
+            # Mosquitto resolves a relative path from its own working directory, not ours.
+            raise ConfigError(f"[mosquitto.tls] {name} harus absolut / must be absolute: {path}")
+    return [
+        f"listener {tls.port} {host}",
+        f"cafile {tls.ca_file}",
+        f"certfile {tls.cert_file}",
+        f"keyfile {tls.key_file}",
+        "tls_version tlsv1.2",
+        f"require_certificate {'true' if tls.require_certificate else 'false'}",
+    ]
 
 
 def write_password_file(path: Path, passwords: Mapping[str, str]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge_lane.broker_url import TlsSetupError, client_tls_context
 from edge_lane.config import BrokerSettings, MqttProtocol
+from edge_lane.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,10 @@ class LaneLink:
         if settings.username is not None:
             self._client.username_pw_set(settings.username, password)
         if settings.tls:
-            ca = str(settings.ca_file) if settings.ca_file is not None else None
-            self._client.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                self._client.tls_set_context(client_tls_context(settings.tls_files))
+            except TlsSetupError as error:
+                raise ConfigError(error.message) from None
         if will_topic is not None:  # a read-only link (another system's broker) has no will
             self._client.will_set(will_topic, will_payload, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)

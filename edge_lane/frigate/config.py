@@ -36,12 +36,19 @@ class FrigateSource(_Section):
     username: str | None = None
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
     @field_validator("broker")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
         BrokerSettings(url=value)  # the same URL rules as drivethru's broker
         return value
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> FrigateSource:
+        _ = self.broker_settings  # the same TLS rules too, reported against [frigate]
+        return self
 
     @property
     def broker_settings(self) -> BrokerSettings:
@@ -51,6 +58,8 @@ class FrigateSource(_Section):
             username=self.username,
             password_env=self.password_env,
             ca_file=self.ca_file,
+            cert_file=self.cert_file,
+            key_file=self.key_file,
             protocol=MqttProtocol.V311,
         )
 
