@@ -83,6 +83,21 @@ class FeedbackStore:
             await conn.close()
         return Feedback(row[0], int(row[1]), row[2], row[3]) if row else None
 
+    async def listed(
+        self, since: str, until: str, rating: int | None = None, limit: int = 500
+    ) -> list[Feedback]:
+        """Feedback given in [``since``, ``until``) (UTC ISO text), newest first."""
+        conn = await self._connect()
+        try:
+            async with conn.execute(
+                "SELECT permit_id, rating, complaint, at FROM feedback "
+                "WHERE at >= ? AND at >= ? AND at < ? AND (? IS NULL OR rating = ?) "
+                "ORDER BY at DESC LIMIT ?",
+                (self._cutoff(), since, until, rating, rating, limit),
+                rows = await cursor.fetchall()
+        finally:
+            await conn.close()
+        return [Feedback(r[0], int(r[1]), r[2], r[3]) for r in rows]
     async def summary(self) -> tuple[int, float | None]:
         """How many ratings there are and their mean, for the dashboard."""
         conn = await self._connect()
