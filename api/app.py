@@ -11,9 +11,11 @@ from fastapi.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.pages import auth, dashboard, office
 from api.pages import citizen as citizen_page
+from api.pages import complaints as complaints_page
 from api.pages import here as here_page
 from api.pages import lanes as lane_pages
 from api.routes import applications, citizen, history, lanes, system
+from api.routes import complaints as complaint_routes
 from api.routes import queue as queue_routes
 from api.routes import window as window_routes
 from api.runtime import start_runtime, stop_runtime
@@ -50,6 +52,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(here_page.router)
     app.include_router(queue_routes.router)
+    app.include_router(complaints_page.router)
+    app.include_router(complaint_routes.router)
     app.include_router(window_routes.router)
     app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     return app

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.code_lookup import code_and_permit
 from api.deps import RuntimeDep
+from api.pages.complaints import answer_block
 from api.pages.feedback import FeedbackStore
 from api.pages.here import here_block
 from api.pages.labels import EVENTS, event_detail, event_label, rupiah, status_label
@@ -117,6 +118,7 @@ async def _render(
         parts.append(_delegate_form(parsed.text))
     if permit.status == "handed_over":
         parts.append(await _feedback_block(request, runtime, parsed.text, permit.id))
+        parts.append(await answer_block(runtime, request, permit.id))
     parts.append(_timeline(timeline, runtime.settings.zone))
     return respond(page(("Status izin", "Permit status"), "\n".join(parts), body_class="citizen"))
 

@@ -94,10 +94,12 @@ class FeedbackStore:
                 "WHERE at >= ? AND at >= ? AND at < ? AND (? IS NULL OR rating = ?) "
                 "ORDER BY at DESC LIMIT ?",
                 (self._cutoff(), since, until, rating, rating, limit),
+            ) as cursor:
                 rows = await cursor.fetchall()
         finally:
             await conn.close()
         return [Feedback(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
     async def summary(self) -> tuple[int, float | None]:
         """How many ratings there are and their mean, for the dashboard."""
         conn = await self._connect()

@@ -104,6 +104,7 @@ def staff_nav(role: str) -> str:
     if role in ("officer", "admin"):
         links.append(f'<a href="/office">{L("Kantor", "Office")}</a>')
         links.append(f'<a href="/dashboard">{L("Dasbor", "Dashboard")}</a>')
+        links.append(f'<a href="/office/complaints">{L("Pengaduan", "Complaints")}</a>')
     links.append(
         f'<form method="post" action="/logout" class="inline">'
         f'<button type="submit" class="link">{L("Keluar", "Sign out")}</button></form>'
