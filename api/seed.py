@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 from core.codes import PREFIX, PickupCode
+from core.contact import Contact
 from core.service import PermitService
 
 _REGIONS = ("DK", "DK", "DK", "B", "AB", "L", "D")
@@ -47,11 +48,13 @@ def seed_on_store(
     *,
     plates: Sequence[str] = (),
     repeatable_codes: bool = False,
+    contacts: Sequence[Contact] = (),
 ) -> Iterator[SeededPermit]:
     """Take ``ready`` new applications through every stage to READY, directly on a store.
 
-    ``plates`` name the first permits' plates; ``repeatable_codes`` derives the pickup codes
-    from ``seed`` so that a demo's generated videos can show the same codes run after run.
+    ``plates`` name the first permits' plates and ``contacts`` their contacts (for the
+    notifier); ``repeatable_codes`` derives the pickup codes from ``seed`` so that a demo's
+    generated videos can show the same codes run after run.
     """
     rng = random.Random(seed)
     start = service.recorder.max_notification_id() or 0
@@ -62,6 +65,7 @@ def seed_on_store(
             site=site, reference=reference, kind=rng.choice(_KINDS),
             applicant_name=rng.choice(_NAMES), nik=f"5103{rng.randint(0, 10**12 - 1):012d}",
             plate=plate, number=f"MPP/{site.upper()}/2026/{start + index:06d}",
+            contact=contacts[index] if index < len(contacts) else None,
         )  # fmt: skip
         service.verify_documents(permit_id, "seed")
         fee = rng.choice((0, 50_000, 150_000, 250_000))

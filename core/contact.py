@@ -16,7 +16,8 @@ from core.errors import InvalidInputError
 Language = Literal["id", "en"]
 PHONE_PATTERN = r"^\+62[1-9][0-9]{7,12}$"
 """An Indonesian number in international form: +62, no leading 0, 9 to 13 digits after."""
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
+# ASCII only and spelled out: the same characters for Python and for the OpenAPI schema.
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
 _PHONE = re.compile(PHONE_PATTERN)
 _EMAIL = re.compile(EMAIL_PATTERN)
 
@@ -40,11 +41,11 @@ class Contact:
             raise InvalidInputError(
                 permit_id, "Isi nomor HP atau e-mail / give a phone number or an e-mail"
             )
-        if phone is not None and not _PHONE.match(phone):
+        if phone is not None and not _PHONE.fullmatch(phone):
             raise InvalidInputError(
                 permit_id, "Nomor HP harus +62… / the phone number must be +62 and 9-13 digits"
             )
-        if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        if email is not None and (len(email) > 254 or not _EMAIL.fullmatch(email)):
             raise InvalidInputError(permit_id, "E-mail tidak sah / the e-mail is not valid")
         if lang not in ("id", "en"):
             raise InvalidInputError(permit_id, "Bahasa: id atau en / language: id or en")

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.code_lookup import code_and_permit
 from api.deps import RuntimeDep
+from api.notify.contact_page import contact_block
 from api.pages.complaints import answer_block
 from api.pages.feedback import FeedbackStore
 from api.pages.here import here_block
@@ -116,6 +117,8 @@ async def _render(
         parts.append(await here_block(runtime, parsed.text, permit.status))
     if live and code_row.recipient == "owner":
         parts.append(_delegate_form(parsed.text))
+    owner = code_row.active and code_row.recipient == "owner"
+    parts.append(await contact_block(runtime, parsed.text, permit.id, permit.status, owner))
     if permit.status == "handed_over":
         parts.append(await _feedback_block(request, runtime, parsed.text, permit.id))
         parts.append(await answer_block(runtime, request, permit.id))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import OfficeOrLaneDep, OfficerDep, RuntimeDep
 from api.errors import error_responses
 from api.history import AtQuery, require_office, state_at
 from core.codes import mask_name
+from core.contact import EMAIL_PATTERN, PHONE_PATTERN, Contact
 from core.plates import REGION_CODES
 from core.service import PermitSnapshot
 from projections import queries
@@ -57,6 +60,35 @@ class SubmitIn(Body):
         pattern=PLATE_PATTERN,
         description="Plat TNKB / the TNKB plate, e.g. DK 1234 AB",
     )
+    contact: ContactIn | SkipJsonSchema[None] = None
+
+
+class ContactIn(Body):
+    """Where the citizen is notified (`docs/server.md`, Notifications): a phone, an e-mail or
+    both. Never put on MQTT; pages show it masked."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]},
+    )
+    phone: Annotated[str, Field(pattern=PHONE_PATTERN)] | SkipJsonSchema[None] = Field(
+        default=None, description="+62…, e.g. +6281234567890"
+    )
+    email: Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)] | SkipJsonSchema[None] = (
+        None
+    )
+    lang: Literal["id", "en"] = Field(
+        default="id", description="id: Bahasa Indonesia; en: Indonesian and English"
+    )
+
+    @model_validator(mode="after")
+    def _phone_or_email(self) -> ContactIn:
+        if self.phone is None and self.email is None:
+            raise ValueError("Isi nomor HP atau e-mail / give a phone number or an e-mail")
+        return self
+
+    def contact(self) -> Contact:
+        return Contact.parse(self.phone, self.email, self.lang)
 
 
 class ReasonIn(Body):
@@ -153,6 +185,7 @@ def submit(body: SubmitIn, runtime: RuntimeDep, _caller: OfficerDep) -> PermitOu
     permit_id = runtime.service.submit(
         site=body.site or runtime.settings.site, reference=body.reference, kind=body.kind,
         applicant_name=body.applicant_name, nik=body.nik, plate=body.plate,
+        contact=body.contact.contact() if body.contact else None,
     )  # fmt: skip
     return PermitOut.of(runtime.service.get(permit_id))
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request
 from api.code_lookup import code_and_permit
 from api.deps import RuntimeDep
 from api.errors import error_responses
+from api.notify.contact_page import masked_contact
 from api.rate_limit import Rule, client_address
 from api.runtime import Runtime
 from core.codes import PickupCode
@@ -77,5 +78,6 @@ async def _status(code: str, runtime: Runtime) -> dict[str, object]:
             else None
         ),
         "fee_rupiah": permit.fee_rupiah,
+        "contact": await masked_contact(runtime, permit.id),
         "timeline": [{"event": t.event, "at": t.at, "detail": t.detail} for t in timeline],
     }
