@@ -1,7 +1,6 @@
 """Pure vision for drivethru: a camera frame in, pickup QR codes and plates out.
 
-No I/O besides loading the PP-OCR model files that ship inside the rapidocr wheel; no MQTT,
-no database. See docs/plate_reader.md for the pipeline and the benchmark figures.
+No I/O besides loading the PP-OCR models in the rapidocr wheel (docs/plate_reader.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""``drivethru read``: read QR codes and plates from image files, one JSON line per file.
-
-The only module of the package that touches files; the lead wires it into the typer CLI.
-"""
+"""``drivethru read``: QR codes and plates from image files, one JSON line per file (the
+package's only module that touches files)."""
 
 from __future__ import annotations
 
@@ -70,13 +68,8 @@ def reads_json(file: str, reads: FrameReads) -> dict[str, object]:
 def read_files(
     paths: Sequence[Path], *, expected_file: Path | None, out: TextIO, reader: Reader | None = None
 ) -> int:
-    """Print one JSON line per image; 0 when every file was an image, 1 otherwise.
-
-    A directory expands to its image files, sorted. A file that is missing, unreadable, not
-    an image or an image the reader cannot take gives a line with an ``error`` and the run
-    goes on. 16-bit, grey and alpha images are converted, very large ones shrunk (boxes and
-    corners stay in the file's pixels).
-    """
+    """Print one JSON line per image (a directory: its images, sorted); 0 when every file
+    was an image, 1 otherwise. A file that cannot be read gives an ``error`` line."""
     expected = None if expected_file is None else load_expected(expected_file)
     reader = reader or Reader()
     status = 0
@@ -90,8 +83,7 @@ def read_files(
     return status
 
 
-# Any bit depth, alpha dropped, grey made BGR: `as_frame` takes each. Not IMREAD_UNCHANGED,
-# which would also skip a JPEG's EXIF orientation and read a phone's photo on its side.
+# Not IMREAD_UNCHANGED: it skips a JPEG's EXIF orientation (a phone's photo on its side).
 _IMREAD = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH
 
 
@@ -108,7 +100,6 @@ def _load(path: Path) -> np.ndarray | str:
     if image is None:
         return "berkas bukan gambar / not an image file"
     try:
-        # Converted here, shrunk by the reader, which maps what it finds back to the file.
         return as_frame(image, max_side=None).image
     except FrameError as error:
         return f"gambar tidak bisa dibaca / unreadable image: {error}"

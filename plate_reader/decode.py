@@ -1,13 +1,6 @@
-"""The plate a recognised line spells, chosen by the recogniser's own per-character evidence.
-
-The grammar says which positions hold digits and which letters, but not where the number
-ends when the look-alikes allow both (``W 23 O`` or ``W 230``, ``DD 87 S`` or ``DD 875``).
-For every split of the line into region / number / suffix this takes, at each position, the
-best class the grammar allows there from the model's probabilities, rather than swapping
-the top letter through a fixed table; the split with the most probable spelling wins. The
-gaps the model read between groups, and those measured in the line image (``gaps.py``),
-add evidence for the split they show.
-"""
+"""Spelling: the plate a recognised line spells, from the recogniser's per-character
+probabilities through the grammar, for every region / number / suffix split, weighed with
+the gaps the model and the line image (``gaps.py``) saw; and the visit's vote."""
 
 from __future__ import annotations
 
@@ -29,11 +22,9 @@ _INDEX = {char: index for index, char in enumerate(ALPHABET)}
 _REGIONS = {n: sorted(code for code in REGION_CODES if len(code) == n) for n in (1, 2)}
 # A probability floor so that one impossible-looking character does not sink a reading.
 _FLOOR = 1e-4
-# A split that disagrees with the gaps the model read costs as much as a 1-in-20 character:
-# the model rarely sees a gap that is not there.
+# The model rarely reads a gap that is not there.
 _GAP_PENALTY = math.log(20.0)
-# A split that contradicts a clear gap (or clear lack of one) in the line image costs more:
-# the image measures the gap directly, at pixel rather than output-frame resolution.
+# The image measures a gap in pixels, finer than the model's output frames.
 _IMAGE_GAP_PENALTY = math.log(100.0)
 # Where the image shows a clear gap after a character (index), and where clearly none.
 Breaks = tuple[frozenset[int], frozenset[int]]
@@ -41,9 +32,8 @@ NO_BREAKS: Breaks = (frozenset(), frozenset())
 # The plate's rim read as one of these at either end may be dropped, at this cost.
 _RIM = "I1LJ"
 _RIM_PENALTY = math.log(4.0)
-# Look-alikes in the plate typeface (DESIGN.md and `core.plates`): the model's first choice
-# may be swapped for one of these at any probability; for any other class the model must
-# have given it at least _OTHER_SWAP, or a shop sign's K becomes a 6.
+# Look-alikes (DESIGN.md) swap at any probability; another class needs _OTHER_SWAP, or a
+# sign's K becomes a 6.
 _LOOK_ALIKES = frozenset(
     frozenset(pair)
     for pair in (
@@ -55,12 +45,9 @@ _ALIKE = np.zeros((len(ALPHABET), len(ALPHABET)), bool)
 for _pair in _LOOK_ALIKES:
     _a, _b = (_INDEX[c] for c in _pair)
     _ALIKE[_a, _b] = _ALIKE[_b, _a] = True
-# The twins of the plate typeface (DESIGN.md): the model's odds between ``0`` and ``O`` or
-# ``1`` and ``I`` run to 10^5 where the glyphs are all but the same, so they say little and
-# must not outweigh the grammar's position and the gaps in the image. Each twin of the
-# model's first choice is worth at least `_TWIN_FLOOR` of it: a swap costs at most log(50).
+# The typeface's twins: the model's odds between them say little, so a swap to the one the
+# grammar needs costs at most log(50). Not 8/B: ``AB 12 XY`` read as ``A 812 XY``.
 _TWIN = np.zeros_like(_ALIKE)
-# 8/B is not among them: with it ``AB 12 XY`` read as ``A 812 XY`` (both valid plates).
 for _twins in ("0O", "1I", "2Z", "5S", "6G"):
     _a, _b = (_INDEX[c] for c in _twins)
     _TWIN[_a, _b] = _TWIN[_b, _a] = True
@@ -69,14 +56,12 @@ _TWIN_FLOOR = 0.02
 
 @dataclass(frozen=True, slots=True)
 class Spelling:
-    """A reading of a line as a plate: the plate, its log-probability, how sure each
-    character is, and how many characters differ from the model's first choice."""
+    """A line read as a plate: log-probability, confidence, characters changed, rim trimmed."""
 
     plate: Plate
     log_prob: float
     confidence: float
     changed: int
-    # How many characters of the line were dropped at its start and end (the rim).
     trimmed: tuple[int, int] = (0, 0)
 
 
@@ -87,8 +72,7 @@ def _pick(scores: Scores, allowed: npt.NDArray[np.intp]) -> tuple[int, float]:
 
 
 def _shapes(scores: Scores) -> Scores:
-    """The class probabilities with the twin of the first choice raised to at least
-    `_TWIN_FLOOR` of it: how likely each class is given the shape the model saw."""
+    """The probabilities with the first choice's twin raised to `_TWIN_FLOOR` of it."""
     top = int(np.argmax(scores))
     shaped = scores.copy()
     twin = _TWIN[top]
@@ -99,9 +83,7 @@ def _shapes(scores: Scores) -> Scores:
 def _spell(
     chars: list[Scores], shaped: list[Scores], region_len: int, number_len: int
 ) -> Spelling | None:
-    """The most probable plate with this split, or None if no region code fits or it
-    needs a character the model did not see as possible. ``shaped`` is ``chars`` through
-    `_shapes`: the choice and its likelihood come from it."""
+    """The most probable plate with this split (chosen on ``shaped``), or None."""
     picked: list[int] = []
     best_region: tuple[float, str] | None = None
     for code in _REGIONS[region_len]:
@@ -152,12 +134,8 @@ def spellings(
 ) -> list[Spelling]:
     """Every grammatical reading of a line, most probable first.
 
-    ``chars`` are the per-character class probabilities (over `ALPHABET`); ``groups`` the
-    lengths of the groups the model separated by gaps (empty when it saw none); ``breaks``
-    where the line image shows a clear gap after a character and where it shows none
-    (`gaps.group_breaks`). With ``trim_rim``, a rim-like character at either end may also be
-    dropped: a last resort, because in the plate typeface ``I``, ``1`` and the rim are the
-    same stroke.
+    ``chars``: class probabilities per character; ``groups``: the model's group lengths;
+    ``breaks``: `gaps.group_breaks`. ``trim_rim`` (a last resort) may drop a rim-like end.
     """
     found: dict[str, tuple[float, Spelling]] = {}
     shaped = [_shapes(c) for c in chars]
@@ -201,13 +179,8 @@ def _boundaries(lengths: list[int]) -> frozenset[int]:
 def _split_penalty(
     split: list[int], seen: list[int], clear: frozenset[int], none: frozenset[int]
 ) -> float:
-    """What a split costs for disagreeing with the gaps the model and the image saw.
-
-    The model rarely reads a gap that is not there but often misses one (its frames are
-    coarse): a gap it read that the split lacks costs, and so does a break it did not read
-    where it read the other gaps, unless the image shows that break clearly. The image's
-    clear gaps and clear non-gaps (``clear``, ``none``) each cost more when contradicted.
-    """
+    """What a split costs for disagreeing with the gaps the model and the image saw; a
+    break the model missed is free where the image shows it clearly."""
     breaks = _boundaries(split)
     penalty = 0.0
     if len(seen) in (2, 3):
@@ -229,16 +202,9 @@ def _trim_groups(groups: list[int], head: int, tail: int) -> list[int]:
 
 
 def vote(readings: Sequence[Sequence[Sequence[float]]], split: Sequence[int]) -> Spelling | None:
-    """The plate that several readings of one plate spell together, or None.
-
-    Each reading is the per-character class probabilities of one frame's plate, all of
-    one length. Each position takes the geometric mean of its probabilities over the
-    readings (a character one frame misread and the others read right is outvoted by
-    their evidence, not by a count of whole strings), and the grammar spells the result
-    with the groups of ``split`` (region, number and suffix lengths). The split comes from
-    the frames' own readings, which saw the gaps in the image: the probabilities alone
-    cannot tell ``M 34 O`` from ``M 340``.
-    """
+    """The plate several frames' readings (per-character probabilities, one length) spell
+    together, or None: the geometric mean per position, spelled with ``split`` (region,
+    number, suffix lengths, from the frames: probabilities alone miss the gaps)."""
     if not readings or len({len(r) for r in readings}) != 1 or sum(split) != len(readings[0]):
         return None
     stacked = np.log(np.maximum(np.asarray(readings, np.float32), _FLOOR)).mean(axis=0)

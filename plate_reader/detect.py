@@ -1,11 +1,6 @@
-"""PP-OCR text detection (DBNet), run from the ONNX file shipped in the rapidocr wheel.
-
-The network gives, for every pixel, the probability that it lies inside a line of text; the
-lines are the connected regions of that map, each grown back to the text's full height
-(DBNet shrinks its targets in training) and returned as a rotated rectangle. The model was
-trained on text of every kind, not on our plates, so it finds real plates however they are
-lit, worn or coloured; which lines are plates is decided afterwards (``plate_lines.py``).
-"""
+"""The learned finder's first step: PP-OCR text detection (DBNet, the ONNX file in the
+rapidocr wheel) giving every line of text as a rotated rectangle. Trained on text of every
+kind, it finds real plates however lit or worn; ``plate_lines.py`` picks the plates."""
 
 from __future__ import annotations
 
@@ -28,19 +23,14 @@ _STRIDE = 32
 _PIXEL_THRESHOLD = 0.3
 _UNCLIP_RATIO = 1.6
 _MIN_SIDE = 3
-# Lines whose mean probability is under this are dropped. PaddleOCR uses 0.5; a worn or
-# small plate's line scores 0.4-0.5 and a wrong line costs only a recognition call.
+# PaddleOCR uses 0.5; a worn or small plate scores 0.4-0.5, a wrong line costs one read.
 BOX_THRESHOLD = 0.4
 
 
 @dataclass(frozen=True, slots=True)
 class TextBox:
-    """A line of text as a rotated rectangle in frame pixels.
-
-    ``width`` runs along the text and ``height`` across it; ``angle`` (degrees, in
-    [-90, 90)) turns the frame's x axis onto the text's direction, positive clockwise on
-    screen.
-    """
+    """A line of text as a rotated rectangle in frame pixels; ``width`` runs along the text,
+    ``angle`` (degrees, [-90, 90), clockwise on screen) from the x axis to it."""
 
     cx: float
     cy: float
@@ -76,8 +66,7 @@ class TextBox:
 def upright(rect: tuple[Sequence[float], Sequence[float], float]) -> TextBox:
     """OpenCV's ``minAreaRect`` result as a `TextBox` with width along the text (score 0)."""
     (cx, cy), (w, h), angle = rect
-    # The width runs along the longer side; the angle is then taken into [-90, 90), so a
-    # line tilted either way keeps its reading direction left to right.
+    # Into [-90, 90): a line tilted either way still reads left to right.
     if w < h:
         w, h = h, w
         angle += 90.0
@@ -118,8 +107,7 @@ def lines_in(prob: npt.NDArray[np.float32], sx: float, sy: float) -> list[TextBo
         if score < BOX_THRESHOLD:
             continue
         box = upright(rect)
-        # Grow the shrunk region back by the area-to-perimeter distance DBNet was trained
-        # with, then map it to the frame.
+        # DBNet shrinks its targets in training: grow back by its unclip distance.
         grow = box.width * box.height * _UNCLIP_RATIO / (2 * (box.width + box.height))
         width, height = box.width + 2 * grow, box.height + 2 * grow
         if height < _MIN_SIDE + 2:

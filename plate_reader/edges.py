@@ -1,8 +1,5 @@
-"""The frame at half scale and where its edges are, computed once and shared by both readers.
-
-The plate finder looks for text at half scale, and the QR reader uses the same edges to skip
-the plain parts of the frame: one resize and one gradient serve both.
-"""
+"""The frame at half scale and its edges, made once for the classical finder and the QR
+step (which skips the plain parts)."""
 
 from __future__ import annotations
 
@@ -30,7 +27,7 @@ class HalfFrame:
 
 
 def halved(image: Image) -> Image:
-    """``image`` at half scale by area, as the plate finder has always made it, never empty."""
+    """``image`` at half scale by area, never empty."""
     h, w = image.shape[:2]
     if min(h, w) < 2:  # a side of one pixel would halve to none
         return np.asarray(cv2.resize(image, (max(1, w // 2), max(1, h // 2))), np.uint8)

@@ -1,11 +1,6 @@
-"""What a caller hands the reader, as the frame it reads: uint8 BGR or grey, at most 4096 px.
-
-Converted: 16-bit (its top 8 bits in use, so 10- and 12-bit sensors keep their contrast), BGRA
-(alpha dropped), HxWx1 (to HxW), float in 0..1 or 0..255, a view with odd strides (made
-contiguous), and a frame longer than `MAX_SIDE` (shrunk with INTER_AREA; `ReadableFrame`
-maps what the reader finds back to the caller's pixels). Refused with `FrameError`: what is
-not a numpy array, an empty array, other shapes and dtypes, floats out of range or not finite.
-"""
+"""The reader's input step: what a caller hands in as uint8 BGR or grey, at most `MAX_SIDE`
+px (16-bit keeps its top 8 bits in use), or a `FrameError`; `ReadableFrame` maps reads
+back to the caller's pixels."""
 
 from __future__ import annotations
 
@@ -19,8 +14,7 @@ from plate_reader.errors import FrameError
 from plate_reader.results import FrameReads, PlateRead, QrRead
 
 Image = npt.NDArray[np.uint8]
-# The long side the reader reads at: a 4K frame whole, an 8K frame halved. A plate or code
-# too small to read at 4096 px would be lost to the camera's own blur first.
+# A 4K frame whole, an 8K one halved: a plate too small at 4096 px is lost to blur anyway.
 MAX_SIDE = 4096
 
 
@@ -35,7 +29,7 @@ class ReadableFrame:
         return round(value / self.scale)
 
     def qr_to_caller(self, codes: tuple[QrRead, ...]) -> tuple[QrRead, ...]:
-        """``codes`` read in `image`, their corners in the caller's pixels."""
+        """``codes`` with their corners in the caller's pixels."""
         if self.scale == 1.0:
             return codes
         return tuple(
@@ -44,7 +38,7 @@ class ReadableFrame:
         )
 
     def plates_to_caller(self, plates: tuple[PlateRead, ...]) -> tuple[PlateRead, ...]:
-        """``plates`` read in `image`, their boxes in the caller's pixels."""
+        """``plates`` with their boxes in the caller's pixels."""
         if self.scale == 1.0:
             return plates
         return tuple(replace(p, box=self._box_back(p.box)) for p in plates)
@@ -54,7 +48,7 @@ class ReadableFrame:
         return self._back(x), self._back(y), self._back(w), self._back(h)
 
     def reads_to_caller(self, reads: FrameReads) -> FrameReads:
-        """``reads`` of `image`, in the caller's pixels."""
+        """``reads`` in the caller's pixels."""
         return replace(
             reads, qr=self.qr_to_caller(reads.qr), plates=self.plates_to_caller(reads.plates)
         )
@@ -67,7 +61,7 @@ def _described(obj: object) -> str:
 
 
 def _eight_bit(array: npt.NDArray[np.generic], got: str) -> Image:
-    """``array``'s values as uint8 (the channels are not looked at here)."""
+    """``array``'s values as uint8."""
     if array.dtype == np.uint8:
         return np.asarray(array, np.uint8)
     if array.dtype == np.uint16:
@@ -88,10 +82,8 @@ def _eight_bit(array: npt.NDArray[np.generic], got: str) -> Image:
 
 
 def as_frame(obj: object, *, max_side: int | None = MAX_SIDE) -> ReadableFrame:
-    """``obj`` as a uint8 BGR or grey image the reader can read, shrunk to ``max_side``.
-
-    Raises `FrameError` (a `ValueError`) naming what ``obj`` is when it cannot be converted.
-    """
+    """``obj`` as a uint8 BGR or grey image shrunk to ``max_side``; `FrameError` naming it
+    when it cannot be converted."""
     got = _described(obj)
     if not isinstance(obj, np.ndarray):
         raise FrameError("bukan array numpy", "not a numpy array", got)

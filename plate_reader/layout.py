@@ -1,11 +1,7 @@
-"""Plate-likeness of a candidate region, measured cheaply before any recognition call.
+"""The classical finder's plate-likeness test of a region, before any recognition call.
 
-A TNKB plate is one row of 2-9 big characters of equal height on one baseline, with the
-small expiry line (``08.29``, about 0.28 of their height) centred under it, on a plain
-background of one of the four schemes (white, black, yellow, red). Shop signs have the row
-but nothing under it; a badge on the grille has the row and the dark background but no
-expiry line either. Recognition costs ~10-20 ms a call, so only regions that look like this
-are read, best first.
+A plate is a row of 2-9 characters over a small centred expiry line on a scheme-coloured
+body; signs and badges lack the expiry line, so only regions like this are read.
 """
 
 from __future__ import annotations
@@ -22,32 +18,21 @@ Box = tuple[int, int, int, int]
 Stats = tuple[int, int, int, int]
 # A region whose text band is over twice this height (px) is measured shrunk to it.
 _WORK_HEIGHT = 36
-# A plate holds at most 9 characters, but the count is estimated from widths, and wide
-# letters (``M``, ``W``) and merged pairs make it overshoot: a 9-character plate measured 10.
+# Counted from widths, wide letters make a 9-character plate count 10 or 11.
 _MOST_CHARACTERS = 11
-# How far (a share of the row's width, each way) the expiry's glyphs under a long row may
-# sit from its middle: 0.03 and 0.09 on the benchmark's plates, 0.04-0.47 (15 of 27 over
-# 0.15) under the shop signs of its empty frames.
+# Share of a long row's width the expiry may sit off its middle (docs/plate_reader.md).
 _OFF_CENTRE = 0.15
-# From this band width (px, as measured) a slightly tilted plate's rim breaks into runs
-# shorter than half the band: 2 px of drift over 40 px is 3 degrees.
+# Band width (px) from which a plate tilted ~3 degrees breaks its rim into short runs.
 _TILT_BROKEN = 80
-# The plate-likeness a region needs to be read (an expiry line or the plate's body under
-# a row); ``plates.MIN_PLATENESS`` is the same.
+# An expiry line or the plate's body under a row; ``plates.MIN_PLATENESS`` is the same.
 MIN_PLATE_LIKE = 0.75
-# The threshold's window for a last look, as a share of the band's height: a window as tall
-# as a whole-plate band on dark paint takes the paint into its mean and joins the
-# characters into plate-high blobs.
+# A window as tall as a whole plate on dark paint joins the characters into blobs.
 _FINER_BLOCK = 0.4
 
 
 @dataclass(frozen=True, slots=True)
 class LineLayout:
-    """The main line found in a region: its box, character count, expiry line, plate score.
-
-    ``plateness`` is 0..1: the expiry line counts most, then a scheme background colour and
-    a plausible character count.
-    """
+    """The main line found in a region; ``plateness`` 0..1 weighs the expiry line most."""
 
     box: Box
     characters: int
@@ -56,14 +41,14 @@ class LineLayout:
 
 
 def _median(values: list[int]) -> float:
-    """The median of a few values, as `np.median` gives it, without its overhead per call."""
+    """`np.median` of a few values without its overhead per call."""
     ordered = sorted(values)
     mid = len(ordered) // 2
     return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _grey_median(pixels: Image) -> float:
-    """The median grey level of ``pixels``, as `np.median` gives it, at a fraction of its cost."""
+    """`np.median` of ``pixels`` at a fraction of its cost."""
     flat = pixels.ravel()
     mid = flat.size // 2
     if flat.size % 2:
@@ -73,10 +58,7 @@ def _grey_median(pixels: Image) -> float:
 
 
 def _rows(chars: list[Stats]) -> list[list[Stats]]:
-    """Chains of components of one height, left to right, each near the last one's line.
-
-    Chaining rather than one shared centre line keeps a tilted plate's row together.
-    """
+    """Chains of components of one height, each near the last (keeps a tilted row together)."""
     ordered = sorted(chars, key=lambda c: c[0])
     rows: list[list[Stats]] = []
     for start, anchor in enumerate(ordered):
@@ -107,25 +89,18 @@ def _expiry_below(
     *,
     glyphs_only: bool = False,
 ) -> float | None:
-    """Where (x) the small expiry line sits under ``row``, or None if it is not there.
-
-    ``boxes`` are the ink components; ``contrast`` the band's ink-to-background contrast.
-    With ``glyphs_only`` only separate glyphs count, not the grey-level test.
-    """
+    """Where (x) the expiry line sits under ``row``, or None; ``glyphs_only`` skips the
+    grey-level test."""
     lh = _median([c[3] for c in row])
     x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
     cx = (x0 + x1) / 2
-    # The row's bottom edge at its middle, from a line through the characters' feet, so a
-    # tilted plate is measured where its expiry line is.
-    # (Plain Python: a row has a few characters, and numpy's cost per call is most of this.)
+    # The feet's line, so a tilted row is measured where its expiry is (plain Python: cheaper).
     feet = [(c[0] + c[2] / 2, c[1] + c[3]) for c in row]
     mean_x = sum(x for x, _ in feet) / len(feet)
     mean_y = sum(y for _, y in feet) / len(feet)
     spread_x = sum((x - mean_x) ** 2 for x, _ in feet)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in feet) / spread_x if spread_x else 0.0
     y1 = mean_y + slope * (cx - mean_x)
-    # Separate glyphs: two or more small components side by side under the row. The row may
-    # have lost a character at either end, so its middle is only roughly the plate's.
     glyphs = [
         b
         for b in boxes
@@ -141,19 +116,14 @@ def _expiry_below(
     found = _glyph_group(glyphs, lh)
     if found is not None or glyphs_only:
         return found
-    # Small or blurred plates: the glyphs merge, or fade below the ink threshold. Compare
-    # grey levels instead: somewhere under the row a box about 0.9 x 0.4 line heights must
-    # hold ink of the row's polarity, and the plate background on either side must not.
-    # The band stops short of the plate's bottom rim, which blur may join to the glyphs.
+    # Merged or faded glyphs: ink under the row, plain either side, short of the bottom rim.
     top, bottom = int(y1 + 0.15 * lh), int(y1 + 0.58 * lh)
     if bottom > grey.shape[0] or top < 0 or lh < 7:
         return None
     half, flank = max(2, int(0.45 * lh)), int(1.1 * lh)
-    # Only the columns under the row and its flanks matter; x is relative to ``start``.
     start = max(0, int(x0) - flank)
     pixels = grey[top:bottom, start : int(x1) + flank]
     level = _grey_median(pixels)
-    # How much darker (lighter, for light ink) than the band's median each pixel is, by column.
     ink = np.subtract(level, pixels, dtype=np.float32)
     if not dark_ink:
         np.negative(ink, out=ink)
@@ -178,13 +148,8 @@ def _expiry_below(
 
 
 def _glyph_group(glyphs: list[Stats], lh: float) -> float | None:
-    """The middle (x) of a run of expiry-like glyphs under a row, or None.
-
-    Glare and blur leave specks along a plate's bottom rim, so the glyphs are not all
-    required to fit in the expiry's width; instead two or more digit-sized glyphs of one
-    height, on one line and close together, must be there. Specks under a sign are smaller
-    and scattered.
-    """
+    """The middle (x) of two or more close digit-sized glyphs of one height, or None
+    (glare leaves specks along a plate's rim; a sign's specks are smaller and scattered)."""
     digits = sorted(
         (b for b in glyphs if 0.2 * lh <= b[3] <= 0.45 * lh and b[2] <= 0.5 * lh),
         key=lambda b: b[0],
@@ -209,22 +174,17 @@ def _glyph_group(glyphs: list[Stats], lh: float) -> float | None:
 
 
 def _plate_body(grey: Image, row: list[Stats], dark_ink: bool) -> tuple[int, int] | None:
-    """Where (x from, x to) the plate's body spans around ``row``, or None if it does not show.
+    """Where (x from, x to) the plate's body spans around ``row``, or None.
 
-    For a row whose expiry line may have faded under glare or blur. On a plate the
-    characters sit close under the top rim (background above them < 0.25 line heights) over
-    the expiry's plain band (background below > 0.5), and both ends of the background are
-    inside the region (the rim, the car). A sign's text is centred in its board and a
-    badge's grille goes on: above and below alike, and sideways past the region. The plain
-    band's width is the plate's, which recovers characters that glare took out of the row.
+    For a faded expiry line: a plate's row sits close under its top rim over a plain band
+    that ends inside the region; a sign's board or a grille runs on past it.
     """
     x0, x1 = min(c[0] for c in row), max(c[0] + c[2] for c in row)
     y0 = min(c[1] for c in row)
     lh = max(c[1] + c[3] for c in row) - y0
     columns = grey[:, x0:x1]
     inside = columns[y0 : y0 + lh].ravel()
-    # np.partition rather than np.percentile and np.median: a quarter of the time, and this
-    # runs for every plausible row of an empty lane's signs.
+    # np.partition: a quarter of np.percentile's time, on every plausible row of a sign.
     low, high = np.partition(inside, (int(0.15 * inside.size), int(0.85 * inside.size)))[
         [int(0.15 * inside.size), int(0.85 * inside.size)]
     ]
@@ -236,10 +196,9 @@ def _plate_body(grey: Image, row: list[Stats], dark_ink: bool) -> tuple[int, int
         medians = np.partition(rows, half, axis=1)[:, half].astype(np.float32)
         return np.asarray(np.abs(medians - level) <= tolerance)
 
-    # Above first, and only the few rows that matter: most rows unlike a plate fail here.
+    # Above first: most rows unlike a plate fail here.
     reach = int(0.25 * lh) + 1
     above = plain(columns[max(0, y0 - reach - 1) : y0])[::-1]
-    # All plain: the background runs past the allowed margin or to the region's edge.
     if above.all():
         return None
     below = plain(columns[y0 + lh :])
@@ -257,10 +216,7 @@ def _plate_body(grey: Image, row: list[Stats], dark_ink: bool) -> tuple[int, int
 
 
 def _scheme_background(patch: Image, mask: Image) -> bool:
-    """Whether the background pixels (``mask``) are white, black, grey, yellow or red.
-
-    Grey covers night and IR frames, where a white plate loses its colour.
-    """
+    """Whether the ``mask`` pixels are white, black, grey (night, IR), yellow or red."""
     if cv2.countNonZero(mask) < 8:
         return False
     b, g, r = (float(v) for v in cv2.mean(patch, mask=mask)[:3])
@@ -275,12 +231,8 @@ def _scheme_background(patch: Image, mask: Image) -> bool:
 def plate_layout(
     region: Image, band: Box | None = None, grey: Image | None = None
 ) -> LineLayout | None:
-    """The plate's main line in a BGR region, or None when no row of characters is there.
-
-    ``band`` (region coordinates) is where the finder saw text; the ink threshold's offset
-    and window come from it, so the car body around a plate does not set them. ``grey`` is
-    the region in grey when the caller has it already.
-    """
+    """The plate's main line in a BGR region, or None; ``band`` is where the finder saw text
+    (it sets the threshold, not the car body), ``grey`` the region in grey if at hand."""
     h, w = region.shape[:2]
     if h < 16 or w < 30:
         return None
@@ -288,9 +240,7 @@ def plate_layout(
     if grey is None:
         grey = np.asarray(cv2.cvtColor(region, cv2.COLOR_BGR2GRAY), np.uint8)
     if bh > 2 * _WORK_HEIGHT:
-        # Big text (a sign, a close plate) is measured smaller: this stage's cost grows with
-        # the region's area. Grey levels are averaged by area; colour, which only tells the
-        # background's scheme, is sampled bilinearly (a seventh of the time).
+        # Big text is measured shrunk (cost grows with area); colour only tells the scheme.
         scale = _WORK_HEIGHT / bh
         small_grey = np.asarray(
             cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
@@ -305,24 +255,19 @@ def plate_layout(
         x, y, lw, lh = (round(v / scale) for v in shrunk.box)
         return LineLayout((x, y, lw, lh), shrunk.characters, shrunk.expiry, shrunk.plateness)
     _, spread = cv2.meanStdDev(grey[by : by + bh, bx : bx + bw])
-    # A local threshold, because glare and shade sweep across plates; the offset scales with
-    # the band's contrast so that noise on a plain background stays below it.
+    # Local: glare and shade sweep across plates; the offset keeps plain-background noise out.
     offset = min(18.0, max(5.0, 0.25 * float(spread[0, 0])))
     block = max(11, (min(h, bh) // 2) * 2 + 1)
     dark, light = _ink_masks(grey, block, offset)
     background = np.asarray(cv2.bitwise_not(dark | light), np.uint8)
-    # Ink-to-background contrast of the band, for judging how dark a faint expiry line is.
     contrast = 4.0 * float(spread[0, 0])
     best: tuple[float, LineLayout] | None = None
     masks = [(True, dark), (False, light)]
     thin = np.ones((2, 2), np.uint8)
-    # Shorter rim runs, for when stripping half the band's width found nothing plate-like:
-    # the 1-2 px rim of a wide plate tilted a few degrees breaks into shorter runs.
     shorter_rim = bw // 4 if bw >= _TILT_BROKEN else None
     for attempt, (dark_ink, ink) in enumerate(masks):
         found = _best_row(region, grey, ink, background, dark_ink, contrast)
-        # A second look (attempt 2 on) counts only if it is more plate-like: a row it finds
-        # otherwise is the first look's row with pieces cut off or joined on.
+        # A second look counts only if more plate-like; else it is the same row cut or joined.
         if found is not None and (
             best is None
             or (found[0] > best[0] and (attempt < 2 or found[1].plateness > best[1].plateness))
@@ -331,24 +276,19 @@ def plate_layout(
         if best is not None and best[1].plateness >= 1.0:
             break  # nothing scores higher
         if attempt == 1 and (best is None or _rim_joined(best[1])):
-            # Characters touching the rim join it into one component: drop the rim's long
-            # horizontal edges (no run of a row's ink is half the band wide) and look again.
+            # Characters touching the rim join it: drop runs half the band wide, look again.
             masks += _without_rim(masks[:2], bw // 2)
         elif attempt == 1:
             shorter_rim = None
         elif attempt == len(masks) - 1 and shorter_rim is not None:
-            # The last of the second looks: none was plate-like, so strip the shorter runs.
             if best is None or best[1].plateness < MIN_PLATE_LIKE:
                 masks += _without_rim(masks[:2], shorter_rim)
             shorter_rim = None
         if attempt == 1 and (best is None or 0.4 <= best[1].plateness < 0.6):
-            # Blur joins characters to the rim and to each other; thinning the ink once
-            # separates most of them again. Not worth it for a row unlike a plate's.
+            # Blur joins characters; thinning once separates most of them.
             masks += [(d, np.asarray(cv2.erode(m, thin), np.uint8)) for d, m in masks[:2]]
     if band is not None and (best is None or _rim_joined(best[1])):
-        # Still no row, or a few plate-high blobs: look once more with a window small enough
-        # to stay inside the plate; only in a frame's region (a tight crop reads whole), and
-        # only for such rows, so an empty lane rarely pays for it.
+        # No row or a few blobs: once more with a window inside the plate (rare on empty lanes).
         finer = max(11, (int(_FINER_BLOCK * min(h, bh)) // 2) * 2 + 1)
         if finer < block:
             fdark, flight = _ink_masks(grey, finer, offset)
@@ -370,16 +310,11 @@ def _without_rim(masks: list[tuple[bool, Image]], run: int) -> list[tuple[bool, 
 
 
 def _ink_masks(grey: Image, block: int, offset: float) -> tuple[Image, Image]:
-    """Dark and light ink: pixels ``offset`` or more below (above) their ``block`` mean.
-
-    Bit for bit the two `cv2.adaptiveThreshold` (mean-C) calls of ``grey`` and its inverse,
-    from one box filter: the inverse's mean is 255 minus the mean, as an odd block's mean
-    is never halfway between two grey levels.
-    """
+    """Dark and light ink: bit for bit two `cv2.adaptiveThreshold` (mean-C) calls, from one
+    box filter (an odd block's mean is never halfway between two grey levels)."""
     mean = cv2.boxFilter(grey, -1, (block, block), borderType=cv2.BORDER_REPLICATE)
     below = cv2.subtract(grey, mean, dtype=cv2.CV_16S)
-    # adaptiveThreshold compares against the offset rounded down. (OpenCV's stubs leave out
-    # compare's scalar form.)
+    # As adaptiveThreshold, the offset rounded down (the stubs lack compare's scalar form).
     step = math.floor(offset)
     dark = np.asarray(cv2.compare(below, -step, cv2.CMP_LE), np.uint8)  # type: ignore[call-overload]
     light = np.asarray(cv2.compare(below, step, cv2.CMP_GE), np.uint8)  # type: ignore[call-overload]
@@ -387,9 +322,7 @@ def _ink_masks(grey: Image, block: int, offset: float) -> tuple[Image, Image]:
 
 
 def _rim_joined(layout: LineLayout) -> bool:
-    """Whether a row looks like what is left of a plate whose characters joined the rim: a
-    few characters and no expiry line. A sign's row keeps its many characters, and
-    stripping the rim of every region would cost an empty lane's frames more reads."""
+    """Whether a row looks like a plate whose characters joined the rim: few, no expiry."""
     return layout.plateness < MIN_PLATE_LIKE and layout.characters <= 3
 
 
@@ -399,12 +332,10 @@ def _best_row(
     """The most plate-like row of characters in one ink mask, with its ranking value."""
     h, w = grey.shape
     best: tuple[float, LineLayout] | None = None
-    # 16-bit labels take a third less time; 8-connected components are at most one in each
-    # 2x2 square of pixels, so they fit whenever those squares are fewer than 2^16.
+    # 16-bit labels, a third faster, fit when the 2x2 squares are fewer than 2^16.
     fits = ((h + 1) // 2) * ((w + 1) // 2) < 1 << 16
     label_type = cv2.CV_16U if fits else cv2.CV_32S
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=label_type)
-    # Specks of noise are most components on a plain background; drop them in bulk.
     sized = stats[1:count, :4][stats[1:count, 3] >= 2]
     boxes: list[Stats] = [(x, y, bw, bh) for x, y, bw, bh in sized.tolist()]
     chars = [
@@ -419,14 +350,11 @@ def _best_row(
         y0 = min(c[1] for c in row)
         x1 = max(c[0] + c[2] for c in row)
         lh = max(c[1] + c[3] for c in row) - y0
-        # Merged neighbours count as the characters their width holds.
         char_h = _median([c[3] for c in row])
         count_chars = sum(max(1, round(c[2] / (0.7 * char_h))) for c in row)
         plausible = 2 <= count_chars <= 9 and 1.0 <= (x1 - x0) / lh <= 9.0
-        # The count overshoots for wide letters (a 9-character plate measured 10), but a
-        # shop sign is that long too: such a row needs the expiry's separate glyphs.
+        # Over 9 may be a wide plate, but a sign is that long too: it needs the expiry's glyphs.
         long_row = 9 < count_chars <= _MOST_CHARACTERS and 1.0 <= (x1 - x0) / lh <= 10.0
-        # The expiry test is the costly one, and a row unlike a plate's is not read anyway.
         line = (slice(y0, y0 + lh), slice(x0, x1))
         centre = (
             _expiry_below(grey, boxes, row, dark_ink, contrast, glyphs_only=long_row)
@@ -438,25 +366,19 @@ def _best_row(
             and centre is not None
             and abs(2 * centre - x0 - x1) > 2 * _OFF_CENTRE * (x1 - x0)
         ):
-            # A row this long is the whole main line, and the plate centres it over the expiry
-            # line; specks under a sign's board fall anywhere along it.
+            # A plate centres its expiry; specks under a sign fall anywhere.
             centre = None
         plausible = plausible or (long_row and centre is not None)
         expiry = centre is not None
         scheme = _scheme_background(region[line], background[line])
-        # Where glare or blur erased the expiry line, the plate's body under the row still
-        # shows: a row close under the plate's top edge, over a plain band of its background.
         body = _plate_body(grey, row, dark_ink) if not expiry and plausible and scheme else None
         plateness = 0.6 * (expiry or body is not None) + 0.25 * scheme + 0.15 * plausible
         if centre is not None:
-            # The text is centred over the expiry line: characters that dropped out of the
-            # row at one end are as far out as the row reaches at the other.
-            # Not past the region, though: a sign's text goes on, a plate's stops at its rim.
+            # Centred over the expiry: recover characters that dropped out at one end.
             x0, x1 = max(0, min(x0, int(2 * centre) - x1)), min(w, max(x1, int(2 * centre) - x0))
         elif body is not None:
             x0, x1 = body
         layout = LineLayout((x0, y0, x1 - x0, lh), count_chars, expiry, plateness)
-        # Among rows in one region, the plate-like one, then many tall characters.
         value = plateness * 1000 + min(count_chars, 9) * lh
         if best is None or value > best[0]:
             best = (value, layout)

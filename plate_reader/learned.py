@@ -1,12 +1,6 @@
-"""Reading plates with the learned finder: text detection, plate lines, recognition, spelling.
-
-The PP-OCR text detector finds the lines of text in the frame (``detect.py``), the lines of
-one plate are joined (``plate_lines.py``), and each candidate is straightened, read by the
-recogniser and spelled through the plate grammar (``plates.read_line``), most plate-like
-first, until a sure plate is read. Recognition and the grammar refuse what is no plate
-(signs, badges, stickers, the expiry line), so the finder itself needs no rule about how a
-plate looks.
-"""
+"""The learned finder, the reader's first: detected text lines (``detect.py``) joined into
+plate lines (``plate_lines.py``), straightened, recognised and spelled. The grammar refuses
+what is no plate, so the finder needs no rule about how a plate looks."""
 
 from __future__ import annotations
 
@@ -31,29 +25,23 @@ from plate_reader.plates import (
 from plate_reader.results import PlateRead
 
 Image = npt.NDArray[np.uint8]
-# The detector's input: the image scaled so its longer side is this many pixels (rapidocr's
-# default), but never enlarged more than `_MOST_ENLARGED`: a 416-px street photo is enlarged
-# 1.8 times (small plates' lines are found far more often), a tight crop only twice.
+# rapidocr's default; enlarging small photos finds small plates far more often.
 DETECT_SIDE = 736
 _MOST_ENLARGED = 2.0
-# Margins added to a detected line before recognition, in line heights: the detector's box
-# hugs the ink and a plate's first or last character is often only partly inside it.
+# Line heights: an end character is often only partly inside the detector's box.
 _PAD_ALONG = 0.3
 _PAD_ACROSS = 0.08
-# The grammar takes almost any short mix of letters and digits (a grille's ``D-4D`` badge is
-# ``D 4 D``), so a reading this short counts only with the expiry line seen under it; a
-# longer one rarely fits the grammar by chance.
+# The grammar takes almost any short mix (a ``D-4D`` badge): this short needs the expiry
+# line, this long rarely fits by chance.
 _SHORT = 3
 _LONG = 5
-# The main line's rows: a pixel row holds characters when this share of the line's middle
-# has strong edges across it (at least _ROW_EDGE grey levels a pixel); the tallest run of
-# such rows must be this share of the line's height to be cut out, with this margin.
+# `main_row`: a pixel row holds characters when _ROW_INK of the middle has edges over
+# _ROW_EDGE; the tallest run, at least _LEAST_ROW of the line, is cut with _ROW_PAD.
 _ROW_INK = 0.06
 _LEAST_ROW = 0.35
 _ROW_PAD = 0.15
 _ROW_SPAN = 0.2
 _ROW_EDGE = 40
-# Between two readings, an expiry line under one counts as this much more confidence.
 _EXPIRY_BONUS = 0.2
 
 
@@ -88,10 +76,8 @@ class LearnedFinder:
     def read(self, image: Image, expected: Collection[str] | None = None) -> tuple[PlateRead, ...]:
         """The plates in a BGR ``image``, best first; ``expected`` plates are matched.
 
-        Candidates are read most plate-like first. A sure reading ends the search only when
-        its line has an expiry line under it or it is long: a badge (``D-4D``) or a sticker
-        reads as a short valid plate as surely as a plate does, and only the plate has the
-        expiry date; a long reading rarely fits the grammar by chance.
+        A sure reading ends the search only with an expiry line or when long: a badge reads
+        as a short plate as surely as a plate does.
         """
         found: list[_Found] = []
         for candidate in self.candidates(image)[: self._max_lines]:
@@ -143,19 +129,12 @@ def straightened(image: Image, box: TextBox, pad_along: float, pad_across: float
 
 
 def main_row(line: Image) -> Image:
-    """The tallest row of ink in a straightened line, with a margin: the plate's main line
-    without the expiry line that the detector's box often takes in under it.
-
-    Rows are the runs of pixel rows with strokes across them in the line's middle. The line is
-    returned whole when it shows a single row.
-    """
+    """The tallest row of strokes in a straightened line, with a margin (the detector's box
+    often takes in the expiry line); the line whole when it shows one row."""
     h, w = line.shape[:2]
-    # The middle of the line only: its ends hold the margin, the rim's sides or the car.
     middle = line[:, round(_ROW_SPAN * w) : round((1 - _ROW_SPAN) * w)]
     grey = np.asarray(cv2.cvtColor(middle, cv2.COLOR_BGR2GRAY), np.uint8)
-    # Characters are rows of vertical strokes: edges across the line. The plate's rim and
-    # the paint around it have edges along the line, or none; glare and shade, which sway a
-    # threshold, have none either, and the polarity does not matter.
+    # Vertical strokes: a rim, paint, glare and shade have no edges across the line.
     across = np.abs(cv2.Sobel(grey, cv2.CV_16S, 1, 0, ksize=3))
     strong = across > max(_ROW_EDGE, 0.25 * float(across.max()))
     inked = strong.sum(axis=1) >= max(2, int(_ROW_INK * grey.shape[1]))

@@ -1,10 +1,5 @@
-"""Classical OpenCV plate finding: candidate regions in a frame, the main line in a plate.
-
-Plates are 2.3-4.8 times wider than high with one line of big characters over a small expiry
-line. The finder looks for rows of character-sized strokes (a dense horizontal band of
-gradient) at a few scales, which also finds shop signs and badges: ``layout.py`` then scores
-each region's plate-likeness, so here recall matters more than precision.
-"""
+"""The classical finder's first step: bands of dense gradient at a few scales, candidate
+plate lines; ``layout.py`` weeds out signs and badges, so recall matters more here."""
 
 from __future__ import annotations
 
@@ -18,8 +13,7 @@ from plate_reader.edges import HalfFrame, edge_strength, halved
 
 Image = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
-# How much of its bounding box a band's outline must fill: a tilted plate whose outline
-# merges with a dark mudguard's edge fills a little under half.
+# A tilted plate merged with a dark mudguard's edge fills a little under half its box.
 LEAST_FILL = 0.43
 
 
@@ -32,8 +26,7 @@ class Candidate:
 
 
 def _text_bands(grad: Image, scale: float) -> list[Candidate]:
-    """Horizontal bands of strong, dense gradient in ``grad`` (the `edge_strength` of the frame
-    at ``scale``), in full-frame coordinates."""
+    """Bands of dense gradient in ``grad`` (the frame at ``scale``), in frame coordinates."""
     level, binary = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     if level < 28.0:
         # Otsu on a flat frame picks noise; demand some absolute contrast as well.
@@ -51,7 +44,6 @@ def _text_bands(grad: Image, scale: float) -> list[Candidate]:
         if fill < LEAST_FILL:
             continue
         density = float(cv2.mean(grad[y : y + h, x : x + w])[0]) / 255.0
-        # Favour plate-like aspect (2..6 for the main line) and lines that are not tiny.
         aspect = w / h
         shape = 1.0 if 1.8 <= aspect <= 6.5 else 0.6
         score = fill * density * shape * min(1.0, h / 10.0)
@@ -73,19 +65,14 @@ def _overlap(a: Box, b: Box) -> float:
 def find_candidates(
     image: Image, *, limit: int = 6, half: HalfFrame | None = None
 ) -> list[Candidate]:
-    """Likely plate main lines in ``image``, best first, without overlaps.
-
-    ``half`` is ``image`` (grey) at half scale when the caller has it already.
-    """
+    """Likely plate main lines in ``image``, best first, without overlaps (``half``: it at
+    half scale, if at hand)."""
     grey: Image = image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
     longest = max(grey.shape[:2])
-    # Scales chosen so that character gaps of small and large plates both close into a band.
-    # In a camera frame a plate's characters are 13-50 px high: half scale still separates
-    # them from the background, and skipping full scale saves most of this stage's time.
+    # Gaps close into a band at some scale; a frame's 13-50 px characters need no full scale.
     steps = (0.5, 0.25) if longest > 720 else (1.0, 0.5, 0.25)
     scales = [s for s in steps if longest * s >= 120] or [1.0]
     pooled: list[Candidate] = []
-    # Each scale is halved from the one before, not from the frame: a quarter of the work.
     small, at = grey, 1.0
     for scale in scales:
         if scale == 0.5 and half is not None:

@@ -1,11 +1,5 @@
-"""PP-OCR text recognition, run from the ONNX files shipped in the rapidocr wheel.
-
-The detection model is not used: on one core it costs ~30 ms for a 96x256 crop, more than
-the whole plate budget, so OpenCV finds the lines (``locate.py``). Only the model files are
-used: our own pre- and post-processing, one onnxruntime thread, and nothing is ever
-downloaded. Recognition decodes over letters and digits only, because a plate
-holds nothing else and the full 18k-character Chinese dictionary invites look-alike glyphs.
-"""
+"""Recognition for both finders: PP-OCR from the rapidocr wheel's ONNX file, one thread,
+decoded over letters and digits only (the 18k-character dictionary invites look-alikes)."""
 
 from __future__ import annotations
 
@@ -44,8 +38,6 @@ def onnx_session(path: Path) -> ort.InferenceSession:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    # Fusions and the NCHWc layout: measured ~15 ms for a 160-px line on one core, of which
-    # the backbone's convolutions are two thirds and the 18k-class output layer one tenth.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     try:
@@ -56,15 +48,8 @@ def onnx_session(path: Path) -> ort.InferenceSession:
 
 @dataclass(frozen=True, slots=True)
 class TextLine:
-    """A recognised line: characters, per-character probabilities, overall confidence.
-
-    ``scores`` holds, for each character of ``text`` that is not a space, the probability of
-    every class in `ALPHABET` at the frames where it was read: what the grammar needs to
-    choose between look-alikes (``O`` or ``0``) by the model's own evidence. ``positions``
-    holds, for the same characters, where each was read as a fraction of the line's width
-    (the middle of its output frames): coarse (a frame is 8 px of the 48-px-high line), but
-    enough to say on which side of a gap in the image a character lies.
-    """
+    """A recognised line; for each non-space character, ``scores`` over `ALPHABET` (to
+    choose between look-alikes) and ``positions`` (fraction of the width; coarse, 8 px)."""
 
     text: str
     probs: tuple[float, ...]
@@ -91,7 +76,6 @@ class Recogniser:
                 symbols.append(char if char in ALPHABET else " ")
         self._keep = np.array(keep)
         self._symbols = symbols
-        # Where each letter and digit of ALPHABET sits among the kept classes.
         self._alphabet_columns = np.array([symbols.index(c) for c in ALPHABET])
         self._input = self._session.get_inputs()[0].name
 

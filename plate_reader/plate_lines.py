@@ -1,11 +1,6 @@
-"""From the text detector's lines to plate candidates: a plate's main line, whole.
-
-The detector often splits a plate's main line at the gaps between its groups (``AA 1566``
-and ``YB``), and finds the expiry line (``05.27``) as a line of its own under it. Lines of
-one height that continue each other along one direction are joined; a smaller line centred
-under a candidate is taken as its expiry line, which makes it more plate-like. Nothing here
-depends on how a plate is drawn (font, colours, rim): only on it being a line of text.
-"""
+"""The learned finder's second step: the detector's lines joined into plate candidates (it
+splits ``AA 1566`` from ``YB``), a smaller line centred under one marking its expiry line.
+Nothing here depends on how a plate is drawn."""
 
 from __future__ import annotations
 
@@ -18,21 +13,16 @@ import numpy as np
 
 from plate_reader.detect import TextBox, upright
 
-# Lines whose heights differ more than this ratio are not one line of one plate.
 _SAME_HEIGHT = 0.6
-# Along the text, the gap between two parts of one line, in line heights: a plate's groups
-# stand about one character apart, and the detector's boxes already reach past the ink.
+# Line heights: a plate's groups stand about a character apart, the boxes reach past the ink.
 _MOST_GAP = 1.2
-# Across the text, how far apart two parts' centres may lie, in line heights.
 _MOST_OFFSET = 0.35
 _MOST_TURN = 12.0
-# The expiry line: this fraction of the main line's height, its centre this many main-line
-# heights below the main line's centre (the detector's box of the main line often takes in
-# part of the expiry line too, so its centre sits low).
+# The expiry line's height and its centre's drop, in main-line heights (the main line's box
+# often takes in part of it, so the drop can be small).
 _EXPIRY_HEIGHT = (0.2, 0.8)
 _EXPIRY_BELOW = (0.25, 1.8)
-# A plate's main line is this many times wider than high (``DK 1 A`` to ``KB 8888 MMM``,
-# with the detector's margins); a lone character or a long slogan is not.
+# ``DK 1 A`` to ``KB 8888 MMM`` with the detector's margins.
 _ASPECT = (1.4, 9.0)
 _LEAST_HEIGHT = 7.0
 
@@ -48,11 +38,8 @@ class LineCandidate:
 
 
 def plate_lines(boxes: Sequence[TextBox], limit: int = 8) -> list[LineCandidate]:
-    """The lines of ``boxes`` worth reading as a plate's main line, most plate-like first.
-
-    Every joined line is a candidate, and so is each of its parts when it has several (a
-    plate's line may have been joined to a sticker's text beside it).
-    """
+    """Joined lines, and their parts (one may be a sticker beside the plate), worth reading
+    as a plate's main line, most plate-like first."""
     groups = _joined(boxes)
     lines: dict[tuple[int, ...], TextBox] = {}
     for group in groups:
@@ -128,7 +115,6 @@ def _union(boxes: Sequence[TextBox], members: Sequence[int]) -> TextBox:
     score = sum(boxes[i].score * boxes[i].width for i in members) / sum(
         boxes[i].width for i in members
     )
-    # The union's height is inflated by the parts' tilt against each other; the line is as
-    # high as its parts.
+    # The parts' tilt against each other inflates the union's height.
     height = min(merged.height, max(boxes[i].height for i in members))
     return TextBox(merged.cx, merged.cy, merged.width, height, merged.angle, score)

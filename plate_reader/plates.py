@@ -1,11 +1,7 @@
-"""Reading plates: find candidate regions, keep the plate-like ones, recognise, spell.
+"""The classical finder (the learned finder's fallback) and the spelling of a read line.
 
-Recognition is the costly step (10-25 ms a line on one core, growing with the line's
-width), so only regions that look like a plate (``layout.py``) are read, most plate-like
-first, and the search stops at a confident, grammatical read. Variants (inverted,
-contrast-stretched) are read only when the plain line does not give a plate. The spelling
-follows the grammar of `core.plates` and the recogniser's per-character evidence
-(``decode.py``), and refuses what is not a plate: shop signs, badges, the expiry line.
+Recognition is the costly step, so only plate-like regions (``layout.py``) are read, most
+plate-like first, until a sure grammatical read; ``spell_line`` serves both finders.
 """
 
 from __future__ import annotations
@@ -29,23 +25,19 @@ from plate_reader.results import PlateRead
 Image = npt.NDArray[np.uint8]
 # A read this sure ends the search; recognition past it rarely changes the answer.
 CONFIDENT = 0.85
-# Below this a reading is dropped: true plates read at 0.9 and more (mean probability of the
-# chosen characters), while a sign that slipped past the layout test read R360GKE at 0.52.
+# Plates read at 0.9 and more, signs that pass the layout test well under (docs/plate_reader.md).
 MIN_CONFIDENCE = 0.65
 _EDGE_NOISE = "I1|LJ"
-# An end character this far (line heights) from its neighbour, and twice the line's widest
-# other gap, is the rim or the car (a plate's groups are ~0.2 apart): dropped if doubtful.
+# Line heights: a plate's groups are ~0.2 apart, so an end character this far off is the rim.
 _STRAY_GAP = 0.45
 # Digits whose twin in the plate typeface starts region codes: Z, S, B, G.
 _LETTER_TWINS = "2586"
 # Text recognised at least this surely is legible: if it is not a plate, no variant will be.
 LEGIBLE = 0.9
-# How far (in line heights) a line is widened on each side when its first reading fails.
+# Line heights a line is widened each side when it may be cut short.
 _WIDEN = 0.8
-# The finder's band is a plate's main line (at most 5.4 times as wide as high: nine wide
-# characters) or the whole plate; a wider band is a sign, a slogan or a bumper's edge, and
-# its layout is not examined. Applied here, not in the finder, so that the wide band still
-# keeps the narrower ones it overlaps out of the best six.
+# A main line of nine characters is at most 5.4 times as wide as high; a wider band is a sign.
+# Applied here, not in the finder, so a wide band still keeps those it overlaps out of the six.
 WIDEST_BAND = 5.6
 
 
@@ -71,8 +63,7 @@ def interpret(line: TextLine) -> tuple[Plate | None, tuple[str, ...]]:
 
 @dataclass(frozen=True, slots=True)
 class LineReading:
-    """A line read as a plate: runners-up, how sure, and the model's class probabilities
-    for each character of the plate (empty when the model gave none)."""
+    """A line read as a plate, with the model's per-character probabilities (may be empty)."""
 
     plate: Plate
     others: tuple[str, ...]
@@ -83,8 +74,7 @@ class LineReading:
 def read_line(
     line: TextLine, image: Image | None = None
 ) -> tuple[Plate | None, tuple[str, ...], float]:
-    """The plate in a recognised line, the runner-up readings, and how sure the reading is
-    (`spell_line` without the per-character evidence)."""
+    """The plate (or None), the runners-up and the confidence: `spell_line` without evidence."""
     reading = spell_line(line, image)
     if reading is None:
         return None, (), 0.0
@@ -92,16 +82,9 @@ def read_line(
 
 
 def spell_line(line: TextLine, image: Image | None = None) -> LineReading | None:
-    """The plate in a recognised line, or None.
-
-    With the model's per-character evidence (``line.scores``) the spelling is chosen by it
-    (`decode.spellings`); without it, by the grammar's look-alike table. With the line's
-    ``image``, the gaps between its characters there (`gaps.character_gaps`) say where the
-    groups break, which the model's coarse frames often cannot. Either way a line
-    with no letter or no digit of its own, or one that needs more than a quarter of its
-    characters changed, is not a plate: signs and badges fit the bare pattern surprisingly
-    often.
-    """
+    """The plate in a recognised line, or None; with the line's ``image``, its gaps say
+    where the groups break. Signs and badges fit the bare pattern often, so a line with no
+    letter or digit of its own, or needing over a quarter of it changed, is refused."""
     raw = line.text.strip()
     groups = raw.split()
     squeezed = "".join(groups)
@@ -109,8 +92,6 @@ def spell_line(line: TextLine, image: Image | None = None) -> LineReading | None
     scores = list(line.scores)
     if image is not None and len(line.positions) == len(squeezed) == len(scores):
         gaps = list(character_gaps(image, line.positions))
-        # A doubtful character far from the rest at either end is the rim or the car beside
-        # the plate, not a character: a plate's groups are never spaced that far apart.
         while len(gaps) > 2 and _stray(gaps[-1], gaps[:-1], scores[-1]):
             squeezed, scores, gaps = squeezed[:-1], scores[:-1], gaps[:-1]
             groups = _cut_groups(groups, tail=True)
@@ -157,8 +138,7 @@ def _cut_groups(groups: list[str], *, tail: bool) -> list[str]:
 
 
 def _twin_region(squeezed: str, clear: frozenset[int]) -> bool:
-    """Whether a line of digits only starts with a region code's twins (``2913`` for
-    ``Z 913``) that the image sets apart from the number by a clear gap."""
+    """Whether a digits-only line starts with region twins set apart (``2913``: ``Z 913``)."""
     return any(
         j in clear and len(squeezed) > j + 1 and all(c in _LETTER_TWINS for c in squeezed[: j + 1])
         for j in (0, 1)
@@ -166,14 +146,13 @@ def _twin_region(squeezed: str, clear: frozenset[int]) -> bool:
 
 
 def _interpret_text(raw: str) -> tuple[Plate | None, tuple[str, ...]]:
-    """The grammar's reading of text alone: the gaps the recogniser saw between the groups
-    (``AB 822 1``) settle splits the grammar cannot: a lone last group is the suffix."""
+    """The grammar's reading of text alone; the recogniser's gaps (``AB 822 1``) settle
+    splits the grammar cannot."""
     groups = raw.split()
     squeezed = "".join(groups)
     options = grammar_candidates(squeezed, limit=8)
     best = correct_plate(squeezed)
     if best is None and len(squeezed) > 3:
-        # The plate's rim is often read as an I or a 1 at either end.
         for trimmed in (squeezed[1:], squeezed[:-1], squeezed[1:-1]):
             if squeezed[0] in _EDGE_NOISE or squeezed[-1] in _EDGE_NOISE:
                 best = correct_plate(trimmed)
@@ -224,13 +203,9 @@ def _line_box(
         return (rx, ry, rw, max(1, int(rh * 0.72))), None
     lx, ly, lw, lh = found.box
     if band is None:
-        # A tight crop: characters touching the rim or each other drop out of the row, so
-        # only the row's height is trusted and the line spans the crop (the grammar trims a
-        # rim read as I).
+        # A tight crop: characters touching the rim drop out of the row; trust its height only.
         return expand((rx, ry + ly, rw, lh), image.shape, 0.0, 0.18, 0.18), found
-    # In a frame the line spans the row and the finder's band of text, which keeps the
-    # characters that dropped out of the row (joined to the rim or to each other), and no
-    # more: the recogniser's cost grows with the line's width.
+    # The band keeps characters that left the row; no wider, as recognition cost grows with it.
     pad = lh // 3
     x0 = max(rx + min(band[0], lx) - pad, 0)
     x1 = min(rx + max(band[0] + band[2], lx + lw) + pad, image.shape[1])
@@ -239,10 +214,8 @@ def _line_box(
 
 @dataclass(frozen=True, slots=True)
 class _Attempt:
-    """What reading the versions of one line gave: the plate (with its confidence and
-    runners-up) if any, the recognition calls spent, whether legible text that is no plate
-    was read, and whether the text may be a plate cut short (a digit, at most 8 characters).
-    """
+    """One line's versions read: the plate if any, calls spent, whether legible non-plate
+    text was read, whether it may be a plate cut short."""
 
     found: LineReading | None
     calls: int
@@ -251,8 +224,6 @@ class _Attempt:
 
 
 _Region = tuple[Box, Box, LineLayout | None]
-# Plate-likeness a region needs before a recognition call: an expiry line under a row of
-# 2-9 characters (``layout.LineLayout.plateness``).
 MIN_PLATENESS = MIN_PLATE_LIKE
 
 
@@ -264,12 +235,10 @@ class PlateFinder:
         self._max_lines = max_lines
 
     def _regions(self, image: Image, grey: Image, half: HalfFrame | None) -> list[_Region]:
-        """Regions worth reading, most plate-like first: (region, line, layout) each.
+        """(region, line, layout) worth reading, most plate-like first; a tight crop first.
 
-        A tight crop is always read whole, first. In a frame only regions with a row of
-        characters over an expiry line are read: badges on a dark grille read as valid
-        plates (``D-4D`` as ``D 40``) at 0.99 confidence, so without the expiry line seen
-        a region is not read at all, and an empty lane costs no recognition call.
+        In a frame only regions with an expiry line are read: badges read as valid plates
+        (``D-4D`` as ``D 40``) at 0.99, and an empty lane then costs no recognition call.
         """
         h, w = image.shape[:2]
         regions: list[_Region] = []
@@ -278,7 +247,6 @@ class PlateFinder:
             regions.append((whole, *_line_box(image, grey, whole, None)))
         ranked = []
         for candidate in find_candidates(grey, limit=6, half=half):
-            # The band is the main line (or the whole plate); grow it to take in the plate.
             region = expand(candidate.box, image.shape, 0.12, 0.35, 0.8)
             cx, cy, cw, ch = candidate.box
             if cw > WIDEST_BAND * ch:
@@ -300,11 +268,9 @@ class PlateFinder:
         *,
         half: HalfFrame | None = None,
     ) -> tuple[PlateRead, ...]:
-        """Plates in a BGR frame (``grey`` the same frame, ``half`` it at half scale if the
-        caller has it), best first; ``expected`` matches."""
+        """Plates in a BGR frame, best first (``grey`` and ``half`` the same frame)."""
         readings: list[_Reading] = []
         unread: list[tuple[Box, Image]] = []
-        # First pass: each region once, plain; variants only if no region gave a sure plate.
         regions = self._regions(image, grey, half)
         self._read_regions(image, regions, self._max_lines, readings, unread)
         if not any(r.confidence >= CONFIDENT for r in readings):
@@ -335,9 +301,7 @@ class PlateFinder:
             budget -= tried.calls
             found = tried.found
             if (found is None or found.confidence < CONFIDENT) and tried.maybe_cut and budget > 0:
-                # The finder's band and the row may both stop short of a plate's first or
-                # last characters (glare, a character joined to the rim): read the line
-                # again widened by a character or so each side, keep the surer reading.
+                # Band and row may stop short of an end character: read it widened once.
                 grow = _WIDEN * line_box[3] / max(1, line_box[2])
                 wider = _crop(image, expand(line_box, image.shape, grow, 0.0, 0.0))
                 if wider.shape[1] > line.shape[1]:
@@ -366,8 +330,7 @@ class PlateFinder:
             text_line = self._recognise([attempt])[0]
             used += 1
             reading = spell_line(text_line, attempt)
-            # Text read this surely that is no plate (a sign, a badge) gains nothing from the
-            # inverted and stretched variants: it reads the same again.
+            # Legible text that is no plate reads the same inverted: no variants for it.
             legible = legible or (reading is None and text_line.confidence >= LEGIBLE)
             # A plate cut short still shows a digit and is short; a sign's words are not.
             squeezed = text_line.text.replace(" ", "")
@@ -382,7 +345,6 @@ class PlateFinder:
                 break
         if best is None or best.confidence < MIN_CONFIDENCE:
             return _Attempt(None, used, legible, maybe_cut)
-        # Where variants disagree, the reading with the most summed confidence wins.
         winner = max(votes, key=lambda text: votes[text])
         others = tuple(dict.fromkeys([t for t in votes if t != winner] + list(best.others)))
         if winner != best.plate.text:

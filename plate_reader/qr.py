@@ -1,21 +1,8 @@
-"""Pickup QR codes: find and decode every QR code in a frame with zxing-cpp.
+"""The reader's QR step: every QR code in a frame, decoded by zxing-cpp.
 
-Chosen by ``bench/reader.py``: zxing-cpp alone decodes more of the hard synthetic frames than
-OpenCV's QRCodeDetector or QRCodeDetectorAruco, at a fraction of their time, and running
-those after it adds almost nothing (docs/plate_reader.md has the figures).
-
-Most of zxing's time on a frame without a code goes on camera noise: its binariser only
-treats an 8-px block as plain when its grey levels span 24 or less, so a plain wall with
-noise turns into speckle that the finder-pattern search then combs row by row. Cells of the
-frame with no edge stronger than the noise are therefore flattened to their mean, and zxing
-reads only the part that holds the rest. A code's module edges stand out of the noise in
-every cell they cross (or zxing could not read it either), and the cells around them are
-kept too, so zxing sees a code, its quiet zone and all its binariser looks at unchanged.
-
-When zxing decodes nothing but did find a symbol it could not read (a checksum or format
-error: blur, glare, a tilt), a second look reads just that place again: cut out, upscaled,
-sharpened, binarised locally and straightened from the corners zxing reported. A frame
-where zxing found no symbol at all, as an empty lane, never pays for it.
+Cells holding nothing stronger than camera noise are flattened first (zxing's time on an
+empty frame goes on noise); a symbol zxing saw but could not decode gets a second look.
+docs/plate_reader.md has the choices and their figures.
 """
 
 from __future__ import annotations
@@ -35,55 +22,39 @@ from plate_reader.results import QrRead
 Image = npt.NDArray[np.uint8]
 Matrix = npt.NDArray[np.float64]
 Quad = npt.NDArray[np.float32]
-# Where a point of the image zxing read lies in the frame.
 ToFrame = Callable[[float, float], tuple[int, int]]
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # The busy map's cells, in frame pixels: two of zxing's 8-px binariser blocks.
 _CELL = 16
-# Camera noise is the strongest edge (3x3 gradient at half scale) in the flattest tenth of
-# the cells: a wall, the sky, the road, a car body. A frame quieter than _LEAST_NOISE is read
-# whole: zxing is quick on it, as only noise makes flattening pay.
+# Noise is the strongest edge in the flattest tenth of cells; a quieter frame is read whole.
 _NOISE_SHARE = 0.1
 _LEAST_NOISE = 5
-# A cell is busy when _STRONG_PIXELS of its pixels have an edge over twice the noise, or
-# over 24 grey levels whatever the noise (zxing's binariser takes a block whose levels span
-# more than 24 as contrast). A spike of noise lights a few pixels; a code's module edges light
-# many in every cell they cross. Of 1002 synthetic codes that zxing decodes in the whole
-# frame (1-4 px modules, contrast 8-128, noise sigma 0-20, blur, JPEG; on plain, partly and
-# wholly textured backgrounds) none is lost; at 3 times the noise one is, at 30 pixels one.
+# Busy: pixels over twice the noise or over 24, zxing's contrast level (docs/plate_reader.md).
 _OVER_NOISE = 2.0
 _ALWAYS_BUSY = 24
 _STRONG_PIXELS = 10
-# Flattening pays when the busy cells (with their margins) are under half of the frame; past
-# that, copying and filling the plain ones costs zxing more time than it saves.
+# Past half the frame busy, flattening costs more than it saves.
 _MOST_BUSY = 0.5
-# Cells kept around each busy one: 32 px, past zxing's reach (its threshold averages 5x5
-# blocks, 16 px either side) and the quiet zone of a code whose edge cells are not busy.
+# 32 px: past zxing's threshold window (16 px either side) and a code's quiet zone.
 _MARGIN = 2
-# The part zxing reads starts on a multiple of its 8-px blocks (as cells do) and, down the
-# frame, of the 3 rows it steps through in its search: both fall on a code as in the frame.
+# zxing's 8-px blocks and 3-row search step then fall on a code as in the whole frame.
 _ALIGN_Y = 24
 _BLOCK = np.ones((_CELL // 2, _CELL // 2), np.uint8)
 _REACH = np.ones((2 * _MARGIN + 1, 2 * _MARGIN + 1), np.uint8)
 
-# The second look; docs/plate_reader.md has what each step adds. A code zxing half-sees
-# shows up as one to four symbols, nearly all in one place: the first place read them all,
-# the second only bounds the work if the first is something else.
+# Second look (docs/plate_reader.md): a half-seen code lies in one place; 2 bound the work.
 _PLACES = 2
 # Modules of margin cut out around a symbol zxing saw whole: its quiet zone.
 _CONTEXT = 4
-# Modules around a lone finder pattern (zxing takes one for a Micro QR or rMQR symbol): a
-# version-2 pickup code reaches 21.5 modules plus its quiet zone from any finder's centre.
+# Around a lone finder pattern: a version-2 code reaches 21.5 modules plus its quiet zone.
 _FINDER_REACH = 24
-# Upscaled bicubic: zxing then samples the 2-3 px modules of a blurred code on their centres
-# rather than near their blurred edges.
+# Bicubic: zxing then samples blurred 2-3 px modules on their centres, not their edges.
 _UPSCALE = 2
-# Longest side of the upscaled place: bounds the time a code filling a large frame costs
-# (the benchmark's places are all far smaller).
+# Bounds the time a code filling a large frame costs.
 _LARGEST_LOOK = 1024
 # Unsharp mask, amount 1, sigma in upscaled pixels.
 _SHARPEN_SIGMA = 1.0
-# Local threshold over a block of 4 modules: 4-5 read the most; 2-3 or 6-12 fewer.
+# Local threshold block in modules: 4-5 read the most.
 _LOCAL_MODULES = 4
 # A straightened symbol: pixels per module, and modules of quiet zone around it.
 _MODULE_PX = 8
@@ -101,8 +72,7 @@ def _cell_means(image: Image, cells: tuple[int, int]) -> Image:
 
 
 def _busy_cells(edges: Image) -> Image | None:
-    """Which cells hold (or are within `_MARGIN` of) edges stronger than camera noise (1, the
-    others 0); None when the frame shows too little noise to be worth flattening."""
+    """1 for cells within `_MARGIN` of edges over the noise; None if too quiet to flatten."""
     side = _CELL // 2
     strongest = cv2.dilate(edges, _BLOCK, anchor=(0, 0))[::side, ::side]
     flattest = int(_NOISE_SHARE * strongest.size)
@@ -117,14 +87,14 @@ def _busy_cells(edges: Image) -> Image | None:
 
 
 def _quietened(grey: Image, half: HalfFrame) -> tuple[Image, int, int] | None:
-    """The part of ``grey`` that zxing needs to read, with its plain cells flattened, and
-    where it starts (x, y); None when the whole frame is plain, so there is no code."""
+    """The part of ``grey`` zxing needs, plain cells flattened, and its (x, y); None when
+    the whole frame is plain."""
     h, w = grey.shape
     busy = _busy_cells(half.edges)
     if busy is None or cv2.countNonZero(busy) >= _MOST_BUSY * busy.size:
         return grey, 0, 0
     rows, cols = busy.shape
-    # (OpenCV's reductions and padding here: numpy's cost per call was a third of this step.)
+    # OpenCV, not numpy: its cost per call was a third of this step.
     busy_rows = np.flatnonzero(cv2.reduce(busy, 1, cv2.REDUCE_MAX))
     busy_cols = np.flatnonzero(cv2.reduce(busy, 0, cv2.REDUCE_MAX))
     if busy_rows.size == 0:
@@ -136,7 +106,7 @@ def _quietened(grey: Image, half: HalfFrame) -> tuple[Image, int, int] | None:
     y1 = h if last_row == rows - 1 else min(h, (last_row + 1) * _CELL)
     x1 = w if last_col == cols - 1 else min(w, (last_col + 1) * _CELL)
     out = grey[y0:y1, x0:x1].copy()
-    # Runs of plain cells along each row of cells, each filled with its mean grey level.
+    # Each run of plain cells along a row is filled with its mean grey level.
     sums = np.zeros((rows, cols + 1), np.int32)
     np.cumsum(_cell_means(half.grey, busy.shape), axis=1, out=sums[:, 1:])
     # +1 where a run of plain cells starts, -1 just past its end.
@@ -161,8 +131,7 @@ def _quietened(grey: Image, half: HalfFrame) -> tuple[Image, int, int] | None:
 
 @dataclass(frozen=True, slots=True)
 class QrScan:
-    """The codes of one frame and how many places zxing could not decode got a second look
-    (0: the second look was not entered); ``second_look`` says whether it found the codes."""
+    """A frame's codes, the places given a second look, and whether it found them."""
 
     codes: tuple[QrRead, ...]
     looked_again: int = 0
@@ -170,13 +139,10 @@ class QrScan:
 
 
 def decode_qr(image: Image, half: HalfFrame | None = None) -> tuple[QrRead, ...]:
-    """Every QR code in a BGR or grey frame, each once, in the order zxing-cpp finds them.
+    """Every QR code in a BGR or grey frame, each once, in zxing-cpp's order.
 
-    With ``half`` (the grey frame at half scale, which `Reader.read` makes for the plate
-    finder anyway) plain cells are flattened first. Without it the frame is read whole:
-    making the half scale for the QR alone costs about what flattening saves on a frame that
-    holds a code, and callers of `Reader.read_qr` (the lane, after its motion gate) mostly
-    pass such frames.
+    Plain cells are flattened only with ``half`` at hand: making it for the QR alone costs
+    what flattening saves on a frame holding a code.
     """
     return scan_qr(image, half).codes
 
@@ -204,11 +170,8 @@ def scan_qr(image: Image, half: HalfFrame | None = None) -> QrScan:
 
 
 def _zxing(grey: Image) -> list[zxingcpp.Barcode]:
-    # Codes held up at a window are upright within ±45°: the 90° rotations only cost time.
-    # Pickup codes are dark on light (paper, or a phone screen in its normal mode), so the
-    # inverted pass only costs time too: it finds nothing more on the benchmark set.
-    # A downscaled second pass finds nothing more either (bench/reader.py). Symbols found
-    # but not decoded come back too, at no cost, for the second look.
+    # Codes are upright within ±45° and dark on light: rotations, the inverted and the
+    # downscaled pass only cost time. Undecoded symbols come back for the second look.
     return list(
         zxingcpp.read_barcodes(
             grey,
@@ -253,8 +216,7 @@ class _ToFrame:
 
 @dataclass(frozen=True, slots=True)
 class _Place:
-    """Where to look again: a box of the frame, and the symbol's corners and module count
-    when zxing saw a whole QR symbol there."""
+    """Where to look again; ``quad`` and ``modules`` when zxing saw a whole QR symbol."""
 
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
     module: float  # pixels
@@ -287,8 +249,7 @@ def _grid(barcode: zxingcpp.Barcode) -> tuple[int, int, bool] | None:
 def _places(
     missed: list[zxingcpp.Barcode], dx: int, dy: int, shape: tuple[int, ...]
 ) -> Iterator[_Place]:
-    """Up to `_PLACES` places of the frame to look at again, one per symbol zxing saw
-    but could not decode, skipping a symbol that lies in a place already taken."""
+    """Up to `_PLACES` places to look at again, one per undecoded symbol not in one taken."""
     height, width = shape[:2]
     taken: list[tuple[int, int, int, int]] = []
     for barcode in missed:

@@ -25,8 +25,7 @@ Image = npt.NDArray[np.uint8]
 
 
 def check_frame(frame: object) -> ReadableFrame:
-    """``frame`` as the reader reads it (`as_frame`: converted, shrunk past 4096 px); raises
-    `FrameError`, a `ValueError`, naming what it is when it cannot be converted."""
+    """``frame`` as the reader reads it (`as_frame`), or `FrameError`."""
     return as_frame(frame)
 
 
@@ -38,11 +37,8 @@ class Finder(StrEnum):
 
 
 class Reader:
-    """Reads pickup QR codes and plates from camera frames, single-threaded.
-
-    Construction loads the recognition model and reads a blank frame once, so a missing or
-    broken model raises `ReaderError` here rather than at the first car.
-    """
+    """Reads pickup QR codes and plates from camera frames, single-threaded; a missing or
+    broken model raises `ReaderError` at construction, not at the first car."""
 
     def __init__(
         self,
@@ -72,8 +68,7 @@ class Reader:
             return checked.reads_to_caller(self.read(checked.image, expected))
         image = checked.image
         start = time.perf_counter()
-        # One grey copy, and one half-scale copy with its edges, serve both readers:
-        # converting a 1280x720 frame alone costs about 0.5 ms.
+        # One grey and one half-scale copy serve both readers (a 1280x720 grey costs 0.5 ms).
         grey = _grey(image)
         half = half_frame(grey)
         qr = decode_qr(grey, half) if self._qr else ()
@@ -125,6 +120,5 @@ def _read_plates(
         plates = finders.learned.read(colour, expected)
         if plates:
             return plates
-    # The classical finder costs a tenth of the detector and reads some small or blurred
-    # plates whose line the detector misses; it runs only when the detector's lines gave none.
+    # A tenth of the detector's cost; reads some small or blurred plates it misses.
     return finders.classical.read(colour, grey, expected, half=half)

@@ -18,12 +18,8 @@ class QrRead:
 
 @dataclass(frozen=True, slots=True)
 class PlateRead:
-    """A plate read through the TNKB grammar; ``box`` is (x, y, w, h) in frame pixels.
-
-    ``evidence`` holds, for each character of ``text``, the recogniser's probability of
-    every letter and digit (``A-Z0-9`` order of `plate_reader.ocr.ALPHABET`): what a visit
-    votes with across its frames. Empty when the model gave none.
-    """
+    """A plate read through the TNKB grammar; ``box`` is (x, y, w, h) in frame pixels;
+    ``evidence`` the per-character probabilities over `ocr.ALPHABET` a visit votes with."""
 
     text: str
     confidence: float
