@@ -110,7 +110,11 @@ class MqttBridge:
             ca_file=str(broker.ca_file) if broker.ca_file else None,
             shared_arrivals=topics.shared_arrivals,
             all_arrivals=topics.all_arrivals,
-            subscriptions=(f"{topics.root}/lanes/+/status", f"{topics.root}/teams/+/handovers"),
+            subscriptions=(f"{topics.root}/lanes/+/status",),
+            # One replica takes each team handover, as each arrival.
+            shared_subscriptions=(
+                (topics.shared(topics.team_handovers("+")), topics.team_handovers("+")),
+            ),
             status_topic=topics.server_status,
             online=encode(ServerStatus(state=DeviceState.ONLINE, version=VERSION)),
             offline=encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),

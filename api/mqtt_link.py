@@ -89,6 +89,9 @@ class LinkSetup:
     cert_file: str | None = None
     """With TLS: the server's client certificate and key, for a broker that requires one."""
     key_file: str | None = None
+    shared_subscriptions: tuple[tuple[str, str], ...] = ()
+    """More (shared, plain) filter pairs taken like the arrivals: each message to one replica
+    (the team handovers)."""
 
 
 # -- the server's side ----------------------------------------------------------------------
@@ -448,10 +451,12 @@ class _Link:
             self._send(("state", (False, f"broker refused the connection: {reason}")))
             return
         setup = self.setup
-        arrivals = setup.shared_arrivals if setup.protocol == "5" else setup.all_arrivals
-        _result, mid = client.subscribe(arrivals, qos=1)
-        if mid is not None:
-            self._subscriptions[mid] = arrivals
+        shared = ((setup.shared_arrivals, setup.all_arrivals), *setup.shared_subscriptions)
+        for shared_filter, plain in shared:
+            topic_filter = shared_filter if setup.protocol == "5" else plain
+            _result, mid = client.subscribe(topic_filter, qos=1)
+            if mid is not None:
+                self._subscriptions[mid] = topic_filter
         for topic in setup.subscriptions:
             client.subscribe(topic, qos=1)
         client.publish(setup.status_topic, setup.online, qos=1, retain=True)
@@ -466,12 +471,15 @@ class _Link:
         _properties: Properties | None,
     ) -> None:
         topic = self._subscriptions.pop(mid, "")
-        if topic == self.setup.shared_arrivals and any(r.is_failure for r in reasons):
-            # A broker without shared subscriptions: this server takes every arrival.
+        setup = self.setup
+        plain_of = dict(((setup.shared_arrivals, setup.all_arrivals), *setup.shared_subscriptions))
+        plain = plain_of.get(topic)
+        if plain is not None and any(r.is_failure for r in reasons):
+            # A broker without shared subscriptions: this server takes every message.
             log.warning("langganan bersama ditolak / shared subscription refused: plain")
-            _result, plain_mid = client.subscribe(self.setup.all_arrivals, qos=1)
+            _result, plain_mid = client.subscribe(plain, qos=1)
             if plain_mid is not None:
-                self._subscriptions[plain_mid] = self.setup.all_arrivals
+                self._subscriptions[plain_mid] = plain
 
     def _on_disconnect(
         self,

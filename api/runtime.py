@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,9 +23,12 @@ from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
 from core.service import PermitService
 from projections import queries
+from projections.arrivals import live_event
 from projections.identity import ensure_built_from, store_identity
+from projections.permits import PageRows
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
+from projections.store_watch import StoreWatch, watch_store
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +51,31 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     warm: bool = False
     """The permits waiting at the site are in memory (see `_warm`)."""
-    _lane_logs: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     expiry: ExpiryJob | None = None
     """Records codes and permits past their time (`api/expiry.py`)."""
     notifier: Notifier | None = None
     """Citizens' notifications (`api/notify/`), when site.toml has ``[[notify]]``."""
+    store_watch: StoreWatch | None = None
+    """Wakes the runner for other replicas' saves to a shared PostgreSQL store."""
 
     def note_arrival(self, event: dict[str, Any]) -> None:
-        """Keep an arrival in its lane's recent list and tell the consoles (event loop)."""
-        if event.get("type") == "arrival":
-            lane = str(event.get("lane"))
-            self._lane_logs.setdefault(lane, deque(maxlen=20)).appendleft(event)
-        self.broadcaster.publish(event)
+        """Tell this server's consoles of a lane's status or a team's handover (event loop).
 
-    def lane_log(self, lane: str) -> tuple[dict[str, Any], ...]:
-        return tuple(self._lane_logs.get(lane, ()))
+        Arrivals are not told from here but from the log (`arrivals_folded`): a console
+        connected to another replica than the one that decided sees them too.
+        """
+        if event.get("type") != "arrival":
+            self.broadcaster.publish(event)
+
+    def arrivals_folded(self, page: PageRows) -> None:
+        """Tell the consoles of the arrivals a projected page recorded (`projections.arrivals`)."""
+        site = self.settings.site
+        for values in page.arrivals:
+            site_of, lane, visit = values[2], values[3], values[4]
+            if site_of == site:
+                released = page.released_to.get((lane, visit), [])
+                window = self.settings.window_of(lane)
+                self.broadcaster.publish(live_event(values, released, window))
 
 
 async def start_runtime(settings: ServerSettings) -> Runtime:
@@ -104,11 +116,14 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
         broadcaster.publish({"type": "changed", "position": position})
 
     runner.on_applied(applied)
+    runner.on_arrivals(runtime.arrivals_folded)
     if bridge is not None:
         # Not after every page: a release changes no manifest, and rebuilding them for each
         # of hundreds of arrivals a second took a tenth of the server's time (py-spy).
         runner.on_manifests_changed(bridge.manifests_changed)
     service.add_save_listener(runner.wake)
+    # Other replicas' saves, at once rather than at the next poll.
+    runtime.store_watch = watch_store(service.recorder, runner.wake)
     runtime.tasks.append(asyncio.create_task(runner.run(), name="projections"))
     runtime.tasks.append(asyncio.create_task(_warm(runtime), name="warm-cache"))
     runtime.expiry = ExpiryJob(
@@ -132,6 +147,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     if runtime.bridge is not None:
         await runtime.bridge.stop()
     runtime.runner.stop()
+    if runtime.store_watch is not None:
+        await asyncio.to_thread(runtime.store_watch.stop)
     for task in runtime.tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

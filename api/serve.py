@@ -50,11 +50,15 @@ def build_settings(
     """Settings from the TOML file, then flags, then secrets from the environment."""
     broker_settings: BrokerSettings | None = None
     if not no_broker:
+        username = os.environ.get("DRIVETHRU_BROKER_USERNAME", "server")
         broker_settings = BrokerSettings(
             url=broker or os.environ.get("DRIVETHRU_BROKER_URL", "mqtt://127.0.0.1:1883"),
-            username=os.environ.get("DRIVETHRU_BROKER_USERNAME", "server"),
+            username=username,
             password=SecretStr(os.environ.get("DRIVETHRU_BROKER_PASSWORD", "")),
             protocol=os.environ.get("DRIVETHRU_BROKER_PROTOCOL", "5"),
+            # One session per replica: two servers with one client id would take each
+            # other's session over and over (docs/server.md, "Replicas").
+            client_id=os.environ.get("DRIVETHRU_BROKER_CLIENT_ID", f"drivethru-{username}"),
         )
     if read_models is None and os.environ.get("DRIVETHRU_READ_MODELS"):
         read_models = Path(os.environ["DRIVETHRU_READ_MODELS"])

@@ -18,6 +18,7 @@ import orjson
 from eventsourcing.persistence import Transcoder
 
 from core.codes import mask_name
+from projections.arrivals import PageArrivals, visit_event_name
 from projections.log import Entry, originator_key
 from projections.schema import PERMIT_COLUMNS
 
@@ -87,6 +88,10 @@ class PageRows:
     events: int
     touches_manifests: bool
     """The page changed what the lane or team manifests list (their queries' inputs)."""
+    arrivals: list[tuple[Any, ...]] = field(default_factory=list)
+    """Rows of ``lane_arrivals`` (`projections.arrivals`)."""
+    released_to: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(lane, visit) -> the permits this page released to it, for the live events."""
 
 
 @dataclass
@@ -105,6 +110,7 @@ class PageChanges:
     last_position: int = 0
     events: int = 0
     touches_manifests: bool = False
+    arrivals: PageArrivals = field(default_factory=PageArrivals)
 
     def rows(self) -> PageRows:
         """Everything turned into values: the page can be written, or sent to the writer."""
@@ -122,6 +128,8 @@ class PageChanges:
             last_position=self.last_position,
             events=self.events,
             touches_manifests=self.touches_manifests,
+            arrivals=self.arrivals.rows,
+            released_to=self.arrivals.released,
         )
 
 
@@ -162,6 +170,9 @@ class PermitFold:
         for n in notifications:
             name = _event_name(n.topic)
             if name is None:
+                visit_event = visit_event_name(n.topic)
+                if visit_event is not None:
+                    changes.arrivals.add_visit_event(visit_event, n.id, self._decode(n.state))
                 continue
             state: dict[str, Any] = self._decode(n.state)
             permit_id = keys.get(n.originator_id)
@@ -191,6 +202,8 @@ class PermitFold:
                 self._apply(name, state, row, changes, permit_id)
                 if name in _IN_MANIFESTS:
                     changes.touches_manifests = True
+                if name == "Released":
+                    changes.arrivals.add_release(n.id, permit_id, state, row)
             column, closing, new_status = _EFFECTS.get(name, _NO_EFFECT)
             if column is not None:
                 row[column] = at

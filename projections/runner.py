@@ -29,6 +29,7 @@ from projections.store import ReadModels
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+ArrivalsListener = Callable[[PageRows], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class ProjectionRunner:
         self.position = 0
         self._applied_listeners: list[Callable[[int], None]] = []
         self._manifest_listeners: list[Callable[[int], None]] = []
+        self._arrival_listeners: list[ArrivalsListener] = []
         # The runner is the read models' only writer, so the rows it last wrote can be
         # kept and folded again without reading them back.
         self._rows: dict[str, Row] = {}
@@ -103,6 +105,14 @@ class ProjectionRunner:
     def on_manifests_changed(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` after a page that changed what the manifests list."""
         self._manifest_listeners.append(listener)
+
+    def on_arrivals(self, listener: ArrivalsListener) -> None:
+        """Call ``listener(page)`` after a committed page that recorded arrivals at lanes.
+
+        Whichever process decided them: this is how every replica's consoles see them
+        (`projections.arrivals`).
+        """
+        self._arrival_listeners.append(listener)
 
     def wake(self, max_id: int | None = None) -> None:
         """Ask the runner to catch up now; safe to call from any thread (a save listener)."""
@@ -175,6 +185,9 @@ class ProjectionRunner:
         if page.touches_manifests:
             for listener in self._manifest_listeners:
                 listener(self.position)
+        if page.arrivals:
+            for arrivals_listener in self._arrival_listeners:
+                arrivals_listener(page)
         if progress is not None:
             progress(self.position, max(newest, self.position))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from projections.arrivals import ARRIVALS_SCHEMA
+
 # Bump when a table changes: a read-model file of another version is dropped and rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 PERMIT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -53,7 +55,8 @@ _PERMIT_COLUMN_DDL = ",\n    ".join(
     f'"{c}" {"INTEGER" if c in _INTEGER_COLUMNS else "TEXT"}' for c in PERMIT_COLUMNS
 )
 
-SCHEMA = f"""
+SCHEMA = (
+    f"""
 CREATE TABLE IF NOT EXISTS tracking (
     name TEXT PRIMARY KEY,
     position INTEGER NOT NULL
@@ -101,6 +104,8 @@ CREATE TABLE IF NOT EXISTS conflicts (
     PRIMARY KEY (permit_id, handover_id)
 );
 """
+    + ARRIVALS_SCHEMA
+)
 
 # The queries' indexes. A rebuild loads the rows first and indexes them at the end, which
 # is faster than keeping the indexes up to date row by row (a bulk load).
@@ -119,4 +124,5 @@ TABLES: tuple[str, ...] = (
     "delegates",
     "site_counts",
     "conflicts",
+    "lane_arrivals",
 )

@@ -8,6 +8,7 @@ from types import TracebackType
 
 import aiosqlite
 
+from projections.arrivals import ARRIVAL_INSERT, ARRIVAL_PRUNE
 from projections.permits import PageRows, Row
 from projections.schema import INDEXES, PERMIT_COLUMNS, SCHEMA, SCHEMA_VERSION, TABLES
 
@@ -180,6 +181,10 @@ class ReadModels:
                     page.counts,
                 )
                 await conn.execute("DELETE FROM site_counts WHERE n = 0")
+            if page.arrivals:
+                await conn.executemany(ARRIVAL_INSERT, page.arrivals)
+                lanes = {(row[2], row[3]) for row in page.arrivals}
+                await conn.executemany(ARRIVAL_PRUNE, [(s, n, s, n) for s, n in lanes])
             await conn.execute(
                 "INSERT INTO tracking VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",

@@ -66,7 +66,11 @@ class ServerProcess:
         broker_password: str,
         protocol: str = "5",
         extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``env`` is added to the server's environment last (a PostgreSQL store, a replica's
+        broker login)."""
+        self.env = dict(env or {})
         self.protocol = protocol
         self.extra_args = extra_args
         self.workdir = workdir
@@ -98,6 +102,7 @@ class ServerProcess:
             "DRIVETHRU_BROKER_PASSWORD": self.broker_password,
             "DRIVETHRU_STORE": "sqlite",
             "DRIVETHRU_BROKER_PROTOCOL": self.protocol,
+            **self.env,
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

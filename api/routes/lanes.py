@@ -25,6 +25,7 @@ from core.errors import (
 from core.plates import correct_plate
 from core.values import Recipient, ReleaseMethod
 from projections import queries
+from projections.arrivals import recent_arrivals
 
 router = APIRouter(
     prefix="/api/lanes", tags=["lanes"], responses=error_responses(401, 403, 404, 422, 429)
@@ -129,7 +130,10 @@ async def board(lane: str, runtime: RuntimeDep, caller: CallerDep) -> dict[str, 
             }
             for r in released
         ],
-        "recent_arrivals": list(runtime.lane_log(lane)),
+        # From the read models: the arrivals every replica decided (projections/arrivals.py).
+        "recent_arrivals": await recent_arrivals(
+            conn, runtime.settings.site, lane, runtime.settings.window_of(lane)
+        ),
         "ready_at_site": waiting.get("ready", 0),
     }
 
@@ -200,11 +204,7 @@ async def manual_arrival(
             UUID(row.id), lane=lane, window=window, visit=visit, method=ReleaseMethod.MANUAL,
         )  # fmt: skip
         released.append(row.id)
-    runtime.note_arrival(
-        {"type": "arrival", "lane": lane, "window": window, "visit": str(visit),
-         "outcome": "released", "permits": released, "released": released,
-         "plate": candidates[0].plate, "method": "manual", "source": "manual", "reason": None}
-    )  # fmt: skip
+    # The consoles hear of it from the log, on every replica (projections/arrivals.py).
     return {"outcome": "released", "permits": released, "visit": str(visit)}
 
 
