@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.notify import contact_page
+from api.notify import contact_page, demo_page
 from api.pages import auth, dashboard, office
 from api.pages import citizen as citizen_page
 from api.pages import complaints as complaints_page
@@ -53,6 +53,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(here_page.router)
     app.include_router(contact_page.router)
+    if settings.service.demo:  # the demo's outbox page: never in production
+        app.include_router(demo_page.router)
     app.include_router(queue_routes.router)
     app.include_router(complaints_page.router)
     app.include_router(complaint_routes.router)

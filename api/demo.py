@@ -90,7 +90,8 @@ def run_demo(
 ) -> int:
     """Run the drive-through; returns the exit code (0: every ready car was released)."""
     for name in ("events.db", "events.db-wal", "events.db-shm", "read.db", "read.db-wal",
-                 "read.db-shm", "outbox-1.db", "outbox-2.db", "feedback.db"):  # fmt: skip
+                 "read.db-shm", "outbox-1.db", "outbox-2.db", "feedback.db", "notify.db",
+                 "notify.db-wal", "notify.db-shm"):  # fmt: skip
         (state / name).unlink(missing_ok=True)
     state.mkdir(parents=True, exist_ok=True)
     passwords = {user: secrets.token_urlsafe(12) for user in ("server", "lane-1", "lane-2", "demo")}
@@ -306,6 +307,7 @@ def _print_welcome(base: str, keys: dict[str, str], state: Path, headless: bool)
         ("Layar jalur / lane board (jalur 1)", "/demo/login/operator?next=/lanes/1/board"),
         ("Back office", "/demo/login/officer?next=/office"),
         ("Dasbor / dashboard", "/demo/login/admin?next=/dashboard"),
+        ("Pemberitahuan / notifications (demo outbox)", "/demo/outbox"),
         ("API (OpenAPI)", "/docs"),
     ):
         typer.echo(f"  {label:<44} {base}{path}")

@@ -8,7 +8,9 @@ from pathlib import Path
 from uuid import UUID
 
 from api.hours import DAYS
+from api.notify.store import IssuedLinks
 from api.seed import seed_on_store
+from core.contact import Contact
 from core.service import PermitService
 from core.settings import DEMO_NIK_KEY, ServiceSettings, StoreSettings
 from plate_reader.synth import Scheme
@@ -51,9 +53,11 @@ def build_site(events: Path) -> DemoSite:
     service = PermitService(settings)
     try:
         plates = [plate for cars in _LANES.values() for plate, _, _ in cars if plate != _NO_PERMIT]
+        # The links of the codes issued here reach the server's notifier (the demo's outbox).
+        service.add_code_listener(IssuedLinks(events.parent / "notify.db"))
         seeded = list(
             seed_on_store(service, "badung", len(plates), seed=2018, plates=plates,
-                          repeatable_codes=True)
+                          repeatable_codes=True, contacts=_contacts(len(plates)))
         )  # fmt: skip
         codes = {permit.plate: permit.code for permit in seeded}
         _earlier_stages(service)
@@ -70,6 +74,15 @@ def build_site(events: Path) -> DemoSite:
         for lane, lane_cars in _LANES.items()
     }
     return DemoSite(DEMO_NIK_KEY, cars, tuple(permit.id for permit in seeded))
+
+
+def _contacts(count: int) -> list[Contact]:
+    """Made-up contacts (example.com, unassigned numbers); every other one wants English."""
+    return [
+        Contact.parse(f"+6281100000{index:03d}", f"warga{index + 1}@example.com",
+                      "en" if index % 2 else "id")
+        for index in range(count)
+    ]  # fmt: skip
 
 
 def _earlier_stages(service: PermitService) -> None:
@@ -108,6 +121,9 @@ def write_site_toml(path: Path, keys: dict[str, str]) -> None:
         # The demo runs whenever it is started: its site is open every day, all day.
         "[opening_hours]",
         "days = {" + ", ".join(f'{day} = "00:00-23:59"' for day in DAYS) + "}",
+        # The citizens' messages go to the demo's outbox page (/demo/outbox), nowhere else.
+        "[[notify]]",
+        'kind = "demo_outbox"',
     ]
     for role, key in keys.items():
         lanes = '["1", "2"]' if role == "operator" else "[]"
