@@ -1,8 +1,6 @@
-"""The gaps between a plate's groups, measured in the line image for ``decode.py``.
-
-The recogniser's 8-px output frames cannot see a group break (``R 809 I`` against
-``R 8091``); a run of ink-free columns between two characters can.
-"""
+"""The gaps between a plate's groups, measured in the line image for ``decode.py``: the
+recogniser's 8-px output frames cannot see a group break (``R 809 I`` against ``R 8091``);
+a run of ink-free columns between two characters can."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The classical finder's plate-likeness test of a region, before any recognition call.
-
-A plate is a row of 2-9 characters over a small centred expiry line on a scheme-coloured
-body; signs and badges lack the expiry line, so only regions like this are read.
-"""
+"""The classical finder's plate-likeness test of a region, before any recognition call: a
+plate is a row of 2-9 characters over a small centred expiry line on a scheme-coloured
+body; signs and badges lack the expiry line, so only regions like this are read."""
 
 from __future__ import annotations
 

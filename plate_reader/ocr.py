@@ -31,6 +31,7 @@ def rapidocr_models_dir() -> Path:
 
 
 def onnx_session(path: Path) -> ort.InferenceSession:
+    """A one-thread CPU session of the model at ``path``; `ReaderError` if missing or broken."""
     if not path.is_file():
         raise ReaderError(f"model tidak ditemukan / model file not found: {path}")
     options = ort.SessionOptions()

@@ -1,8 +1,6 @@
-"""The classical finder (the learned finder's fallback) and the spelling of a read line.
-
-Recognition is the costly step, so only plate-like regions (``layout.py``) are read, most
-plate-like first, until a sure grammatical read; ``spell_line`` serves both finders.
-"""
+"""The classical finder (the learned finder's fallback) and the spelling of a read line:
+recognition is the costly step, so only plate-like regions (``layout.py``) are read, most
+plate-like first, until a sure grammatical read. ``spell_line`` serves both finders."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The reader's QR step: every QR code in a frame, decoded by zxing-cpp.
-
-Cells holding nothing stronger than camera noise are flattened first (zxing's time on an
-empty frame goes on noise); a symbol zxing saw but could not decode gets a second look.
-docs/plate_reader.md has the choices and their figures.
+"""The reader's QR step: every QR code in a frame, decoded by zxing-cpp. Cells holding
+nothing stronger than camera noise are flattened first (zxing's time on an empty frame goes
+on noise); a symbol zxing saw but could not decode gets a second look (docs/plate_reader.md).
 """
 
 from __future__ import annotations
