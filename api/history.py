@@ -47,13 +47,14 @@ AtQuery = Annotated[
     ),
 ]
 
-# Fields an event may show as they are: who, where, which step, why.
+# Fields an event may show as they are besides `by`, `lane` and `happened_at` (which every
+# `PermitEvent` has): where, which step, why.
 SHOWN = frozenset(
     {
-        "by", "lane", "window", "visit", "method", "channel", "recipient", "team", "date",
-        "place", "slot", "site", "reference", "number", "kind", "plate", "nik_masked",
-        "amount_rupiah", "paid_at", "reason", "note", "expires_at", "happened_at",
-        "handover_id", "delegate_id", "identity", "identity_reason",
+        "window", "visit", "method", "channel", "recipient", "team", "date", "place", "slot",
+        "site", "reference", "number", "kind", "plate", "nik_masked", "amount_rupiah",
+        "paid_at", "reason", "note", "expires_at", "handover_id", "delegate_id", "identity",
+        "identity_reason",
     }
 )  # fmt: skip
 # Names, shown masked under another key, as the read models and the API hold them.

@@ -12,6 +12,7 @@ from api.deps import OfficerDep, RuntimeDep
 from api.pages.auth import page_caller
 from api.pages.citizen import qr_svg
 from api.pages.data import ACTIVE, active_permits
+from api.pages.history import history_button, history_dialog
 from api.pages.labels import STATUS, rupiah, status_label
 from api.pages.layout import L, e, page, respond, staff_nav, when
 from api.security import Caller
@@ -89,7 +90,7 @@ def _row(row: PermitRow) -> str:
   <td>{e(row.holder)}{plate}</td>
   <td><span class="badge status-{e(row.status)}">{status_label(row.status)}</span><br>
       <span class="muted">{e(rupiah(row.fee_rupiah)) if row.fee_rupiah is not None else ""} {e(where)}</span></td>
-  <td class="actions-cell">{_actions(row)}<p class="outcome" role="status"></p></td>
+  <td class="actions-cell">{_actions(row)}{history_button(row.id)}<p class="outcome" role="status"></p></td>
 </tr>"""  # fmt: skip
 
 
@@ -172,8 +173,9 @@ async def office(request: Request, runtime: RuntimeDep, status: str = "active") 
   <p><a id="code-link" href="/" target="_blank" rel="noopener noreferrer"></a></p>
   <div id="code-qr" class="qr small-qr"></div>
   <form method="dialog"><button class="primary" id="code-close">{L("Selesai", "Done")}</button></form>
-</dialog>"""
-    return respond(page(("Kantor", "Back office"), body, scripts=("common.js", "office.js"),
+</dialog>
+{history_dialog(runtime.settings.zone)}"""
+    return respond(page(("Kantor", "Back office"), body, scripts=("common.js", "office.js", "history.js"),
                         body_class="staff wide", nav=staff_nav(caller.role)))  # fmt: skip
 
 
