@@ -7,9 +7,9 @@ What each event does:
 - ``AssignedToTeam``: the team visit's place and date;
 - ``Released`` / ``ReturnedToStorage``: the "waiting at the window" timer starts / stops;
 - ``HandedOver``, ``Cancelled``, ``Expired``, ``PickupCodeExpired``: no more timers;
-- an event named ``ComplaintAnswered`` (of the permit, or carrying a ``permit_id``): the
-  answer. No such event exists yet; when the complaints' answers land as events under this
-  name they are notified with no other change here.
+- ``DataErased``: the contact is forgotten and the permit's outbox rows deleted;
+- ``ComplaintAnswered`` (`core.complaint.Complaint`, naming its ``permit_id``): the office's
+  answer; a corrected answer is a new message.
 A permit without a contact gets no messages.
 """
 
@@ -32,6 +32,9 @@ COMPLAINT_ANSWERED = "ComplaintAnswered"
 _CLOSED = frozenset({"HandedOver", "Cancelled", "Expired", "PickupCodeExpired", "Rejected"})
 ChannelsFor = Callable[[Recipient], Sequence[str]]
 """The names of the channels that can reach a recipient (email needs an address)."""
+StateOpener = Callable[[dict[str, Any]], dict[str, Any]]
+"""An event's state with its sealed personal fields opened (`core.personal`); an erased
+field reads None."""
 
 
 def plain(value: Any) -> Any:
@@ -54,8 +57,15 @@ def _event_name(topic: str) -> str | None:
 class NotificationFold:
     """Applies pages of the notification log; queues messages for the channels."""
 
-    def __init__(self, channels_for: ChannelsFor, public_url: str, uncollected_days: float) -> None:
+    def __init__(
+        self,
+        channels_for: ChannelsFor,
+        public_url: str,
+        uncollected_days: float,
+        open_state: StateOpener | None = None,
+    ) -> None:
         self.channels_for = channels_for
+        self.open_state = open_state
         self.public_url = public_url.rstrip("/")
         self.uncollected_seconds = uncollected_days * 86_400
 
@@ -67,9 +77,12 @@ class NotificationFold:
             if name is None:
                 continue
             state: dict[str, Any] = orjson.loads(entry.state)
+            if self.open_state is not None:
+                state = self.open_state(state)
             permit_id = originator_key(entry.originator_id)
             if name == COMPLAINT_ANSWERED and "permit_id" in state:
-                permit_id = str(plain(state["permit_id"]))
+                # A `Complaint` aggregate's event (core/complaint.py) names its permit.
+                permit_id = originator_key(plain(state["permit_id"]))
             queued += self._apply(conn, name, permit_id, state, entry.originator_version)
         if page:
             conn.execute(
@@ -88,7 +101,12 @@ class NotificationFold:
             conn.execute(
                 "INSERT OR IGNORE INTO recipients (permit_id, site, number, holder_masked, status)"
                 " VALUES (?, ?, ?, ?, 'submitted')",
-                (permit_id, state["site"], state["number"], mask_name(state["applicant_name"])),
+                (
+                    permit_id,
+                    state["site"],
+                    state["number"],
+                    mask_name(state["applicant_name"] or ""),
+                ),
             )
         elif name == "ContactRecorded":
             conn.execute(
@@ -113,6 +131,15 @@ class NotificationFold:
                 "UPDATE recipients SET status = 'ready', released_at = NULL WHERE permit_id = ?",
                 (permit_id,),
             )
+        elif name == "DataErased":
+            # The subject's personal data is erased: nothing about them is kept or sent.
+            conn.execute(
+                "UPDATE recipients SET phone = NULL, email = NULL, holder_masked = '' "
+                "WHERE permit_id = ?",
+                (permit_id,),
+            )
+            conn.execute("DELETE FROM outbox WHERE permit_id = ?", (permit_id,))
+            conn.execute("DELETE FROM links WHERE permit_id = ?", (permit_id,))
         elif name in _CLOSED:
             conn.execute(
                 "UPDATE recipients SET status = 'closed' WHERE permit_id = ?", (permit_id,)

@@ -21,7 +21,7 @@ from datetime import datetime
 from eventsourcing.persistence import ApplicationRecorder
 
 from api.notify.channels import Channel, DeliveryError
-from api.notify.fold import NotificationFold
+from api.notify.fold import NotificationFold, StateOpener
 from api.notify.messages import Recipient, without_link
 from api.notify.settings import NotifyOptions
 from api.notify.store import NotifyStore, OutboxRow
@@ -44,13 +44,14 @@ class Notifier:
         public_url: str,
         uncollected_days: float,
         clock: Callable[[], datetime],
+        open_state: StateOpener | None = None,
     ) -> None:
         self.store = store
         self.channels = {channel.name: channel for channel in channels}
         self.options = options
         self.clock = clock
         self._source = source_for(recorder)
-        self.fold = NotificationFold(self._channels_for, public_url, uncollected_days)
+        self.fold = NotificationFold(self._channels_for, public_url, uncollected_days, open_state)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

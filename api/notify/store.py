@@ -57,6 +57,8 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # a 2xx marked sent must survive a power cut
+    # Deleted rows (links, an erased subject's messages) are overwritten, not left in free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     conn.executescript(SCHEMA)
     return conn
 
