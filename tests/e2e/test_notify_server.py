@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +171,25 @@ def test_an_application_with_a_contact_is_notified_and_the_citizen_changes_it(
         assert not re.search(r"sri@example\.com|\+6281234567890", log)
     finally:
         server.stop()
+
+
+def test_permits_seeded_by_the_cli_before_the_server_starts_are_notified_on_catch_up(
+    tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**os.environ, "DRIVETHRU_NIK_KEY": NIK_KEY, "DRIVETHRU_STORE": "sqlite"}
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "seed", "--ready", "2", "--db", str(tmp_path / "events.db"),
+         "--notify-db", str(tmp_path / "notify.db"), "--contact", "warga@example.com"],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    codes = [json.loads(line)["code"] for line in done.stdout.splitlines()]
+    server = _server(tmp_path, receiver, smtp, monkeypatch)
+    server.start(wait_for_broker=False)
+    try:
+        wait_until(lambda: len(smtp.messages) == 2)
+        wait_until(lambda: len(receiver.acked()) == 2)
+    finally:
+        server.stop()
+    links = sorted(r.json["link"] for r in receiver.acked())
+    assert links == sorted(f"https://izin.example.go.id/p/{code}" for code in codes)
+    assert {m["To"] for m in smtp.messages} == {"warga@example.com"}
