@@ -345,6 +345,7 @@ def main() -> None:
     register_mobile(app)
     # The server commands need the server extra; an edge box runs without them.
     try:
+        from api.backup_cli import register as register_backup
         from api.history_cli import register as register_history
         from api.serve import register as register_server
     except ImportError:
@@ -352,4 +353,5 @@ def main() -> None:
     else:
         register_server(app)
         register_history(app)
+        register_backup(app)
     app()

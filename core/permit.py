@@ -8,6 +8,7 @@ second time instead of recording a second event.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
@@ -27,6 +28,7 @@ from core.errors import (
     ReleasedToAnotherLaneError,
 )
 from core.identity import IdentityCheck
+from core.personal import ERASED
 from core.values import (
     CodeHolder,
     Delegate,
@@ -60,6 +62,7 @@ class PermitApplication(Aggregate):
     nik_tail_hash: str | None = None
     """Keyed hash of the NIK's last 6 digits (`core.identity`); None if submitted before."""
     released_by_code: str | None = None
+    personal_data_erased: bool = False
     """The code hash that released it to the window, if a code did (whose: `core.identity`)."""
 
     @staticmethod
@@ -572,6 +575,29 @@ class PermitApplication(Aggregate):
     @event("UnassignedFromTeam")
     def _unassigned_from_team(self, by: str, team: str) -> None:
         self.team = None
+
+    # -- personal data (UU PDP) -------------------------------------------------------------
+
+    def erase_personal_data(self, by: str, reason: str) -> bool:
+        """Record that the subject's personal data is erased (the service then deletes their
+        key, `core.personal`); False when it already was."""
+        self.check_by(by)
+        if not reason.strip():
+            raise InvalidInputError(self.id, "Alasan wajib diisi / a reason is required")
+        if self.personal_data_erased:
+            return False
+        self._data_erased(by, reason.strip())
+        return True
+
+    @event("DataErased")
+    def _data_erased(self, by: str, reason: str) -> None:
+        self.applicant_name = ERASED
+        self.plate = None if self.plate is None else ERASED
+        self.delegates = {
+            key: replace(delegate, name=ERASED) for key, delegate in self.delegates.items()
+        }
+        self.contact = None
+        self.personal_data_erased = True
 
     # -- endings ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -37,6 +37,7 @@ from core.permit import PermitApplication
 from core.plates import normalise_plate
 from core.settings import ServiceSettings, StoreSettings
 from core.snapshot import PermitSnapshot
+from core.subject_keys import PersonalDataApplication
 from core.values import (
     CodeHolder,
     ExpiryCause,
@@ -58,16 +59,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class PermitLog(Application[UUID]):
+class PermitLog(PersonalDataApplication):
     """The permit store opened for reading its notification log only (rebuilds, tools)."""
 
     name = "drivethru"
 
     def __init__(self, store: StoreSettings) -> None:
-        super().__init__(env=store.eventsourcing_env())
+        super().__init__(store, env=store.eventsourcing_env())
 
 
-class PermitService(Application[UUID]):
+class PermitService(PersonalDataApplication):
     """Permit applications from submission to handover, on the configured event store."""
 
     name = "drivethru"
@@ -86,7 +87,7 @@ class PermitService(Application[UUID]):
         store_env.setdefault("AGGREGATE_CACHE_MAXSIZE", "30000")
         store_env.setdefault("DEEPCOPY_FROM_AGGREGATE_CACHE", "n")
         store_env.update(env or {})
-        super().__init__(env=store_env)
+        super().__init__(settings.store, env=store_env)
         self.settings = settings
         self.clock = clock
         self._nik_key = settings.nik_key.get_secret_value().encode()
@@ -511,6 +512,16 @@ class PermitService(Application[UUID]):
 
     def cancel(self, permit_id: UUID, by: str, reason: str) -> None:
         self._change(permit_id, lambda p: p.cancel(by, reason))
+
+    def erase_personal_data(self, permit_id: UUID, by: str, reason: str) -> bool:
+        """Erase the subject's personal data: a `DataErased` event saying why, then their key
+        is deleted, so every sealed field of every event about them reads `ERASED`.
+
+        Asked again, it records nothing and deletes the key if a crash left it (False).
+        """
+        recorded = self._change(permit_id, lambda p: p.erase_personal_data(by, reason))
+        self.subject_keys.erase(permit_id.hex)
+        return recorded
 
     def expire(self, permit_id: UUID, reason: str) -> None:
         self._change(permit_id, lambda p: p.expire(reason))

@@ -8,6 +8,7 @@ from types import TracebackType
 
 import aiosqlite
 
+from core.personal import ERASED
 from projections.arrivals import ARRIVAL_INSERT, ARRIVAL_PRUNE
 from projections.permits import PageRows, Row
 from projections.schema import INDEXES, PERMIT_COLUMNS, SCHEMA, SCHEMA_VERSION, TABLES
@@ -173,6 +174,11 @@ class ReadModels:
             if page.delegates:
                 await conn.executemany(
                     "INSERT OR REPLACE INTO delegates VALUES (?, ?, ?, ?, ?, ?)", page.delegates
+                )
+            if page.erased:
+                await conn.executemany(
+                    f"UPDATE delegates SET name_masked = '{ERASED}' WHERE permit_id = ?",
+                    page.erased,
                 )
             if page.counts:
                 await conn.executemany(

@@ -22,8 +22,11 @@ import traceback
 from collections import ChainMap
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from core.child import spawn
+from core.personal import SubjectKeys
+from core.subject_keys import SqliteKeyStore
 from projections.log import SqliteFileSource
 from projections.permits import PermitFold, Row
 from projections.store import permit_selects
@@ -65,7 +68,8 @@ def _fold_log(job: FoldJob, conn: Connection) -> None:
     source = SqliteFileSource(job.log_path, job.log_table)
     models = sqlite3.connect(f"file:{job.read_models_path}?mode=ro", uri=True)
     models.row_factory = sqlite3.Row
-    fold = PermitFold()
+    keys = SqliteKeyStore(Path(job.log_path))
+    fold = PermitFold(keys=SubjectKeys(keys))
     rows: dict[str, Row] = {}  # in order of their last change, oldest first
     changed_at: dict[str, int] = {}
     committed = position = job.after
@@ -99,6 +103,7 @@ def _fold_log(job: FoldJob, conn: Connection) -> None:
     finally:
         source.close()
         models.close()
+        keys.close()
 
 
 def _forget_committed(

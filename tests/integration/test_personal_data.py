@@ -1,0 +1,198 @@
+"""Personal data sealed with a key per subject: erased by deleting the key, never the events.
+
+Against a SQLite file and a real PostgreSQL: what the store holds is read straight from its
+tables, not through the service that sealed it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from core.contact import Contact
+from core.personal import ERASED, SubjectKeys, unseal
+from core.service import PermitService
+from core.settings import ServiceSettings, StoreSettings
+from core.subject_keys import TABLE, SqliteKeyStore
+from projections import queries
+from projections.store import ReadModels
+from tests.factories import DELEGATE_NIK, FrozenClock, ready_permit
+from tests.integration.test_projections import build, dump
+
+NAME = "I Wayan Sudirta"
+DELEGATE = "Ketut Arta Wibawa"
+PHONE = "+6281234567890"
+EMAIL = "wayan.sudirta@example.id"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
+    if request.param == "sqlite":
+        yield StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+        return
+    server = request.getfixturevalue("postgres")
+    dbname = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    yield StoreSettings(
+        backend="postgres",
+        postgres_host=server.host,
+        postgres_port=server.port,
+        postgres_dbname=dbname,
+        postgres_user=server.user,
+        postgres_password=SecretStr(server.password),
+    )
+
+
+def open_service(store: StoreSettings) -> PermitService:
+    return PermitService(ServiceSettings.for_demo(store), clock=FrozenClock())
+
+
+def stored_text(store: StoreSettings) -> str:
+    """Every stored event's state, as the database holds it."""
+    if store.backend == "sqlite":
+        with sqlite3.connect(store.sqlite_path) as conn:
+            rows = conn.execute("SELECT state FROM stored_events").fetchall()
+    else:
+        with psycopg.connect(
+            host=store.postgres_host, port=store.postgres_port, dbname=store.postgres_dbname,
+            user=store.postgres_user, password=store.postgres_password.get_secret_value(),
+        ) as conn:  # fmt: skip
+            rows = conn.execute("SELECT state FROM drivethru_events").fetchall()
+    return "\n".join(bytes(row[0]).decode() for row in rows)
+
+
+def a_permit_with_everything_personal(service: PermitService) -> uuid.UUID:
+    ready = ready_permit(service, plate="DK 4321 XY")
+    service.record_contact(ready.id, Contact(PHONE, EMAIL, "en"))
+    service.authorise_delegate(
+        ready.id, name=DELEGATE, nik=DELEGATE_NIK,
+        expires_at=FrozenClock()() + timedelta(days=3),
+    )  # fmt: skip
+    return ready.id
+
+
+def test_the_store_holds_no_personal_field_in_clear(store: StoreSettings) -> None:
+    service = open_service(store)
+    permit_id = a_permit_with_everything_personal(service)
+    text = stored_text(store)
+    for secret in (NAME, "DK4321XY", DELEGATE, PHONE, EMAIL):
+        assert secret not in text
+    assert text.count('"_type_":"sealed_v1"') == 5
+    again = open_service(store).get(permit_id)  # a new process reads them back
+    assert (again.applicant_name, again.plate) == (NAME, "DK4321XY")
+
+
+def test_an_erased_subject_still_replays_and_reads_erased_everywhere(store: StoreSettings) -> None:
+    service = open_service(store)
+    permit_id = a_permit_with_everything_personal(service)
+    other = ready_permit(service, plate="DK 1 A").id
+    before = len(stored_text(store).splitlines())
+
+    assert service.erase_personal_data(permit_id, "officer", "permintaan subjek / request")
+    assert not service.erase_personal_data(permit_id, "officer", "again")  # nothing new
+
+    reader = open_service(store)
+    events = list(reader.events.get(permit_id))
+    assert type(events[-1]).__name__ == "DataErased"
+    erased = vars(events[-1])
+    assert (erased["by"], erased["reason"]) == ("officer", "permintaan subjek / request")
+    assert len(stored_text(store).splitlines()) == before + 1  # one event, nothing edited
+    submitted = vars(events[0])
+    assert (submitted["applicant_name"], submitted["plate"]) == (ERASED, ERASED)
+
+    fresh = open_service(store)  # replays every event, the sealed ones without their key
+    snapshot = fresh.get(permit_id)
+    assert (snapshot.applicant_name, snapshot.plate) == (ERASED, ERASED)
+    assert fresh.contact_of(permit_id) is None
+    assert fresh.get(other).applicant_name == NAME  # other subjects keep theirs
+    assert fresh.subject_keys.key(permit_id.hex) is None
+    assert fresh.subject_keys.key(other.hex) is not None
+
+
+async def test_read_models_after_an_erasure_equal_a_rebuild(tmp_path: Path) -> None:
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    service = open_service(store)
+    permit_id = a_permit_with_everything_personal(service)
+    kept = ready_permit(service, plate="DK 77 B").id
+    followed = await build(service, tmp_path / "followed.db")  # built before the erasure
+    row = await queries.permit(followed.conn, str(permit_id))
+    assert row is not None
+    assert row.holder != ERASED
+    service.erase_personal_data(permit_id, "retention", "masa simpan habis / retention")
+    from projections.runner import ProjectionRunner
+
+    await ProjectionRunner(service.recorder, service.mapper.transcoder, followed).catch_up()
+    rebuilt = await build(open_service(store), tmp_path / "rebuilt.db")
+    try:
+        for models in (followed, rebuilt):
+            row = await queries.permit(models.conn, str(permit_id))
+            assert row is not None
+            assert (row.holder, row.plate) == (ERASED, None)
+            other = await queries.permit(models.conn, str(kept))
+            assert other is not None
+            assert other.plate == "DK77B"
+            async with models.conn.execute(
+                "SELECT name_masked FROM delegates WHERE permit_id = ?", (str(permit_id),)
+            ) as cursor:
+                assert [r[0] for r in await cursor.fetchall()] == [ERASED]
+        assert await dump(followed) == await dump(rebuilt)
+        # An erased plate matches nothing any more.
+        _, permits = await queries.match_ready_plate(rebuilt.conn, "badung", "DK4321XY")
+        assert permits == []
+    finally:
+        await followed.close()
+        await rebuilt.close()
+
+
+def test_a_backup_taken_after_the_erasure_holds_no_key_for_the_subject(tmp_path: Path) -> None:
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    service = open_service(store)
+    permit_id = a_permit_with_everything_personal(service)
+    service.erase_personal_data(permit_id, "officer", "request")
+    copy = tmp_path / "backup.db"
+    with sqlite3.connect(store.sqlite_path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0] == 0
+        states = [bytes(r[0]).decode() for r in conn.execute("SELECT state FROM stored_events")]
+    assert all(NAME not in state for state in states)
+    restored = open_service(StoreSettings(backend="sqlite", sqlite_path=copy))
+    assert restored.get(permit_id).applicant_name == ERASED
+
+
+def test_a_damaged_sealed_value_is_an_error_not_an_erasure(tmp_path: Path) -> None:
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    service = open_service(store)
+    ready_permit(service)
+    sealed = stored_text(store).split('"applicant_name":{"_type_":"sealed_v1","_data_":"')[1]
+    sealed = sealed.split('"')[0]
+    keys = SubjectKeys(SqliteKeyStore(store.sqlite_path))
+    assert unseal(keys, sealed) == NAME
+    version, subject, event, field, data = sealed.split(":", 4)
+    with pytest.raises(ValueError, match="rusak / damaged"):
+        unseal(keys, f"{version}:{subject}:{event}:plate:{data}")  # moved to another field
+    flipped = data[:-3] + ("A" if data[-3] != "A" else "B") + data[-2:]
+    with pytest.raises(ValueError, match="rusak / damaged"):
+        unseal(keys, f"{version}:{subject}:{event}:{field}:{flipped}")
+    with pytest.raises(ValueError, match="tidak dikenal / unknown"):
+        unseal(keys, f"v9:{subject}:{event}:{field}:{data}")
+
+
+async def test_the_read_models_refuse_sealed_events_without_the_key_table(tmp_path: Path) -> None:
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    service = open_service(store)
+    ready_permit(service)
+    from projections.permits import PermitFold
+    from projections.runner import ProjectionRunner
+
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner._fold = PermitFold()  # a fold given neither the transcoder nor the keys
+        with pytest.raises(ValueError, match="kunci tak ada / sealed, no key table"):
+            await runner.catch_up()
