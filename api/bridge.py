@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 # Plates are matched in the read models; they wait this long for the latest saves.
 READ_MODEL_WAIT_SECONDS = 1.0
+SOLE_SERVER_SESSION_SECONDS = 24 * 3600
 Notify = Callable[[dict[str, Any]], None]
 
 
@@ -115,6 +116,7 @@ class MqttBridge:
             shared_subscriptions=(
                 (topics.shared(topics.team_handovers("+")), topics.team_handovers("+")),
             ),
+            session_expiry=self._session_expiry(),
             status_topic=topics.server_status,
             online=encode(ServerStatus(state=DeviceState.ONLINE, version=VERSION)),
             offline=encode(ServerStatus(state=DeviceState.OFFLINE, version=VERSION)),
@@ -123,6 +125,14 @@ class MqttBridge:
             cert_file=str(broker.cert_file) if broker.cert_file else None,
             key_file=str(broker.key_file) if broker.key_file else None,
         )
+
+    def _session_expiry(self) -> int:
+        """A day for a sole server; none for replicas: while one is away, Mosquitto would
+        queue its share of the arrivals in its session, where they wait until it returns
+        (or the edges' retries happen to reach another replica)."""
+        if self.broker.session_expiry_seconds is not None:
+            return self.broker.session_expiry_seconds
+        return SOLE_SERVER_SESSION_SECONDS if self.settings.sole_writer else 0
 
     @property
     def connected(self) -> bool:
@@ -276,9 +286,9 @@ class MqttBridge:
         kind, rows = await queries.match_ready_plate(
             self.read_models.conn, arrival.site, arrival.plate.text
         )
-        # No permit's plate matched (none near, or several as near): the visit keeps the
-        # plate as read, so the window can list the candidates (api/routes/window.py).
-        plate = rows[0].plate if rows else arrival.plate.text
+        # No one permit's plate matched (none near, or several as near): the visit keeps
+        # the plate as read, so the window can list the candidates (api/routes/window.py).
+        plate = rows[0].plate if rows and kind != "ambiguous" else arrival.plate.text
         return PlateCandidates(kind, plate, tuple(UUID(row.id) for row in rows))
 
     def _reject(self, lane: str, arrival_id: UUID | None, kind: str, reason: str) -> None:

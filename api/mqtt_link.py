@@ -90,6 +90,8 @@ class LinkSetup:
     """With TLS: the server's client certificate and key, for a broker that requires one."""
     key_file: str | None = None
     shared_subscriptions: tuple[tuple[str, str], ...] = ()
+    session_expiry: int = 24 * 3600
+    """Seconds the broker keeps the session while the link is away (MQTT 5)."""
     """More (shared, plain) filter pairs taken like the arrivals: each message to one replica
     (the team handovers)."""
 
@@ -354,7 +356,7 @@ class _Link:
         properties = None
         if v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = 24 * 3600
+            properties.SessionExpiryInterval = setup.session_expiry
         client.connect_async(
             setup.host,
             setup.port,

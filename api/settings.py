@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from api.hours import OpeningHours
 from api.notify.settings import DemoOutboxChannel, NotifyChannel, NotifyOptions
 from core.arrivals import ReleasePolicy
+from core.home_assistant import HomeAssistantSettings
 from core.settings import ServiceSettings
 from edge_lane.broker_url import TlsFiles, check_tls_files, parse_broker_url
 from edge_lane.logs import LogFormat
@@ -57,6 +58,11 @@ class BrokerSettings(BaseModel):
     cert_file: Path | None = None
     """With ``mqtts://``: the server's client certificate, for a broker that requires one."""
     key_file: Path | None = None
+    session_expiry_seconds: int | None = Field(default=None, ge=0)
+    """How long the broker keeps the server's session (and queues its share of the arrivals)
+    while it is away. Default: a day for a server that is its store's sole writer; 0 with
+    replicas (``sole_writer = false``), whose other servers take every arrival meanwhile:
+    Mosquitto keeps sending an absent replica's session its share of a shared subscription."""
 
     @field_validator("url")
     @classmethod
@@ -163,6 +169,8 @@ class ServerSettings(BaseModel):
     demo_logins: dict[Role, SecretStr] = Field(default_factory=dict)
     """Demo only: keys behind one-click sign-in links, so a newcomer touches nothing."""
     rate_limits: RateLimitSettings = RateLimitSettings()
+    home_assistant: HomeAssistantSettings = HomeAssistantSettings()
+    """``[home_assistant]``: the lanes in Home Assistant over MQTT discovery (off by default)."""
     mosquitto: MosquittoSettings | None = None
     notify: tuple[NotifyChannel, ...] = ()
     """``[[notify]]``: where citizens' notifications go (`api/notify/`, docs/server.md)."""

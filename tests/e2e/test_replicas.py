@@ -290,3 +290,31 @@ def test_a_replica_killed_mid_stream_loses_and_doubles_nothing(
     assert len(expected["lane_arrivals"]) > 0
     for server in (survivor, victim):
         assert read_model_dump(server.workdir / "read.db") == expected, server.workdir.name
+
+
+def test_a_replica_that_stays_down_leaves_every_arrival_to_the_other(
+    replicas: tuple[Replicas, str], mosquitto: MosquittoServer, postgres: PostgresServer
+) -> None:
+    pair, dbname = replicas
+    permits = seed(postgres, dbname, 20)
+    pair.start()
+    down, up = pair.servers
+    down.kill()  # not restarted: its session must not keep taking a share of the arrivals
+    edge = MqttPeer(
+        mosquitto.host, mosquitto.port, "lane-1", MQTT_USERS["lane-1"],
+        [f"{ROOT}/lanes/1/acks"], client_id="lane-1-edge",
+    )  # fmt: skip
+    try:
+        messages = [arrival(p["code"]) for p in permits]
+        for message in messages:
+            edge.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(message))
+        acked = {}
+        with contextlib.suppress(TimeoutError):  # sent once: no outbox retries here
+            while len(acked) < len(messages):
+                ack = edge.wait_for(lambda m: True, timeout=10).json()
+                acked[ack["id"]] = ack["outcome"]
+    finally:
+        edge.close()
+    assert len(acked) == len(messages), "every arrival acked at once by the replica that is up"
+    assert set(acked.values()) == {"released"}
+    assert decided_by(up, set(acked)) == set(acked)
