@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
@@ -32,6 +34,10 @@ async def metrics(runtime: RuntimeDep) -> str:
     if runtime.bridge is not None:
         runtime.metrics.set_gauge("broker_connected", int(runtime.bridge.connected))
         runtime.metrics.set_gauge("mqtt_link_restarts", runtime.bridge.link.restarts)
+    if runtime.notifier is not None:  # notifications waiting, sent and given up
+        counts = await asyncio.to_thread(runtime.notifier.store.counts)
+        for state, count in counts.items():
+            runtime.metrics.set_gauge(f"notify_outbox_{state}", count)
     return runtime.metrics.render()
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -167,6 +168,9 @@ def test_an_application_with_a_contact_is_notified_and_the_citizen_changes_it(
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )  # fmt: skip
             assert bad.status_code == 422
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert "drivethru_notify_outbox_sent 2" in metrics  # the webhook's and the e-mail
+        assert "drivethru_notify_outbox_failed 0" in metrics
         log = server.log.read_text()
         assert not re.search(r"sri@example\.com|\+6281234567890", log)
     finally:

@@ -11,14 +11,18 @@ from pathlib import Path
 import orjson
 import pytest
 
+from api.notify.bootstrap import state_opener
 from api.notify.channels import Email, Webhook
 from api.notify.messages import signature_matches
 from api.notify.notifier import Notifier
 from api.notify.settings import EmailChannel, NotifyOptions, WebhookChannel
 from api.notify.store import IssuedLinks, NotifyStore
+from core.complaint import ComplaintDesk
 from core.contact import Contact
 from core.service import PermitService
 from core.values import ReleaseMethod
+from projections.runner import ProjectionRunner
+from projections.store import ReadModels
 from tests.factories import NIK, FrozenClock, sqlite_service
 from tests.notify_peers import SmtpServer, WebhookReceiver
 
@@ -65,6 +69,7 @@ def _notifier(
     return Notifier(
         service.recorder, NotifyStore(tmp_path / "notify.db"), [Webhook(webhook), Email(email)],
         OPTIONS, public_url="https://izin.example.go.id", uncollected_days=30, clock=clock,
+        open_state=state_opener(service),
     )  # fmt: skip
 
 
@@ -203,3 +208,56 @@ def test_the_contact_is_checked() -> None:
         "+62 812*****890 · i*******@g****.com"
     )
     assert orjson.loads(b"{}") == {}
+
+
+def test_an_answered_complaint_is_notified_with_its_answer(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    permit_id, _ = _ready(service, Contact.parse("+6281234567890", None, "id"), "LAP-5")
+    desk = ComplaintDesk(service)
+    desk.answer(uuid.UUID(permit_id), "badung", "Mohon maaf, antrean sudah kami tambah.", "ani")
+    desk.close(uuid.UUID(permit_id), "badung", "ani", "selesai")
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)
+    notifier.catch_up()
+    notifier.deliver_due()
+    types = [r.json["type"] for r in receiver.received]
+    assert types == ["permit.ready", "complaint.answered"]
+    answered = receiver.received[1].json
+    assert answered["permit"]["id"] == permit_id
+    assert answered["answer"] == "Mohon maaf, antrean sudah kami tambah."
+    assert "sudah dijawab" in answered["text"]
+
+
+def test_erased_personal_data_is_neither_kept_nor_sent(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    permit_id, code = _ready(service, Contact.parse("+6281234567890", "a@example.com"), "LAP-6")
+    service.erase_personal_data(uuid.UUID(permit_id), "ani", "permintaan warga / on request")
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)
+    notifier.catch_up()
+    notifier.deliver_due()
+    assert receiver.received == []
+    assert smtp.messages == []
+    assert notifier.store.rows() == []
+    notifier.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = (tmp_path / "notify.db").read_bytes()
+    assert b"6281234567890" not in stored
+    assert code.encode() not in stored
+
+
+async def test_the_contact_stays_out_of_the_read_models_and_so_off_mqtt(
+    service: PermitService, tmp_path: Path
+) -> None:
+    # Manifests and releases are built from the read models: what they never hold is never
+    # published.
+    _ready(service, Contact.parse("+6281299887766", "rahasia@example.com"), "LAP-7")
+    async with ReadModels(tmp_path / "read.db") as models:
+        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        assert (await runner.catch_up()).events > 0
+        await models.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = (tmp_path / "read.db").read_bytes()
+    assert b"6281299887766" not in stored
+    assert b"rahasia@example.com" not in stored
+    assert b"LAP-7" in stored
