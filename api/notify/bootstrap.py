@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from api.notify.channels import build_channel
+from api.notify.fold import StateOpener
 from api.notify.notifier import Notifier
 from api.notify.store import IssuedLinks, NotifyStore
 from api.settings import ServerSettings
+from core.personal import ERASED, unseal_state
 from core.service import PermitService
 
 
 def notify_path(read_models: Path) -> Path:
     """``notify.db`` beside the read models (the demo and `drivethru seed` write links there)."""
     return read_models.parent / "notify.db"
+
+
+def state_opener(service: PermitService) -> StateOpener:
+    """Opens the sealed personal fields of the events the notifier reads (`core.personal`);
+    an erased one (its subject's key deleted) reads None, so nothing is sent to it."""
+    keys = service.subject_keys
+
+    def open_state(state: dict[str, Any]) -> dict[str, Any]:
+        opened = unseal_state(keys, state)
+        for name in ("phone", "email", "applicant_name"):
+            if opened.get(name) == ERASED:
+                opened[name] = None
+        return opened
+
+    return open_state
 
 
 def build_notifier(settings: ServerSettings, service: PermitService) -> Notifier | None:
@@ -32,6 +50,7 @@ def build_notifier(settings: ServerSettings, service: PermitService) -> Notifier
         public_url=settings.notifications.public_url or f"http://{settings.host}:{settings.port}",
         uncollected_days=settings.uncollected_expire_days,
         clock=service.clock,
+        open_state=state_opener(service),
     )
     service.add_save_listener(notifier.wake)
     return notifier
