@@ -108,7 +108,10 @@ def _earlier_stages(service: PermitService) -> None:
 
 def _extra_ready(service: PermitService) -> UUID:
     """One more READY permit, for the mobile team's manifest."""
-    permit = next(seed_on_store(service, "badung", 1, seed=99, plates=["DK 6060 TM"]))
+    contact = Contact.parse("+6281100000999", "warga.tim@example.com")  # its team visit's message
+    permit = next(
+        seed_on_store(service, "badung", 1, seed=99, plates=["DK 6060 TM"], contacts=[contact])
+    )
     return UUID(permit.id)
 
 
