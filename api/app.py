@@ -15,6 +15,7 @@ from api.pages import citizen as citizen_page
 from api.pages import complaints as complaints_page
 from api.pages import here as here_page
 from api.pages import lanes as lane_pages
+from api.pages import window as window_pages
 from api.routes import applications, citizen, history, lanes, system
 from api.routes import complaints as complaint_routes
 from api.routes import queue as queue_routes
@@ -59,5 +60,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(complaints_page.router)
     app.include_router(complaint_routes.router)
     app.include_router(window_routes.router)
+    app.include_router(window_pages.router)
     app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     return app

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from core.plates import match_plate
+from core.plates import MatchKind, match_plate
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,10 @@ async def match_ready_plate(
     waiting = await ready_permits(conn, site)
     plates = {p.plate for p in waiting if p.plate}
     found = match_plate(read, plates)
+    if found.kind is MatchKind.AMBIGUOUS:
+        # Several plates as near: all of them, for the window to choose among.
+        near = set(found.candidates)
+        return found.kind.value, [p for p in waiting if p.plate in near]
     if found.plate is None:
         return found.kind.value, []
     return found.kind.value, [p for p in waiting if p.plate == found.plate]

@@ -14,6 +14,7 @@ from api.pages.auth import page_caller
 from api.pages.data import delegates_of
 from api.pages.here import wait_text
 from api.pages.layout import L, e, message_page, page, respond, staff_nav
+from api.pages.window import IDENTITY_LABELS, WINDOW_LABELS, add_window_state
 from api.routes.lanes import board as lane_board
 from api.routes.queue import queues_now
 from api.runtime import Runtime
@@ -50,6 +51,23 @@ async def console(lane: str, request: Request, runtime: RuntimeDep) -> Response:
     <div id="permits" class="permit-list" role="list"></div>
     <p id="no-permits" class="muted">{L("Belum ada izin di jendela.", "No permit at the window yet.")}</p>
   </section>
+  <section class="card candidates" id="candidates-card" hidden>
+    <h2>{L("Pilih izin untuk mobil ini", "Pick the permit for this car")}</h2>
+    <p class="muted">{L("Pelat tidak pasti. Periksa KTP, ketik NIK-nya, lalu pilih.", "The plate is not certain. Check the KTP, type its NIK, then pick.")} <span id="candidates-plate" class="plate"></span></p>
+    <div class="row">
+      <label for="pick-nik">{L("NIK di KTP", "NIK on the KTP")}</label>
+      <input id="pick-nik" inputmode="numeric" autocomplete="off" maxlength="20" placeholder="16 / 6">
+      <label for="pick-reason">{L("atau alasan tanpa NIK", "or a reason without the NIK")}</label>
+      <input id="pick-reason" maxlength="200" autocomplete="off">
+    </div>
+    <ul id="candidates" class="candidate-list"></ul>
+    <p id="pick-result" role="status"></p>
+  </section>
+  <section class="card fetch-now" id="fetch-card">
+    <h2>{L("Ambil sekarang (kamera masuk)", "Fetch now (entry camera)")}</h2>
+    <ul id="fetch-now" class="fetch-list"></ul>
+    <p id="fetch-none" class="muted">{L("Tidak ada yang perlu diambil.", "Nothing to fetch.")}</p>
+  </section>
   <section class="card lookup">
     <h2>{L("Cari manual (kamera gagal)", "Manual lookup (camera failed)")}</h2>
     <form id="lookup" class="row">
@@ -77,9 +95,11 @@ async def console(lane: str, request: Request, runtime: RuntimeDep) -> Response:
 </div>
 <template id="i18n">
 {L("Serahkan (H)", "Hand over (H)")}|{L("Tidak cocok", "Mismatch")}|{L("Kembalikan ke rak (R)", "Return to shelf (R)")}|{L("KTP sudah saya periksa", "I checked the KTP")}|{L("Ambil di rak", "Fetch from slot")}|{L("Periksa KTP pemilik", "Check the owner's KTP")}|{L("atau kuasa", "or the delegate")}|{L("Mobil tiba", "Car arrived")}|{L("Terhubung", "Live")}|{L("Terputus, mencoba lagi…", "Disconnected, retrying…")}|{L("Diserahkan", "Handed over")}|{L("Centang pemeriksaan KTP dulu", "Tick the KTP check first")}|{L("Tidak ditemukan", "Not found")}|{L("Dikirim ke jendela", "Released to the window")}|{L("Dikembalikan", "Returned")}|{L("Gagal", "Failed")}|{L("Penerima", "Recipient")}|{L("Pemilik", "Owner")}|{L("Kuasa", "Delegate")}|{L("Tidak ada izin siap", "No ready permit")}|{L("Perlu dicek petugas", "Needs the operator")}
-</template>"""
+</template>
+{IDENTITY_LABELS}
+{WINDOW_LABELS}"""
     return respond(
-        page(("Konsol jendela", "Window console"), body, scripts=("common.js", "console.js"),
+        page(("Konsol jendela", "Window console"), body, scripts=("common.js", "console.js", "window.js"),
              body_class="staff wide", nav=staff_nav(caller.role),
              data={"lane": lane, "window": window})
     )  # fmt: skip
@@ -95,6 +115,7 @@ async def console_state(lane: str, runtime: RuntimeDep, caller: OperatorDep) -> 
     found = await delegates_of(runtime.read_models.conn, [str(p["id"]) for p in released])
     for permit in released:
         permit["delegates"] = [asdict(d) for d in found.get(str(permit["id"]), [])]
+    await add_window_state(state, lane, runtime, caller)
     return state
 
 

@@ -7,13 +7,12 @@ and picks one (`core.window.pick_candidate`: an event on the car's visit, saved 
 release). A plate the entry camera recognised pre-stages its permits: they are listed for
 the runner, with their slots, before the car reaches the window.
 
-The arrivals come from the lane's recent arrivals as the server keeps them for the consoles
-(`Runtime.lane_log`).
+The arrivals come from the lane's recent arrivals in the read models (projections/arrivals.py),
+so every replica lists what any of them decided.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -33,6 +32,7 @@ from core.errors import ReleasedToAnotherLaneError
 from core.plates import match_plate
 from core.window import pick_candidate
 from projections import queries
+from projections.arrivals import recent_arrivals
 from projections.queries import PermitRow
 
 router = APIRouter(
@@ -134,16 +134,10 @@ async def plate_candidates(
 
 
 async def _recent(runtime: Runtime, lane: str) -> list[dict[str, Any]]:
-    """The lane's latest arrivals, newest first, in the shape of the consoles' live events:
-    the server's memory, or the arrivals read model when the server keeps one."""
-    lane_log = getattr(runtime, "lane_log", None)
-    if callable(lane_log):
-        return list(lane_log(lane))
-    arrivals = importlib.import_module("projections.arrivals")  # the arrivals read model
-    found: list[dict[str, Any]] = await arrivals.recent_arrivals(
+    """The lane's latest arrivals, newest first, whichever replica decided them."""
+    return await recent_arrivals(
         runtime.read_models.conn, runtime.settings.site, lane, runtime.settings.window_of(lane)
     )
-    return found
 
 
 async def _latest_open(runtime: Runtime, lane: str) -> dict[str, Any] | None:

@@ -32,8 +32,8 @@
         return ("0" + b.toString(16)).slice(-2);
       }).join("");
     },
-    labels: function () {
-      var t = document.getElementById("i18n");
+    labels: function (id) {
+      var t = document.getElementById(id || "i18n");
       return t ? t.innerHTML.split("|").map(function (s) { return s.trim(); }) : [];
     }
   };

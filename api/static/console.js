@@ -6,6 +6,8 @@
   var lane = document.body.dataset.lane;
   var base = "/api/lanes/" + encodeURIComponent(lane);
   var T = dt.labels(); // our own escaped bilingual labels, in the order of the template
+  var W = dt.labels("i18n-identity"); // the KTP check's labels (api/pages/lanes.py)
+  var NIK_LABEL = 0, NIK_FIRST = 1, OVERRIDE = 2, REASON = 3, AUTH_UNTIL = 4, CODE_OF = 5;
   var HAND = 0, MISMATCH = 1, RETURN = 2, KTP = 3, FETCH = 4, CHECK_OWNER = 5, OR_DELEGATE = 6,
     ARRIVED = 7, LIVE = 8, OFFLINE = 9, HANDED = 10, TICK_FIRST = 11, NOT_FOUND = 12,
     RELEASED = 13, RETURNED = 14, FAILED = 15, RECIPIENT = 16, OWNER = 17, DELEGATE = 18,
@@ -99,10 +101,13 @@
       var hint = el("p", "muted"); hint.appendChild(label(OR_DELEGATE)); card.appendChild(hint);
     }
     card.appendChild(pick);
-    var check = el("label", "ktp");
-    var box = el("input"); box.type = "checkbox"; box.className = "id-checked";
-    check.appendChild(box); check.appendChild(label(KTP));
-    card.appendChild(check);
+    if (p.released_for_delegate) { preselect(card, p); }
+    var typed = (dt.typed || {})[p.id]; // typed at the pick among candidates (window.js)
+    if (typed && typed.delegate_id) {
+      var r = card.querySelector("input[data-delegate='" + typed.delegate_id + "']");
+      if (r) { r.checked = true; }
+    }
+    card.appendChild(identityCheck(p, typed));
     var actions = el("div", "actions");
     var hand = el("button", "primary big hand"); hand.type = "button"; hand.appendChild(label(HAND));
     var wrong = el("button", "warn mismatch"); wrong.type = "button"; wrong.appendChild(label(MISMATCH));
@@ -119,15 +124,57 @@
     return card;
   }
 
+  // The KTP check: the NIK typed from the KTP shown (or its last 6 digits), which the server
+  // checks against the chosen recipient's; or, without one, an override and its reason.
+  function wlabel(i) { var s = el("span"); s.innerHTML = W[i]; return s; }
+  function identityCheck(p, typed) {
+    var box = el("div", "ktp");
+    var id = "nik-" + p.id;
+    var l = el("label"); l.htmlFor = id; l.appendChild(label(KTP)); l.appendChild(wlabel(NIK_LABEL));
+    var nik = el("input", "nik"); nik.id = id; nik.inputMode = "numeric"; nik.autocomplete = "off";
+    nik.maxLength = 20; nik.placeholder = "16 / 6";
+    if (typed && typed.nik) { nik.value = typed.nik; }
+    nik.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); handOver(nik.closest(".permit-card")); }
+    });
+    box.appendChild(l); box.appendChild(nik);
+    var over = el("label", "override");
+    var tick = el("input"); tick.type = "checkbox"; tick.className = "override-on";
+    over.appendChild(tick); over.appendChild(wlabel(OVERRIDE));
+    var reason = el("input", "override-reason"); reason.maxLength = 200; reason.hidden = true;
+    reason.setAttribute("aria-label", W[REASON].replace(/<[^>]*>/g, " "));
+    tick.addEventListener("change", function () { reason.hidden = !tick.checked; if (tick.checked) { reason.focus(); } });
+    box.appendChild(over); box.appendChild(reason);
+    return box;
+  }
+  function preselect(card, p) {
+    // The delegate's own code was read: the delegate collects, with the authorisation shown.
+    var radio = card.querySelector("input[data-delegate='" + p.released_for_delegate + "']");
+    if (!radio) { return; }
+    radio.checked = true;
+    var d = (p.delegates || []).filter(function (x) { return x.delegate_id === p.released_for_delegate; })[0];
+    var auth = el("p", "authorisation pill warn-pill");
+    auth.appendChild(wlabel(CODE_OF));
+    auth.appendChild(document.createTextNode(" " + d.name_masked + " · NIK " + d.nik_masked + " · "));
+    auth.appendChild(wlabel(AUTH_UNTIL));
+    auth.appendChild(document.createTextNode(" " + String(d.expires_at).slice(0, 10)));
+    card.insertBefore(auth, card.querySelector(".recipient"));
+  }
+
   function handOver(card) {
-    var box = card.querySelector(".id-checked");
-    if (!box.checked) { say(card, T[TICK_FIRST], "error"); box.focus(); return; }
+    var nik = card.querySelector(".nik");
+    var over = card.querySelector(".override-on").checked;
+    var reason = card.querySelector(".override-reason").value.trim();
+    if (!over && !nik.value.trim() || over && !reason) {
+      say(card, over ? W[REASON] : W[NIK_FIRST], "error"); (over ? card.querySelector(".override-reason") : nik).focus(); return;
+    }
     var chosen = card.querySelector("input[type=radio]:checked");
     var body = {
-      permit_id: card.dataset.id, handover_id: dt.newId(), id_checked: true,
+      permit_id: card.dataset.id, handover_id: dt.newId(),
       recipient: chosen ? chosen.value : "owner",
       delegate_id: chosen && chosen.dataset.delegate ? chosen.dataset.delegate : null
     };
+    if (over) { body.override_reason = reason; } else { body.nik = nik.value.trim(); }
     card.querySelector(".hand").disabled = true;
     dt.call("POST", base + "/handover", body).then(function () {
       say(card, T[HANDED], "ok");
@@ -193,7 +240,11 @@
 
   var pending = null;
   function refresh() {
-    dt.call("GET", "/lanes/" + encodeURIComponent(lane) + "/console/state").then(render)
+    dt.call("GET", "/lanes/" + encodeURIComponent(lane) + "/console/state").then(function (state) {
+      render(state);
+      // The candidates and fetch-now panels (window.js) draw from the same state.
+      document.dispatchEvent(new CustomEvent("console-state", { detail: state }));
+    })
       .catch(function () { /* the next event retries */ });
   }
   function soon() {
@@ -234,7 +285,7 @@
     }
     if (!selected) { return; }
     if (key === "h") { ev.preventDefault(); handOver(selected); }
-    else if (key === "k") { ev.preventDefault(); var b = selected.querySelector(".id-checked"); b.checked = !b.checked; }
+    else if (key === "k") { ev.preventDefault(); selected.querySelector(".nik").focus(); }
     else if (key === "r") { ev.preventDefault(); sendBack(selected, "mobil pergi / car left"); }
   });
   refresh();

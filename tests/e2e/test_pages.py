@@ -109,10 +109,11 @@ def test_office_citizen_window_board_and_dashboard_in_a_browser(
     expect(board.locator(".board-plate")).to_have_text("DK 4321 PA")
     expect(board.locator(".board-where .l-id")).to_have_text("silakan ke Jendela 1")
 
-    # Handing over needs the KTP tick; then the keyboard shortcut H does it.
+    # Handing over needs the NIK from the KTP (here its last six digits); then the keyboard
+    # shortcut H does it.
     card.locator(".hand").click()
     expect(card.locator(".outcome.error")).to_be_visible()
-    card.locator(".id-checked").check()
+    card.locator(".nik").fill("900002")
     card.focus()
     console_page.keyboard.press("h")
     expect(card.locator(".outcome.ok")).to_be_visible()
