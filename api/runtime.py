@@ -14,6 +14,7 @@ from uuid import UUID
 
 from api.bridge import MqttBridge
 from api.expiry import ExpiryJob
+from api.home_assistant import home_assistant_for
 from api.live import Broadcaster
 from api.metrics import Metrics
 from api.notify.bootstrap import build_notifier
@@ -135,6 +136,10 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
             runtime.expiry.run_every(settings.expiry_interval_seconds), name="expiry"
         )
     )
+    if bridge is not None and settings.home_assistant.enabled:
+        home_assistant = home_assistant_for(settings, read_models.conn, bridge)
+        runner.on_applied(home_assistant.changed)
+        runtime.tasks.append(asyncio.create_task(home_assistant.run(), name="home-assistant"))
     runtime.notifier = build_notifier(settings, service)
     if runtime.notifier is not None:
         runtime.tasks.append(asyncio.create_task(runtime.notifier.run(), name="notifier"))

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from core.contract import ANY_NAME, Topics
 from core.errors import ContractError
+from core.home_assistant import HOME_ASSISTANT_USER, HomeAssistantSettings
 
 SERVER_USER = "server"
 
@@ -100,15 +101,18 @@ def site_access(
     lanes: Iterable[str],
     teams: Iterable[str] = (),
     servers: Sequence[str] = (SERVER_USER,),
+    home_assistant: HomeAssistantSettings | None = None,
 ) -> SiteAccess:
     """The contract's ACL for a site's server users, lanes and teams.
 
     Servers get wildcards over lanes and teams, so adding a lane needs new credentials for
     that lane only. Devices may also read ``server/status``, to show whether the server is up.
+    With Home Assistant enabled, the servers also publish its discovery configs and the lanes'
+    summaries, and the user `HOME_ASSISTANT_USER` reads them (core/home_assistant.py).
     """
     r, w, rw = Access.READ, Access.WRITE, Access.READWRITE
     every = ANY_NAME
-    server_grants = (
+    server_grants: tuple[TopicGrant, ...] = (
         TopicGrant(topics.arrivals(every), r),
         TopicGrant(topics.lane_status(every), r),
         TopicGrant(topics.acks(every), w),
@@ -121,6 +125,21 @@ def site_access(
         # Its own last will, and reading it back tells a replica the broker is there.
         TopicGrant(topics.server_status, rw),
     )
+    ha_grants: tuple[TopicGrant, ...] = ()
+    if home_assistant is not None and home_assistant.enabled:
+        prefix = home_assistant.discovery_prefix
+        server_grants += (
+            TopicGrant(topics.lane_summary(every), w),
+            TopicGrant(f"{prefix}/+/+/config", w),
+        )
+        ha_grants = (
+            # Home Assistant subscribes to its whole prefix and announces itself there.
+            TopicGrant(f"{prefix}/#", r),
+            TopicGrant(f"{prefix}/status", rw),
+            TopicGrant(topics.lane_status(every), r),
+            TopicGrant(topics.lane_summary(every), r),
+            TopicGrant(topics.server_status, r),
+        )
     devices = [DeviceAccess(user, server_grants) for user in dict.fromkeys(servers)]
     grants: tuple[TopicGrant, ...]
     for lane in dict.fromkeys(lanes):
@@ -144,6 +163,8 @@ def site_access(
             TopicGrant(topics.server_status, r),
         )
         devices.append(DeviceAccess(team_user(team), grants))
+    if ha_grants:
+        devices.append(DeviceAccess(HOME_ASSISTANT_USER, ha_grants))
     return SiteAccess(topics.site, tuple(devices))
 
 

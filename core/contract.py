@@ -316,6 +316,11 @@ class Topics:
     def lane_manifest(self, lane: str) -> str:
         return self.lane(lane, "manifest")
 
+    def lane_summary(self, lane: str) -> str:
+        """The server's retained queue and latest arrival of a lane, for Home Assistant
+        (`core.home_assistant.LaneSummary`); published only when the site enables it."""
+        return self.lane(lane, "summary")
+
     def team_manifest(self, team: str) -> str:
         return f"{self.root}/teams/{team}/manifest"
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.broker_acl import SERVER_USER, SiteAccess, mosquitto_acl, site_access
 from core.contract import Topics
+from core.home_assistant import HomeAssistantSettings
 from edge_lane.errors import ConfigError
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -96,6 +97,8 @@ class _SiteFile(BaseModel):
     site: str = "badung"
     lanes: tuple[_SiteLane, ...] = ()
     mosquitto: MosquittoSettings = MosquittoSettings()
+    home_assistant: HomeAssistantSettings = HomeAssistantSettings()
+    """Enabled, it adds the ``homeassistant`` user and the server's discovery grants."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +167,9 @@ def load_broker_site(
         )
     try:
         access = site_access(
-            Topics(site or parsed.site), lane_names, team_names, parsed.mosquitto.servers
-        )
+            Topics(site or parsed.site), lane_names, team_names, parsed.mosquitto.servers,
+            home_assistant=parsed.home_assistant,
+        )  # fmt: skip
     except ValueError as error:
         raise ConfigError(str(error)) from None
     return BrokerSite(access, parsed.mosquitto)
