@@ -54,7 +54,7 @@ async def contact_block(
       <input id="c-phone" name="phone" inputmode="tel" maxlength="20" autocomplete="off" placeholder="+62812…">
       <label for="c-email">E-mail</label>
       <input id="c-email" name="email" type="email" maxlength="254" autocomplete="off">
-      <fieldset><legend>{L("Bahasa pesan", "Language of the messages")}</legend>
+      <fieldset class="lang-choice"><legend>{L("Bahasa pesan", "Language of the messages")}</legend>
         <label><input type="radio" name="lang" value="id" checked> Bahasa Indonesia</label>
         <label><input type="radio" name="lang" value="en"> Bahasa Indonesia + English</label>
       </fieldset>

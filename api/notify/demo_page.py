@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from api.deps import RuntimeDep
 from api.notify.settings import DemoOutboxChannel
 from api.pages.layout import L, e, message_page, page, respond, when
+from core.contact import mask_email, mask_phone
 
 router = APIRouter(include_in_schema=False)
 _TYPES = {
@@ -53,7 +54,12 @@ async def demo_outbox(request: Request, runtime: RuntimeDep) -> Response:
             else ""
         )
         contact = body.get("contact") or {}
-        to = " · ".join(str(v) for v in (contact.get("phone"), contact.get("email")) if v)
+        # Masked here too: the contact is personal data on every page, the demo's included.
+        phone, email = contact.get("phone"), contact.get("email")
+        masked = [mask_phone(phone)] if isinstance(phone, str) else []
+        if isinstance(email, str):
+            masked.append(mask_email(email))
+        to = " · ".join(masked)
         items.append(f"""
 <li class="card outbox-message" data-type="{e(body["type"])}">
   <p class="eyebrow">{L(*_TYPES.get(body["type"], (body["type"], body["type"])))} · {e(body["permit"]["number"])} · {when(body["at"], runtime.settings.zone)}</p>

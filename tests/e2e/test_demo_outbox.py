@@ -59,6 +59,9 @@ def test_the_demo_outbox_lists_ready_messages_and_one_click_opens_the_citizen_pa
         for code in codes.values():
             assert f"/p/{code}" in text
         assert "Bring your original KTP" in text  # the citizens who chose English
+        assert "+62 811*****000" in text  # masked, the demo's page too
+        assert "+6281100000000" not in text
+        assert "warga1@example.com" not in text
         with page.context.expect_page() as opened:
             page.click("a.button.primary >> nth=0")
         citizen = console.watch(opened.value)
