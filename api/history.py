@@ -33,6 +33,7 @@ from api.security import Caller, ForbiddenError
 from core.codes import mask_name
 from core.errors import PermitError, PermitNotFoundError
 from core.permit import PermitApplication
+from core.personal import ERASED
 from core.snapshot import PermitSnapshot
 
 CLOCK = (
@@ -124,7 +125,8 @@ def _details(event: object) -> dict[str, object]:
         if name in SHOWN:
             shown[name] = _plain(value)
         elif name in MASKED and isinstance(value, str):
-            shown[MASKED[name]] = mask_name(value)
+            # An erased name reads as erased, not as a mask of the marker.
+            shown[MASKED[name]] = value if value == ERASED else mask_name(value)
     return shown
 
 

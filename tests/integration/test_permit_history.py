@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.runtime import Runtime
 from core.contract import TeamHandover
+from core.personal import ERASED
 from core.teams import TeamDesk, TeamOutcome
 from tests.integration.server_app import NIK_KEY, bearer, server_settings
 
@@ -264,3 +266,24 @@ def test_the_history_command_prints_the_state_at_an_instant(tmp_path: Path) -> N
     unknown = drivethru("history", "NO-SUCH-NUMBER", *store)
     assert unknown.returncode == 1
     assert "tidak ditemukan / not found" in unknown.stderr
+
+
+def test_after_erasure_the_history_still_replays_and_reads_erased(client: TestClient) -> None:
+    life = run_lifecycle(client)
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.service.erase_personal_data(UUID(life.permit_id), "officer", "permintaan / request")
+    answer = client.get(f"/api/applications/{life.permit_id}/events", headers=bearer("officer"))
+    assert answer.status_code == 200, answer.text
+    events = answer.json()["events"]
+    assert events[0]["details"]["holder"] == ERASED
+    assert events[0]["details"]["plate"] == ERASED
+    assert events[-1]["event"] == "DataErased"
+    assert "Wayan" not in answer.text
+    assert "DK1234AB" not in answer.text
+    then = client.get(
+        f"/api/applications/{life.permit_id}",
+        params={"at": life.fee_assessed.isoformat()},
+        headers=bearer("officer"),
+    )
+    assert then.json()["status"] == "fee_assessed"  # the old events still replay
+    assert "Wayan" not in then.text
