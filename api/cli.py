@@ -347,6 +347,7 @@ def main() -> None:
     try:
         from api.backup_cli import register as register_backup
         from api.history_cli import register as register_history
+        from api.privacy_cli import register as register_privacy
         from api.serve import register as register_server
     except ImportError:
         pass
@@ -354,4 +355,5 @@ def main() -> None:
         register_server(app)
         register_history(app)
         register_backup(app)
+        register_privacy(app)
     app()

@@ -13,6 +13,7 @@ import base64
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -58,6 +59,11 @@ class SubjectKeys:
         self._cache: OrderedDict[str, bytes | None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._forget_listeners: list[Callable[[str], None]] = []
+
+    def on_forget(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(subject)`` when another process's erasure is seen (`forget`)."""
+        self._forget_listeners.append(listener)
 
     def key(self, subject: str, *, create: bool = False) -> bytes | None:
         with self._lock:
@@ -79,9 +85,12 @@ class SubjectKeys:
         return deleted
 
     def forget(self, subject: str) -> None:
-        """Drop a cached key (another process erased it): the next use asks the store."""
+        """Drop a cached key (another process erased it): the next use asks the store, and
+        whatever was opened with it is dropped too (the service's cached aggregate)."""
         with self._lock:
             self._cache.pop(subject, None)
+        for listener in self._forget_listeners:
+            listener(subject)
 
     def _remember(self, subject: str, key: bytes | None) -> None:
         with self._lock:

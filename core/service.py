@@ -94,6 +94,8 @@ class PermitService(PersonalDataApplication):
         self._listeners: list[SaveListener] = []
         self._code_listeners: list[CodeListener] = []
         self._locks = tuple(threading.Lock() for _ in range(64))
+        # An erasure another process made: the cached aggregate still holds the opened fields.
+        self.subject_keys.on_forget(lambda subject: self.forget(UUID(hex=subject)))
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ class SqliteKeyStore:
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA busy_timeout = 10000")
+        # A deleted key is overwritten on its page, not left readable in the file's free space.
+        self._conn.execute("PRAGMA secure_delete = ON")
         self._conn.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} ("
             "subject TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL)"
@@ -70,6 +72,9 @@ class SqliteKeyStore:
     def delete(self, subject: str) -> bool:
         with self._lock:
             cursor = self._conn.execute(f"DELETE FROM {TABLE} WHERE subject = ?", (subject,))
+            # The write-ahead log still holds the page as it was before: fold it back into
+            # the file and empty it (best effort: a reader of the log may hold it a while).
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return cursor.rowcount > 0
 
     def close(self) -> None:
@@ -118,7 +123,10 @@ class PostgresKeyStore:
     def delete(self, subject: str) -> bool:
         with self._lock:
             cursor = self._conn.execute(f"DELETE FROM {TABLE} WHERE subject = %s", (subject,))
-            return bool(cursor.rowcount)
+            deleted = bool(cursor.rowcount)
+            if deleted:  # rewrite the table: the dead row's bytes do not stay in its pages
+                self._conn.execute(f"VACUUM FULL {TABLE}")
+            return deleted
 
     def close(self) -> None:
         self._conn.close()

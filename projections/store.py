@@ -180,6 +180,10 @@ class ReadModels:
                     f"UPDATE delegates SET name_masked = '{ERASED}' WHERE permit_id = ?",
                     page.erased,
                 )
+                await conn.executemany(
+                    "UPDATE lane_arrivals SET plate = NULL WHERE permits LIKE ?",
+                    [(f'%"{pid}"%',) for (pid,) in page.erased],
+                )
             if page.counts:
                 await conn.executemany(
                     "INSERT INTO site_counts VALUES (?, ?, ?) "

@@ -23,7 +23,7 @@ from core.settings import ServiceSettings, StoreSettings
 from core.subject_keys import TABLE, SqliteKeyStore
 from projections import queries
 from projections.store import ReadModels
-from tests.factories import DELEGATE_NIK, FrozenClock, ready_permit
+from tests.factories import DELEGATE_NIK, SOLE_WRITER, FrozenClock, ready_permit
 from tests.integration.test_projections import build, dump
 
 NAME = "I Wayan Sudirta"
@@ -196,3 +196,26 @@ async def test_the_read_models_refuse_sealed_events_without_the_key_table(tmp_pa
         runner._fold = PermitFold()  # a fold given neither the transcoder nor the keys
         with pytest.raises(ValueError, match="kunci tak ada / sealed, no key table"):
             await runner.catch_up()
+
+
+async def test_a_server_sees_an_erasure_another_process_made_once_it_folds_it(
+    tmp_path: Path,
+) -> None:
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    # As `drivethru serve` runs it: its cached aggregates are not fast-forwarded.
+    server = PermitService(ServiceSettings.for_demo(store), clock=FrozenClock(), env=SOLE_WRITER)
+    permit_id = a_permit_with_everything_personal(server)
+    assert server.get(permit_id).applicant_name == NAME  # cached, fields opened
+    models = await build(server, tmp_path / "read.db")
+    try:
+        admin = open_service(store)  # `drivethru privacy erase`, say
+        admin.erase_personal_data(permit_id, "admin", "request")
+        admin.close()
+        from projections.runner import ProjectionRunner
+
+        await ProjectionRunner(server.recorder, server.mapper.transcoder, models).catch_up()
+    finally:
+        await models.close()
+    snapshot = server.get(permit_id)
+    assert (snapshot.applicant_name, snapshot.plate) == (ERASED, ERASED)
+    assert server.contact_of(permit_id) is None
