@@ -10,7 +10,8 @@ What each event does:
 - ``DataErased``: the contact is forgotten and the permit's outbox rows deleted;
 - ``ComplaintAnswered`` (`core.complaint.Complaint`, naming its ``permit_id``): the office's
   answer; a corrected answer is a new message.
-A permit without a contact gets no messages.
+A permit without a contact gets no messages. A message not sent yet is cancelled when a later
+event makes it obsolete (the permit collected, cancelled or expired; its code reissued).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from typing import Any
 
 import orjson
 
-from api.notify.messages import MessageType, Recipient, message_body, message_id
+from api.notify.messages import (
+    MessageType,
+    Recipient,
+    message_body,
+    message_id,
+    without_link,
+)
 from core.codes import mask_name
 from projections.log import Entry, originator_key
 
@@ -131,6 +138,9 @@ class NotificationFold:
                 "UPDATE recipients SET status = 'ready', released_at = NULL WHERE permit_id = ?",
                 (permit_id,),
             )
+            _cancel(conn, permit_id, (MessageType.WAITING,), name)
+        elif name == "UnassignedFromTeam":
+            _cancel(conn, permit_id, (MessageType.TEAM_VISIT,), name)
         elif name == "DataErased":
             # The subject's personal data is erased: nothing about them is kept or sent.
             conn.execute(
@@ -144,6 +154,7 @@ class NotificationFold:
             conn.execute(
                 "UPDATE recipients SET status = 'closed' WHERE permit_id = ?", (permit_id,)
             )
+            _cancel(conn, permit_id, _ABOUT_PICKUP, name)
         elif name == COMPLAINT_ANSWERED:
             answer = state.get("answer") or state.get("text")
             fields = {"answer": answer if isinstance(answer, str) else None}
@@ -202,6 +213,8 @@ class NotificationFold:
         conn.execute("DELETE FROM links WHERE code_sha256 = ? OR created < ?",
                      (code_sha256, time.time() - LINK_LIFETIME))  # fmt: skip
         link = f"{self.public_url}/p/{found[0]}" if found else None
+        # A ready message not sent yet carries a code that has just died.
+        _cancel(conn, permit_id, (MessageType.READY, MessageType.EXPIRING), "PickupCodeReissued")
         # The code's hash names the occasion: a reissue is a new ready message.
         return self._queue(conn, permit_id, MessageType.READY, code_sha256, at, {"link": link})
 
@@ -227,6 +240,27 @@ class NotificationFold:
         return 1
 
 
+def _cancel(
+    conn: sqlite3.Connection, permit_id: str, kinds: Sequence[MessageType], because: str
+) -> None:
+    """Cancel the permit's messages of ``kinds`` not sent yet: the log made them obsolete
+    (a catch-up over a long history would otherwise announce "ready" for permits long
+    collected; a reissue kills the code an unsent ready message carries). Their links go."""
+    marks = ", ".join("?" * len(kinds))
+    obsolete = conn.execute(
+        "SELECT seq, body FROM outbox WHERE permit_id = ? AND sent_at IS NULL AND failed_at "
+        f"IS NULL AND cancelled_at IS NULL AND type IN ({marks})",
+        (permit_id, *(kind.value for kind in kinds)),
+    ).fetchall()
+    now = time.time()
+    conn.executemany(
+        "UPDATE outbox SET cancelled_at = ?, last_error = ?, body = ? WHERE seq = ?",
+        [(now, f"obsolete: {because}", without_link(body), seq) for seq, body in obsolete],
+    )
+
+
+_ABOUT_PICKUP = (MessageType.READY, MessageType.TEAM_VISIT, MessageType.WAITING,
+                 MessageType.EXPIRING)  # fmt: skip
 LINK_LIFETIME = 86_400.0
 """A link whose code's event never came (its save failed) is dropped after a day."""
 

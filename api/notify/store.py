@@ -10,7 +10,8 @@
   happened are dropped after a day;
 - ``outbox``: one row per message and channel, with ``attempts`` and ``next_try``. Its key
   (message id, channel) makes queuing a message twice impossible; a row is marked sent
-  only after its channel's 2xx (or SMTP's 250), and the link is then removed from it.
+  only after its channel's 2xx (or SMTP's 250), and the link is then removed from it. A
+  row not sent yet is cancelled when the log makes it obsolete (see `api.notify.fold`).
 
 Not in the event store (sending changes no permit) and not in the read models (a rebuild
 would send everything again).
@@ -44,11 +45,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL, channel TEXT NOT NULL, permit_id TEXT NOT NULL, type TEXT NOT NULL,
     body BLOB NOT NULL, created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    next_try REAL NOT NULL, sent_at REAL, failed_at REAL, last_error TEXT,
+    next_try REAL NOT NULL, sent_at REAL, failed_at REAL, last_error TEXT, cancelled_at REAL,
     UNIQUE (id, channel)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_try) WHERE sent_at IS NULL
-    AND failed_at IS NULL;
+    AND failed_at IS NULL AND cancelled_at IS NULL;
 """
 
 
@@ -130,17 +131,15 @@ class NotifyStore:
     def due(self, now: float, limit: int = 50) -> list[OutboxRow]:
         with self.lock:
             rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL "
-                "AND next_try <= ? ORDER BY seq LIMIT ?",
+                f"SELECT {_COLUMNS} FROM outbox WHERE {_WAITING} AND next_try <= ? "
+                "ORDER BY seq LIMIT ?",
                 (now, limit),
             ).fetchall()
         return [OutboxRow(*row) for row in rows]
 
     def next_due(self) -> float | None:
         with self.lock:
-            row = self.conn.execute(
-                "SELECT MIN(next_try) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
-            ).fetchone()
+            row = self.conn.execute(f"SELECT MIN(next_try) FROM outbox WHERE {_WAITING}").fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
     def mark_sent(self, seq: int, kept_body: bytes, now: float) -> None:
@@ -173,15 +172,16 @@ class NotifyStore:
         return [OutboxRow(*row) for row in found]
 
     def counts(self) -> dict[str, int]:
-        """Messages waiting, sent and failed (for /healthz)."""
+        """Messages waiting, sent, failed and cancelled (for /metrics)."""
         with self.lock:
             row = self.conn.execute(
-                "SELECT COUNT(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL), "
-                "COUNT(sent_at), COUNT(failed_at) FROM outbox"
+                f"SELECT COUNT(*) FILTER (WHERE {_WAITING}), COUNT(sent_at), COUNT(failed_at), "
+                "COUNT(cancelled_at) FROM outbox"
             ).fetchone()
-        return {"waiting": int(row[0]), "sent": int(row[1]), "failed": int(row[2])}
+        return {"waiting": row[0], "sent": row[1], "failed": row[2], "cancelled": row[3]}
 
 
+_WAITING = "sent_at IS NULL AND failed_at IS NULL AND cancelled_at IS NULL"
 _COLUMNS = (
     "seq, id, channel, permit_id, type, body, attempts, next_try, sent_at, failed_at, last_error"
 )

@@ -20,7 +20,7 @@ from api.notify.store import IssuedLinks, NotifyStore
 from core.complaint import ComplaintDesk
 from core.contact import Contact
 from core.service import PermitService
-from core.values import ReleaseMethod
+from core.values import Recipient, ReleaseMethod
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 from tests.factories import NIK, FrozenClock, sqlite_service
@@ -164,12 +164,13 @@ def test_reissue_team_waiting_and_expiry_each_notify_once(
     notifier.queue_timers()
     notifier.deliver_due()
     types = [r.json["type"] for r in receiver.received]
-    assert types == ["permit.ready", "permit.ready", "permit.team_visit_scheduled"]
-    assert receiver.received[1].json["link"].endswith(reissued.code)
-    assert receiver.received[2].json["team"] == {
+    # The first code died before its message went: only the new code's is sent.
+    assert types == ["permit.ready", "permit.team_visit_scheduled"]
+    assert receiver.received[0].json["link"].endswith(reissued.code)
+    assert receiver.received[1].json["team"] == {
         "team": "a", "date": "2026-12-05", "place": "Balai Desa Mengwi"
     }  # fmt: skip
-    assert "Balai Desa Mengwi" in receiver.received[2].json["text"]
+    assert "Balai Desa Mengwi" in receiver.received[1].json["text"]
     # Released and not collected after 5 minutes: one "waiting at the window".
     service.unassign_from_team(uuid.UUID(permit_id), "ani")
     visit = uuid.uuid4()
@@ -181,6 +182,7 @@ def test_reissue_team_waiting_and_expiry_each_notify_once(
     clock.advance(timedelta(minutes=2))
     assert notifier.queue_timers() == 1
     assert notifier.queue_timers() == 0
+    assert notifier.deliver_due() == 2  # webhook and e-mail, before the car leaves
     service.return_to_storage(uuid.UUID(permit_id), "op", "left / pergi")
     notifier.catch_up()
     # Three days before the code's end (30 days): "expires soon", once.
@@ -191,9 +193,9 @@ def test_reissue_team_waiting_and_expiry_each_notify_once(
     assert notifier.queue_timers() == 0
     notifier.deliver_due()
     types = [r.json["type"] for r in receiver.received]
-    assert types[3:] == ["permit.waiting_at_window", "permit.expiring"]
-    assert receiver.received[3].json["window"] == "2"
-    assert len(smtp.messages) == 5
+    assert types[2:] == ["permit.waiting_at_window", "permit.expiring"]
+    assert receiver.received[2].json["window"] == "2"
+    assert len(smtp.messages) == 4
     assert first not in str(notifier.store.rows())
 
 
@@ -261,3 +263,25 @@ async def test_the_contact_stays_out_of_the_read_models_and_so_off_mqtt(
     assert b"6281299887766" not in stored
     assert b"rahasia@example.com" not in stored
     assert b"LAP-7" in stored
+
+
+def test_a_catch_up_over_history_announces_nothing_already_obsolete(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    contact = Contact.parse("+6281234567890", None)
+    collected, _ = _ready(service, contact, "LAP-8")
+    visit = uuid.uuid4()
+    service.release(uuid.UUID(collected), lane="1", window="1", visit=visit,
+                    method=ReleaseMethod.MANUAL)  # fmt: skip
+    service.hand_over(uuid.UUID(collected), handover_id="h-8", by="op", recipient=Recipient.OWNER,
+                      id_checked=True, channel="lane:1")  # fmt: skip
+    reissued, _ = _ready(service, contact, "LAP-9")
+    new = service.reissue_code(uuid.UUID(reissued), "ani", "hilang / lost")
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)  # first start: all history
+    notifier.catch_up()
+    notifier.deliver_due()
+    [sent] = receiver.received  # not the collected permit's, nor the dead code's
+    assert sent.json["permit"]["id"] == reissued
+    assert sent.json["link"].endswith(new.code)
+    assert notifier.store.counts() == {"waiting": 0, "sent": 1, "failed": 0, "cancelled": 2}
