@@ -19,9 +19,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -37,7 +38,10 @@ from api.seed import seed_on_store
 from core.contract import Ack, AckOutcome, Arrival, Topics, decode, encode
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
-from edge_lane.config import BrokerSettings
+from edge_lane.config import BrokerSettings, LaneSettings, build_settings
+from edge_lane.errors import ConfigError
+from edge_lane.frigate.config import FrigateLaneSettings, build_frigate_settings
+from edge_lane.mobile.config import TeamSettings, build_team_settings
 from edge_lane.mosquitto import password_env_name
 from edge_lane.mqtt import LaneLink
 from tests.conftest import MOSQUITTO_MISSING, MQTT_USERS, SITE
@@ -482,3 +486,31 @@ def test_clients_refuse_tls_files_that_would_be_ignored_or_cannot_be_read(
         server.start()  # exits 2 at once, naming the file: it never retries a missing CA
     assert server.process is not None
     assert server.process.returncode == 2
+
+
+Builder = Callable[..., LaneSettings | TeamSettings | FrigateLaneSettings]
+CLIENT_FILES: dict[str, tuple[Builder, dict[str, Any]]] = {
+    "lane": (build_settings, {"site": SITE, "lane": "1", "cameras": [{"source": "0"}]}),
+    "team": (build_team_settings, {"site": SITE, "team": "a"}),
+    "frigate": (build_frigate_settings, {"site": SITE, "cameras": [{"camera": "c", "lane": "1"}]}),
+}
+
+
+@pytest.mark.parametrize("client", sorted(CLIENT_FILES))
+def test_every_clients_file_takes_the_same_tls_keys_and_refusals(client: str, pki: Pki) -> None:
+    build, base = CLIENT_FILES[client]
+    tls = {
+        "url": "mqtts://broker.mpp-badung.local",
+        "ca_file": str(pki.site.cert_file),
+        "cert_file": str(pki.lane.cert),
+        "key_file": str(pki.lane.key),
+    }
+    broker = build({**base, "broker": tls}, origin=client).broker
+    assert (broker.host, broker.port, broker.tls) == ("broker.mpp-badung.local", 8883, True)
+    assert broker.tls_files.cert_file == pki.lane.cert
+    with pytest.raises(ConfigError) as plain:
+        build({**base, "broker": {**tls, "url": "mqtt://10.0.5.2"}}, origin=client)
+    with pytest.raises(ConfigError) as no_key:
+        build({**base, "broker": {**tls, "key_file": None}}, origin=client)
+    assert "mqtts://" in " ".join(plain.value.problems)
+    assert "cert_file needs key_file" in " ".join(no_key.value.problems)
