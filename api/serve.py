@@ -104,6 +104,15 @@ def build_settings(
         except TlsSetupError as error:
             typer.echo(error.message, err=True)
             raise typer.Exit(2) from None
+    from api.notify.channels import build_channel
+    from api.notify.settings import NotifySettingsError
+
+    for channel in settings.notify:
+        try:  # a webhook's secret is read now: a missing one stops the start, not a send
+            build_channel(channel)
+        except NotifySettingsError as error:
+            typer.echo(f"konfigurasi salah / bad config: notify: {error}", err=True)
+            raise typer.Exit(2) from None
     return settings
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -285,3 +288,20 @@ def test_a_catch_up_over_history_announces_nothing_already_obsolete(
     assert sent.json["permit"]["id"] == reissued
     assert sent.json["link"].endswith(new.code)
     assert notifier.store.counts() == {"waiting": 0, "sent": 1, "failed": 0, "cancelled": 2}
+
+
+def test_validate_config_names_a_missing_webhook_secret(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(
+        'site = "badung"\n[[notify]]\nkind = "webhook"\nurl = "https://gw.example/x"\n'
+        'secret_env = "NOTIFY_MISSING_SECRET"\n'
+    )
+    env = {**os.environ, "DRIVETHRU_NIK_KEY": "test-nik-key-0123456789abcdef"}
+    env.pop("NOTIFY_MISSING_SECRET", None)
+    args = [sys.executable, "-m", "api", "serve", "--config", str(config), "--no-broker",
+            "--validate-config"]  # fmt: skip
+    refused = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert refused.returncode == 2
+    assert "NOTIFY_MISSING_SECRET" in refused.stderr
+    env["NOTIFY_MISSING_SECRET"] = "a-long-enough-secret-0123"
+    assert subprocess.run(args, capture_output=True, env=env, check=False).returncode == 0
