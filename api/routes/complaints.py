@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.complaints import (
     ComplaintFilter,
@@ -31,6 +32,13 @@ router = APIRouter(
 class ComplaintClosedConflictError(DrivethruError):
     code = "complaint_closed"
     status = 409
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic alone would take ``0`` for 1970-01-01."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("tanggal YYYY-MM-DD / a date as YYYY-MM-DD")
+    return value
 
 
 class ComplaintOut(BaseModel):
@@ -72,7 +80,9 @@ async def complaints(
     rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     state: State | None = None,
     day: Annotated[
-        date | None, Query(description="Hari (jam situs) / day on the site's clock")
+        date | None,
+        BeforeValidator(_iso_day),
+        Query(description="Hari di jam situs / the day on the site's clock (YYYY-MM-DD)"),
     ] = None,
 ) -> list[ComplaintOut]:
     """Ratings and complaints, newest first, with their permit, lane and answer."""
@@ -93,7 +103,7 @@ class CloseIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-@router.post("/{permit_id}/answer", responses=error_responses(404, 409))
+@router.post("/{permit_id}/answer", responses=error_responses(400, 404, 409))
 async def answer(
     permit_id: UUID, body: AnswerIn, request: Request, runtime: RuntimeDep, caller: OfficerDep
 ) -> ComplaintOut:
@@ -109,7 +119,7 @@ async def answer(
     return ComplaintOut.of(await feedback_of(request, runtime, permit_id))
 
 
-@router.post("/{permit_id}/close", responses=error_responses(404, 409))
+@router.post("/{permit_id}/close", responses=error_responses(400, 404, 409))
 async def close(
     permit_id: UUID, body: CloseIn, request: Request, runtime: RuntimeDep, caller: OfficerDep
 ) -> ComplaintOut:

@@ -147,6 +147,8 @@ def test_answers_need_an_officer_feedback_and_text(tmp_path: Path) -> None:
         )  # fmt: skip
         assert client.get("/api/complaints", headers=bearer("operator-1")).status_code == 403
         assert client.get("/api/complaints?rating=6", headers=OFFICER).status_code == 422
+        for day in ("0", "2026-02-30"):
+            assert client.get(f"/api/complaints?day={day}", headers=OFFICER).status_code == 422
         # Nothing was recorded by the refusals.
         assert not notifications(runtime, "core.complaint:")
         assert listed(client)[0]["state"] == "open"
