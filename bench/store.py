@@ -27,6 +27,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from bench import store_sealing
 from core.code_index import PickupCodeIndex
 from core.codes import PickupCode
 from core.permit import PermitApplication
@@ -130,9 +131,9 @@ def measure_raw_sqlite(path: Path, rows: int) -> float:
     return rows / seconds
 
 
-def write_log(path: Path, events: int) -> int:
+def write_log(path: Path, events: int, service_class: type[PermitService] = PermitService) -> int:
     """A log of real permit events, written in batches so that it is quick to make."""
-    service = PermitService(ServiceSettings.for_demo(_sqlite(path)))
+    service = service_class(ServiceSettings.for_demo(_sqlite(path)))
     now = datetime.now(UTC)
     written = 0
     index = 0
@@ -223,6 +224,7 @@ def run(quick: bool = False, rebuild_events: int | None = None) -> dict[str, Any
         per_event = asyncio.run(
             measure_per_event_transactions(root / "log.db", root / "read1.db", 5_000)
         )
+        personal_data = store_sealing.run(root, quick, min(log_events, 60_000))
     projection_rate = projection["events"] / projection["seconds"]
     return {
         "benchmark": "store",
@@ -246,6 +248,7 @@ def run(quick: bool = False, rebuild_events: int | None = None) -> dict[str, Any
         "rebuild_seconds_per_million_events": round(
             projection["seconds"] * 1_000_000 / max(projection["events"], 1), 1
         ),
+        "personal_data_sealing": personal_data,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         # The rebuild's fold worker is a process of its own (projections/worker.py).
         "fold_worker_peak_rss_mb": round(

@@ -36,6 +36,9 @@ class MemoryKeyStore:
         with self._lock:
             return self._keys.setdefault(subject, key)
 
+    def get_many(self, subjects: list[str]) -> dict[str, bytes]:
+        return {s: self._keys[s] for s in subjects if s in self._keys}
+
     def delete(self, subject: str) -> bool:
         with self._lock:
             return self._keys.pop(subject, None) is not None
@@ -49,6 +52,9 @@ class SqliteKeyStore:
         self._conn.execute("PRAGMA busy_timeout = 10000")
         # A deleted key is overwritten on its page, not left readable in the file's free space.
         self._conn.execute("PRAGMA secure_delete = ON")
+        # A new key is not synced on its own: the events sealed with it are committed after
+        # it, and their commit syncs the shared write-ahead log, the key's frames included.
+        self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} ("
             "subject TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL)"
@@ -60,6 +66,16 @@ class SqliteKeyStore:
             row = self._conn.execute(f"SELECT key FROM {TABLE} WHERE subject = ?", (subject,))
             found = row.fetchone()
         return None if found is None else bytes(found[0])
+
+    def get_many(self, subjects: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for start in range(0, len(subjects), 500):
+                chunk = subjects[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                query = f"SELECT subject, key FROM {TABLE} WHERE subject IN ({marks})"
+                found.update((s, bytes(k)) for s, k in self._conn.execute(query, chunk))
+        return found
 
     def create(self, subject: str, key: bytes) -> bytes:
         with self._lock:
@@ -109,6 +125,13 @@ class PostgresKeyStore:
             ).fetchone()
         return None if found is None else bytes(found[0])
 
+    def get_many(self, subjects: list[str]) -> dict[str, bytes]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT subject, key FROM {TABLE} WHERE subject = ANY(%s)", (subjects,)
+            ).fetchall()
+        return {subject: bytes(key) for subject, key in rows}
+
     def create(self, subject: str, key: bytes) -> bytes:
         with self._lock:
             self._conn.execute(
@@ -152,6 +175,9 @@ class LazyKeyStore:
 
     def create(self, subject: str, key: bytes) -> bytes:
         return self._opened().create(subject, key)
+
+    def get_many(self, subjects: list[str]) -> dict[str, bytes]:
+        return self._opened().get_many(subjects)
 
     def delete(self, subject: str) -> bool:
         return self._opened().delete(subject)

@@ -185,6 +185,14 @@ class PermitFold:
         self, notifications: Sequence[Entry], existing: Callable[[str], Row | None]
     ) -> PageChanges:
         changes = PageChanges(events=len(notifications))
+        if self._keys is not None:
+            self._keys.prefetch(
+                [
+                    UUID(str(n.originator_id)).hex
+                    for n in notifications
+                    if _event_name(n.topic) in _PERSONAL
+                ]
+            )
         permits, counts = changes.permits, changes.counts
         keys: dict[object, str] = {}
         for n in notifications:

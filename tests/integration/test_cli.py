@@ -76,6 +76,9 @@ def test_bench_store_quick_prints_one_json_object_with_its_anchors() -> None:
     ):
         assert result[key] > 0, key
     assert result["events"] >= 5000
+    sealing = result["personal_data_sealing"]
+    for key in ("lifecycle_sealed_vs_unsealed", "fold_sealed_vs_unsealed", "seal_us_per_field"):
+        assert sealing[key] > 0, key
 
 
 def test_seed_makes_permits_ready_with_their_codes(tmp_path: Path) -> None:
