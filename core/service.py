@@ -137,9 +137,11 @@ class PermitService(PersonalDataApplication):
     def _permit(self, permit_id: UUID) -> PermitApplication:
         """The cached permit itself (not a copy): call only while holding its lock."""
         try:
-            permit: PermitApplication = self.repository.get(permit_id)
+            permit: object = self.repository.get(permit_id)
         except AggregateNotFoundError:
             raise PermitNotFoundError(permit_id) from None
+        if not isinstance(permit, PermitApplication):  # the id of a code index or a visit
+            raise PermitNotFoundError(permit_id)
         return permit
 
     def forget(self, aggregate_id: UUID) -> None:
