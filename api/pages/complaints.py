@@ -173,6 +173,6 @@ async def answer_block(runtime: Runtime, request: Request, permit_id: str) -> st
     )
     return f"""
 <section class="card" id="complaint">
-  <h2>{L("Jawaban petugas", "The office's answer")}</h2>
+  <h2>{L("Tanggapan petugas", "The office's response")}</h2>
   {answer}{closed}
 </section>"""
