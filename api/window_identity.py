@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.rate_limit import RateLimiter, Rule
 from core.errors import (
+    DelegateNotAuthorisedError,
     InvalidInputError,
     InvalidTransitionError,
     PermitError,
@@ -20,14 +21,26 @@ from core.service import PermitService
 from core.values import PermitStatus, Recipient
 from core.window import Identified, identify
 
-NIK_PATTERN = r"^[0-9 .\-]{6,24}$"
+NIK_PATTERN = r"^ *(?:(?:[0-9] *){6}|(?:[0-9] *){16})$"
+"""16 digits or the last 6, spaces allowed (as printed on the KTP)."""
 
 
 class IdentityIn(BaseModel):
     """What the operator established at the window: exactly one of ``nik`` and
     ``override_reason``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What `_one_of` checks, stated in the schema: one is a string, the other absent or null.
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["nik"], "properties": {"nik": {"type": "string"},
+                                                     "override_reason": {"type": "null"}}},
+                {"required": ["override_reason"],
+                 "properties": {"override_reason": {"type": "string"}, "nik": {"type": "null"}}},
+            ]
+        },
+    )  # fmt: skip
 
     nik: str | None = Field(default=None, pattern=NIK_PATTERN)
     """The NIK on the KTP shown (16 digits) or its last 6 digits; never stored or logged."""
@@ -120,7 +133,7 @@ def handover_identity(
         return IdentityCheck(IdentityMethod.OPERATOR_OVERRIDE, given.override_reason.strip())
     limiter.check(Rule.WRONG_NIK, f"lane:{lane}", str(permit_id))
     if recipient is Recipient.DELEGATE and delegate_id is None:
-        raise InvalidInputError(permit_id, "Pilih penerima kuasa / choose the delegate")
+        raise DelegateNotAuthorisedError(permit_id, "Pilih penerima kuasa / choose the delegate")
     asked = delegate_id if recipient is Recipient.DELEGATE else None
     found = service.check_identity(permit_id, given.nik or "", asked)
     _checked(limiter, lane, permit_id, found, _WHOSE[recipient])
