@@ -35,17 +35,18 @@ def _moment(value: datetime | None, zone: tzinfo) -> str:
 def _filter_form(runtime: Runtime, chosen: ComplaintFilter) -> str:
     def option(value: str, label: str, current: object) -> str:
         selected = " selected" if str(current or "") == value else ""
-        return f'<option value="{e(value)}"{selected}>{label}</option>'
+        return f'<option value="{e(value)}"{selected}>{e(label)}</option>'
 
-    lanes = option("", L("Semua jalur", "All lanes"), chosen.lane) + "".join(
-        option(x.lane, L(f"Jalur {x.lane}", f"Lane {x.lane}"), chosen.lane)
+    # An <option> holds text only, so both languages in one label.
+    lanes = option("", "Semua jalur / All lanes", chosen.lane) + "".join(
+        option(x.lane, f"Jalur {x.lane} / Lane {x.lane}", chosen.lane)
         for x in runtime.settings.lanes
     )
-    ratings = option("", L("Semua nilai", "All ratings"), chosen.rating) + "".join(
+    ratings = option("", "Semua nilai / All ratings", chosen.rating) + "".join(
         option(str(n), f"{n} / 5", chosen.rating) for n in range(1, 6)
     )
-    states = option("", L("Semua", "All"), chosen.state) + "".join(
-        option(key, L(*label), chosen.state) for key, label in STATES.items()
+    states = option("", "Semua / All", chosen.state) + "".join(
+        option(key, " / ".join(label), chosen.state) for key, label in STATES.items()
     )
     day = chosen.day.isoformat() if chosen.day else ""
     return f"""

@@ -45,7 +45,7 @@ async def here_block(runtime: Runtime, code: str, status: str, error: str = "") 
     form = ""
     if status == "ready" and settings.opening_hours.now(now, settings.zone).open:
         options = "".join(
-            f'<option value="{e(x.lane)}">{L(f"Jalur {x.lane}", f"Lane {x.lane}")}</option>'
+            f'<option value="{e(x.lane)}">{e(f"Jalur {x.lane} / Lane {x.lane}")}</option>'
             for x in settings.lanes
         )
         form = f"""
