@@ -24,7 +24,6 @@ from tests.server_process import KEYS, ServerProcess  # noqa: E402
 OUT = Path(__file__).resolve().parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-PHONE = {"width": 390, "height": 844}
 
 
 def main() -> None:
@@ -39,7 +38,9 @@ def main() -> None:
                 citizen.post("/api/lanes/2/here", json={"code": waiting})
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-                phone = browser.new_context(viewport=PHONE, is_mobile=True, device_scale_factor=2)
+                phone = browser.new_context(
+                    viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2
+                )
                 page = phone.new_page()
                 page.goto(f"{server.url}/p/{coming}")
                 page.locator("#here").screenshot(path=OUT / "citizen-here-phone.png")
