@@ -131,7 +131,12 @@ class ArrivalDesk:
             # shared save fails on its version and each arrival is decided again below.
             trust_memory = self.service.sole_writer
             for index, item, visit_id in items:
-                decision, changed = self._prepare(visit_id, item, trust_memory=trust_memory)
+                # An arrival id's receipt is taken for new, sole writer or not (replicas):
+                # one that exists fails the shared save as above, and arrivals are decided
+                # again; reading the store for each new id cost a query per arrival.
+                decision, changed = self._prepare(
+                    visit_id, item, trust_memory=trust_memory, trust_receipts=True
+                )
                 permits = {a.id for a in changed if isinstance(a, PermitApplication)}
                 if permits & touched:
                     self.service.forget(visit_id)  # its cached copy took an unsaved event
@@ -167,7 +172,12 @@ class ArrivalDesk:
         raise ConcurrentChangeError(visit_id)
 
     def _prepare(
-        self, visit_id: UUID, item: ArrivalInput, *, trust_memory: bool = False
+        self,
+        visit_id: UUID,
+        item: ArrivalInput,
+        *,
+        trust_memory: bool = False,
+        trust_receipts: bool = False,
     ) -> tuple[DeskDecision, list[Aggregate]]:
         """The decision and the aggregates it changed (not saved yet)."""
         arrival, window, plate = item.arrival, item.window, item.plate
@@ -175,7 +185,7 @@ class ArrivalDesk:
         earlier = visit.outcome_of(str(arrival.id)) if visit is not None else None
         if earlier is None:
             # Not this visit's: the id may still have been decided with another visit.
-            receipt = self._receipt(arrival, trust_memory)
+            receipt = self._receipt(arrival, trust_memory or trust_receipts)
             if receipt is not None and receipt.visit_id != visit_id:
                 decided_in = self._visit(receipt.visit_id, trust_memory=False)
                 if decided_in is not None:
@@ -270,7 +280,7 @@ class ArrivalDesk:
                     )  # fmt: skip
                 return AckOutcome.REJECTED, refused.message, [], None
         if holder is not None:
-            permit = self.service.peek(holder.permit_id)
+            permit = self.service.peek(holder.permit_id, just_read=True)
             if self.policy is ReleasePolicy.CODE_AND_PLATE and (
                 plate is None or holder.permit_id not in plate.permit_ids
             ):

@@ -183,9 +183,17 @@ class PermitService(PersonalDataApplication):
                     loaded += 1
         return loaded
 
-    def peek(self, permit_id: UUID) -> PermitApplication:
-        """A private copy of the permit, to change and then save together with others."""
+    def peek(self, permit_id: UUID, *, just_read: bool = False) -> PermitApplication:
+        """A private copy of the permit, to change and then save together with others.
+
+        ``just_read``: the caller read the permit moments ago (`resolve_code`), so the cached
+        one is taken as it is, without a store read to fast-forward it; had another server
+        changed it since, the save fails on its version and the caller tries again.
+        """
         with self._lock(permit_id):
+            cached = self.cached(permit_id) if just_read else None
+            if isinstance(cached, PermitApplication):
+                return copy.deepcopy(cached)
             return copy.deepcopy(self._permit(permit_id))
 
     def _change(
@@ -412,10 +420,16 @@ class PermitService(PersonalDataApplication):
     def resolve_code(self, code: str, *, site: str | None = None) -> CodeHolder:
         """Who a pickup code (its text or its SHA-256) speaks for, if it may release now."""
         code_sha256 = code if len(code) == 64 else hash_code_text(PickupCode.parse(code).text)
-        try:
-            index: PickupCodeIndex = self.repository.get(code_index_id(code_sha256))
-        except AggregateNotFoundError:
-            raise CodeRefusedError(None, "unknown", "Kode tidak dikenal / unknown code") from None
+        # An index never changes once registered: a cached one needs no fast-forward (a
+        # store read per arrival when several servers share the store).
+        index = self.cached(code_index_id(code_sha256))
+        if not isinstance(index, PickupCodeIndex):
+            try:
+                index = self.repository.get(code_index_id(code_sha256))
+            except AggregateNotFoundError:
+                raise CodeRefusedError(
+                    None, "unknown", "Kode tidak dikenal / unknown code"
+                ) from None
         with self._lock(index.permit_id):
             permit = self._permit(index.permit_id)
             if site is not None and permit.site != site:
