@@ -130,8 +130,22 @@ def bench_e2e(
     seconds: Annotated[
         float | None, typer.Option(help="Lama per tahap / seconds per step.")
     ] = None,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server replika di PostgreSQL / servers on one PostgreSQL store, "
+            "against one server in the same run (docs/bench_e2e.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Arrival published -> release received at the lane, with the broker's round trip."""
+    if replicas > 1:
+        from bench import e2e_replicas
+
+        replicated = e2e_replicas.run(replicas, quick, rate, lanes, seconds)
+        typer.echo(json.dumps(replicated, indent=None if json_out else 2))
+        return
     from bench.e2e import run
 
     result = run(quick=quick, rate=rate, lanes=lanes, seconds=seconds)

@@ -1,0 +1,428 @@
+"""`drivethru bench e2e --replicas N`: N servers on one PostgreSQL store against one, same run.
+
+The same lanes, broker and load as `bench.e2e`, but the store is PostgreSQL and every server
+runs as a replica (``sole_writer = false``: cached permits are fast-forwarded from the store,
+read models of its own, arrivals split by the shared subscription). One server and then N
+servers are measured in the same run, each on a fresh database, at the main rate (latency)
+and up a ramp of rates (the top sustained rate), with the CPU seconds of every process:
+servers, their MQTT links, PostgreSQL, Mosquitto and this load generator. From those the
+report says where the limit is: the machine's cores, one server's GIL, PostgreSQL or the
+broker.
+
+Permits are seeded on a SQLite store on tmpfs (`bench.e2e.seed`) and their events copied to
+PostgreSQL in large transactions: seeding through the service on PostgreSQL costs ~35 ms a
+permit here, minutes per ramp step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from bench.e2e import (
+    HOST,
+    KEEP_UP,
+    P99_LIMIT_MS,
+    SITE,
+    Broker,
+    Lanes,
+    _terminate,
+    _wait,
+    broker_round_trip,
+    cpu_seconds,
+    peak_rss_mb,
+    process_tree,
+    seed,
+    start_broker,
+    summarise,
+    write_site_toml,
+)
+from bench.postgres import BenchPostgres
+from core.contract import Arrival, encode
+from edge_lane.broker import free_port
+
+FULL_STEPS = (200, 400, 600, 800, 1000, 1200, 1600)
+QUICK_STEPS = (200, 400, 600)
+TRANSFER_PAGE = 5000
+BUSY = 0.85
+"""A share of the machine's cores (or of one core, for one process) counted as saturated."""
+
+
+def server_users(replicas: int) -> list[str]:
+    """One broker login per replica, as the contract's ACL has them: server, server-2, …"""
+    return ["server", *(f"server-{n}" for n in range(2, replicas + 1))]
+
+
+class PgStore:
+    """The run's PostgreSQL database, filled from a SQLite store the seeding writes."""
+
+    def __init__(self, pg: BenchPostgres, dbname: str, shadow: Path, nik_key: str) -> None:
+        from core.service import PermitLog
+        from core.settings import StoreSettings
+
+        self.pg, self.dbname, self.shadow, self.nik_key = pg, dbname, shadow, nik_key
+        shadow.mkdir(parents=True, exist_ok=True)
+        store = StoreSettings(
+            backend="postgres", postgres_host=HOST, postgres_port=pg.port,
+            postgres_dbname=dbname, postgres_user="postgres",
+        )  # fmt: skip
+        self._log = PermitLog(store)  # creates the events table
+        self._copied = 0
+
+    def seed(self, count: int) -> Iterator[str]:
+        hashes = seed(self.shadow, self.nik_key, count)
+        self._copy_new_events()
+        return iter(hashes)
+
+    def _copy_new_events(self) -> None:
+        from projections.log import SqliteFileSource
+
+        source = SqliteFileSource(str(self.shadow / "events.db"), "stored_events")
+        try:
+            while page := source.select_after(self._copied, TRANSFER_PAGE):
+                events = [
+                    StoredEvent(UUID(str(e.originator_id)), e.originator_version, e.topic, e.state)
+                    for e in page
+                ]
+                self._log.recorder.insert_events(events)
+                self._copied = page[-1].id
+        finally:
+            source.close()
+
+    def close(self) -> None:
+        self._log.close()
+
+
+@contextlib.contextmanager
+def replica_processes(
+    workdir: Path, broker: Broker, store: PgStore, password: str, lanes: int, replicas: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``replicas`` servers on the store, each with its read models and broker login."""
+    started: list[tuple[subprocess.Popen[bytes], int, Path]] = []
+    logs = []
+    try:
+        for user in server_users(replicas):
+            home = workdir / user
+            home.mkdir(parents=True, exist_ok=True)
+            write_site_toml(home / "site.toml", lanes)
+            # Several servers write the store: cached permits are fast-forwarded from it.
+            config = home / "site.toml"
+            config.write_text("sole_writer = false\n" + config.read_text())
+            port = free_port()
+            args = [
+                sys.executable, "-m", "api", "serve", "--config", str(config),
+                "--read-models", str(home / "read.db"), "--port", str(port),
+                "--broker", f"mqtt://{HOST}:{broker.port}",
+            ]  # fmt: skip
+            env = {
+                **os.environ, **store.pg.environment(store.dbname),
+                "DRIVETHRU_NIK_KEY": store.nik_key, "DRIVETHRU_BROKER_PASSWORD": password,
+                "DRIVETHRU_BROKER_USERNAME": user, "DRIVETHRU_BROKER_PROTOCOL": broker.protocol,
+            }  # fmt: skip
+            log = (home / "server.log").open("ab")
+            logs.append(log)
+            process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+            started.append((process, port, home))
+        for process, port, home in started:
+            try:
+                _wait(lambda port=port: _ready(port), 90, process, "a replica")
+            except (RuntimeError, TimeoutError) as error:
+                tail = (home / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{error}:\n{tail}") from None
+        yield [process for process, _, _ in started]
+    finally:
+        for process, _, _ in started:
+            _terminate(process)
+        for log in logs:
+            log.close()
+
+
+def _ready(port: int) -> bool:
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer,
+    ):
+        health = json.loads(answer.read())
+        return bool(health.get("broker_connected") and health.get("warm"))
+    return False
+
+
+@dataclass
+class Deployment:
+    """One configuration of the run: ``replicas`` servers on their own database."""
+
+    workdir: Path
+    broker: Broker
+    pg: BenchPostgres
+    store: PgStore
+    password: str
+    lanes: int
+    replicas: int
+    peak_rss_mb: float = 0.0
+    seed_seconds: float = 0.0
+    seeded: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def phase(self, lanes: Lanes, rate: float, seconds: float, drain: float) -> dict[str, Any]:
+        """Seed, start the replicas, drive the lanes, stop them; figures and CPU by process."""
+        started = time.perf_counter()
+        codes = self.store.seed(int(rate * seconds))
+        self.seed_seconds += time.perf_counter() - started
+        self.seeded += int(rate * seconds)
+        with replica_processes(
+            self.workdir, self.broker, self.store, self.password, self.lanes, self.replicas
+        ) as servers:
+            time.sleep(0.5)  # the first manifests go out before measuring
+            trees = [process_tree(s.pid) for s in servers]
+            parts: dict[str, list[int]] = {
+                "servers": [tree[0] for tree in trees],
+                "mqtt_links": [pid for tree in trees for pid in tree[1:]],
+                "load_generator": [os.getpid()],
+            }
+            if self.pg.pid is not None:
+                parts["postgres"] = process_tree(self.pg.pid)
+            if self.broker.pid is not None:
+                parts["broker"] = [self.broker.pid]
+            each = {f"server_{n + 1}": tree[:1] for n, tree in enumerate(trees)}
+            before = {name: cpu_seconds(pids) for name, pids in {**parts, **each}.items()}
+            wall = time.perf_counter()
+            result = summarise(lanes.run(codes, rate, seconds, drain), rate, seconds)
+            wall = time.perf_counter() - wall
+            used = {
+                name: cpu_seconds(pids) - before[name] for name, pids in {**parts, **each}.items()
+            }
+            self.peak_rss_mb = max(self.peak_rss_mb, sum(peak_rss_mb(t) for t in trees))
+        arrivals = max(1, result["arrivals"])
+        result["server_cpu_ms_per_arrival"] = round(
+            (used["servers"] + used["mqtt_links"]) * 1000 / arrivals, 3
+        )
+        result["cpu_ms_per_arrival"] = {
+            name: round(used[name] * 1000 / arrivals, 3) for name in parts
+        }
+        # Of the whole run's time: how much of one core each part kept busy.
+        result["core_share"] = {name: round(t / wall, 2) for name, t in used.items()}
+        result["ok"] = bool(
+            result["ack_loss"] == 0
+            and result["releases_missing"] == 0
+            and result["release_ms"]["p99"] < P99_LIMIT_MS
+            and result["achieved_rate"] >= KEEP_UP * rate
+        )
+        self.steps.append(result)
+        return result
+
+
+def measure(
+    deployment: Deployment,
+    lanes: Lanes,
+    rate: float,
+    duration: float,
+    step_seconds: float,
+    ramp_up: Sequence[float],
+) -> dict[str, Any]:
+    """The main rate, then the ramp up to the first failure (down if the main rate fails)."""
+    main = deployment.phase(lanes, rate, duration, 15.0)
+    ladder = [r for r in ramp_up if r > rate]
+    if not main["ok"] and ramp_up:
+        ladder = [rate / 2, rate / 4]
+    for step in ladder:
+        if deployment.phase(lanes, step, step_seconds, 10.0)["ok"] != main["ok"]:
+            break
+    sustained = max((s["rate"] for s in deployment.steps if s["ok"]), default=0.0)
+    return {"main": main, "max_sustained_rate": sustained}
+
+
+def where_the_limit_is(steps: Sequence[dict[str, Any]], cpus: int) -> dict[str, Any]:
+    """From the first failing step (or the last one): what was saturated, by CPU seconds."""
+    failing = [s for s in steps if not s["ok"]]
+    step = failing[0] if failing else steps[-1]
+    share = step["core_share"]
+    total = sum(share[n] for n in ("servers", "mqtt_links", "load_generator", "postgres",
+                                   "broker") if n in share)  # fmt: skip
+    busiest_server = max((v for k, v in share.items() if k.startswith("server_")), default=0.0)
+    parts = {n: share[n] for n in ("servers", "mqtt_links", "postgres", "broker",
+                                    "load_generator") if n in share}  # fmt: skip
+    biggest = max(parts, key=lambda n: parts[n])
+    if total >= BUSY * cpus:
+        verdict = (
+            f"the {cpus} cores: {total:.2f} of {cpus} busy at {step['rate']:.0f}/s; "
+            f"the largest part is {biggest} ({parts[biggest]:.2f} cores)"
+        )
+    elif busiest_server >= BUSY:
+        verdict = f"one server's GIL: a server process at {busiest_server:.2f} of a core"
+    elif parts.get("postgres", 0.0) >= BUSY:
+        verdict = f"PostgreSQL at {parts['postgres']:.2f} cores"
+    elif parts.get("broker", 0.0) >= BUSY:
+        verdict = f"the broker at {parts['broker']:.2f} of a core (Mosquitto is one thread)"
+    else:
+        verdict = (
+            f"no part saturated ({total:.2f} of {cpus} cores busy): latency, not CPU "
+            "(commits waiting on PostgreSQL's locks or fsync, or the 100 ms p99 line)"
+        )
+    return {
+        "at_rate": step["rate"],
+        "step_ok": step["ok"],
+        "cores_busy": round(total, 2),
+        "core_share": share,
+        "cpu_ms_per_arrival": step["cpu_ms_per_arrival"],
+        "verdict": verdict,
+    }
+
+
+def run(
+    replicas: int = 2,
+    quick: bool = False,
+    rate: float = 100.0,
+    lanes: int = 20,
+    seconds: float | None = None,
+    steps: Sequence[float] | None = None,
+) -> dict[str, object]:
+    """One server, then ``replicas`` servers, on PostgreSQL: one JSON-able dict.
+
+    The top level has `bench.e2e`'s fields for the ``replicas`` servers; ``replicas``
+    compares them with one server in the same run and says where the limit is.
+    """
+    duration = seconds if seconds is not None else (5.0 if quick else 20.0)
+    step_seconds = min(duration, 2.0 if quick else 3.0)
+    ramp_up = list(steps if steps is not None else QUICK_STEPS if quick else FULL_STEPS)
+    password = secrets.token_hex(12)
+    nik_key = secrets.token_hex(16)
+    workdir = Path(tempfile.mkdtemp(prefix="drivethru-bench-replicas-"))
+    started = time.perf_counter()
+    cpus = os.cpu_count() or 1
+    results: dict[int, tuple[Deployment, dict[str, Any]]] = {}
+    users = dict.fromkeys((*server_users(replicas), "bench"), password)
+    pg = BenchPostgres()
+    try:
+        broker = start_broker(workdir, users)
+        try:
+            pg.start()
+            lanes_ = Lanes(broker, "bench", password, lanes)
+            try:
+                size = len(encode(Arrival(site=SITE, lane="1", visit=uuid.uuid4(),
+                                          code_sha256="0" * 64)))  # fmt: skip
+                floor = broker_round_trip(broker, "bench", password, rate, duration, size)
+                for count in (1, replicas):
+                    dbname = pg.create_database(f"replicas_{count}_{uuid.uuid4().hex[:8]}")
+                    home = workdir / f"replicas-{count}"
+                    store = PgStore(pg, dbname, home / "seed", nik_key)
+                    try:
+                        deployment = Deployment(home, broker, pg, store, password, lanes, count)
+                        results[count] = (
+                            deployment,
+                            measure(deployment, lanes_, rate, duration, step_seconds, ramp_up),
+                        )
+                    finally:
+                        store.close()
+            finally:
+                lanes_.close()
+        finally:
+            pg.stop()
+            broker.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report(results, replicas, broker, floor, cpus, rate, lanes, duration, quick, started)
+
+
+def report(
+    results: dict[int, tuple[Deployment, dict[str, Any]]],
+    replicas: int,
+    broker: Broker,
+    floor: dict[str, float | int],
+    cpus: int,
+    rate: float,
+    lanes: int,
+    duration: float,
+    quick: bool,
+    started: float,
+) -> dict[str, object]:
+    many, one = results[replicas], results[1]
+    deployment, measured = many
+    main = measured["main"]
+    sustained = measured["max_sustained_rate"]
+    one_sustained = one[1]["max_sustained_rate"]
+    ratio = round(sustained / one_sustained, 2) if one_sustained else None
+    release_p99 = main["release_ms"]["p99"]
+
+    def summary(count: int) -> dict[str, Any]:
+        d, m = results[count]
+        return {
+            "servers": count,
+            "max_sustained_rate": m["max_sustained_rate"],
+            "release_ms": m["main"]["release_ms"],
+            "ack_ms": m["main"]["ack_ms"],
+            "server_cpu_ms_per_arrival": m["main"]["server_cpu_ms_per_arrival"],
+            "cpu_ms_per_arrival": m["main"]["cpu_ms_per_arrival"],
+            "limit": where_the_limit_is(d.steps, cpus),
+            "steps": d.steps,
+        }
+
+    return {
+        "benchmark": "e2e", "quick": quick, "broker": broker.kind,
+        "mqtt_protocol": broker.protocol, "cpus": cpus, "lanes": lanes, "rate": rate,
+        "seconds": duration, "store": "postgres", "seeded_permits": deployment.seeded,
+        "seed_seconds": round(deployment.seed_seconds, 1),
+        **{k: main[k] for k in ("arrivals", "acks", "releases", "see_operator", "republished")},
+        "release_ms": main["release_ms"], "ack_ms": main["ack_ms"],
+        "broker_round_trip_ms": floor,
+        "release_p99_over_broker_p99": round(release_p99 / max(float(floor["p99"]), 0.001), 1),
+        "ack_loss": main["ack_loss"], "releases_missing": main["releases_missing"],
+        "published_rate": main["published_rate"], "achieved_rate": main["achieved_rate"],
+        "max_sustained_rate": sustained, "steps": deployment.steps,
+        "server_cpu_ms_per_arrival": main["server_cpu_ms_per_arrival"],
+        "cpu_ms_per_arrival": main["cpu_ms_per_arrival"],
+        "server_peak_rss_mb": deployment.peak_rss_mb,
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "targets": {
+            "p99_le_25ms_at_100_per_s": rate >= 100 and release_p99 <= 25.0,
+            "sustained_ge_1000_per_s": sustained >= 1000,
+            "ack_loss_zero": all(
+                s["ack_loss"] == 0 for d, _ in results.values() for s in d.steps if s["ok"]
+            ),
+            "replicas_ge_1_6x_one": ratio is not None and ratio >= 1.6,
+        },
+        "replicas": {
+            "servers": replicas,
+            "throughput_ratio": ratio,
+            "release_p99_ratio": round(
+                release_p99 / max(one[1]["main"]["release_ms"]["p99"], 0.001), 2
+            ),
+            "one": summary(1),
+            "many": summary(replicas),
+        },
+    }  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="drivethru bench e2e --replicas", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print JSON (always)")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="short run, three ramp steps")
+    parser.add_argument("--rate", type=float, default=100.0, help="arrivals/s across lanes")
+    parser.add_argument("--lanes", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--steps", type=str, default=None, help="ramp rates, e.g. 200,400")
+    args = parser.parse_args(argv)
+    steps = [float(s) for s in args.steps.split(",")] if args.steps else None
+    print(json.dumps(run(args.replicas, args.quick, args.rate, args.lanes, args.seconds, steps)))
+
+
+if __name__ == "__main__":
+    main()
