@@ -95,17 +95,29 @@ class HomeAssistantPublisher:
 
     async def run(self) -> None:
         """Publish until cancelled; a failed round is logged and the next one tries again."""
+        interval = self.settings.interval_seconds
         while True:
+            published = False
             try:
-                await self.publish_changes()
+                if self._due():
+                    self._wanted.clear()
+                    await self.publish_changes()
+                    published = True
             except Exception:
                 log.exception("Home Assistant: ringkasan gagal / summary failed")
-            # Until the link is up, look again soon: the configs go out as it connects.
-            wait = self.settings.refresh_seconds if self._was_connected else 0.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), wait)
-            self._wanted.clear()
-            await asyncio.sleep(self.settings.interval_seconds)
+            if published:
+                await asyncio.sleep(interval)  # the shortest gap between two rounds
+            else:
+                # Also how soon a (re)connected link is noticed: the configs go out then.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wanted.wait(), interval)
+
+    def _due(self) -> bool:
+        if not self.publisher.connected:
+            self._was_connected = False
+            return False
+        refresh_due = time.monotonic() - self._refreshed_at >= self.settings.refresh_seconds
+        return not self._was_connected or self._wanted.is_set() or refresh_due
 
     async def publish_changes(self) -> int:
         """Publish the configs if due and each lane's summary that changed; returns how many
