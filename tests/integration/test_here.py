@@ -3,6 +3,7 @@ rate limited; and the queue it joins, on the API, the citizen's page and the lan
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.here import HereArrival, NotWaitingError, arrive_here
 from api.runtime import Runtime
 from core.values import PermitStatus, Recipient
 from tests.factories import ready_permit
@@ -149,3 +151,27 @@ def test_the_queue_and_wait_on_the_api_the_citizens_page_and_the_board(tmp_path:
         assert (after["cars"], after["served_last_hour"], after["eta_seconds"]) == (0, 1, 0)
         assert after["median_service_seconds"] is not None
         assert 0 <= after["median_service_seconds"] < 60
+
+
+def test_two_presses_at_once_release_the_permit_once(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        runtime = runtime_of(client)
+        ready = ready_permit(runtime.service)
+
+        async def press_twice() -> list[HereArrival | BaseException]:
+            both = await asyncio.gather(
+                arrive_here(runtime, ready.code.code, "1"),
+                arrive_here(runtime, ready.code.code, "2"),
+                return_exceptions=True,
+            )
+            return list(both)
+
+        answers = client.portal.call(press_twice)  # type: ignore[union-attr]
+        arrived = [a for a in answers if isinstance(a, HereArrival)]
+        refused = [a for a in answers if isinstance(a, NotWaitingError)]
+        assert len(arrived) + len(refused) == 2
+        assert arrived  # at least one press released it
+        names = [name for name, _ in runtime.service.history(ready.id)]
+        assert names.count("Released") == 1
+        # Both presses that went through name the same visit: one car, one release.
+        assert len({a.visit for a in arrived}) == 1
