@@ -16,6 +16,7 @@ from uuid import UUID
 
 import aiosqlite
 
+from api.periodic import every
 from core.errors import PermitError
 from core.service import PermitService
 from core.values import ExpiryCause
@@ -82,11 +83,6 @@ class ExpiryJob:
 
     async def run_every(self, seconds: float) -> None:
         """Run now and then every ``seconds`` until cancelled; a failed run is logged."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next run tries again; the server keeps serving
-                log.exception("pemeriksaan kedaluwarsa gagal / expiry run failed")
-            await asyncio.sleep(seconds)
+        await every(
+            seconds, self.run_once, log, "pemeriksaan kedaluwarsa gagal / expiry run failed"
+        )

@@ -20,6 +20,7 @@ from api.metrics import Metrics
 from api.notify.bootstrap import build_notifier
 from api.notify.notifier import Notifier
 from api.rate_limit import RateLimiter
+from api.retention import RetentionJob
 from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
 from core.service import PermitService
@@ -54,6 +55,8 @@ class Runtime:
     """The permits waiting at the site are in memory (see `_warm`)."""
     expiry: ExpiryJob | None = None
     """Records codes and permits past their time (`api/expiry.py`)."""
+    retention: RetentionJob | None = None
+    """Erases personal data past its period (`api/retention.py`)."""
     notifier: Notifier | None = None
     """Citizens' notifications (`api/notify/`), when site.toml has ``[[notify]]``."""
     store_watch: StoreWatch | None = None
@@ -134,6 +137,14 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
     runtime.tasks.append(
         asyncio.create_task(
             runtime.expiry.run_every(settings.expiry_interval_seconds), name="expiry"
+        )
+    )
+    runtime.retention = RetentionJob(
+        service, read_models.conn, settings.site, settings.retention.periods()
+    )
+    runtime.tasks.append(
+        asyncio.create_task(
+            runtime.retention.run_every(settings.retention_interval_seconds), name="retention"
         )
     )
     if bridge is not None and settings.home_assistant.enabled:

@@ -13,6 +13,7 @@ from api.hours import OpeningHours
 from api.notify.settings import DemoOutboxChannel, NotifyChannel, NotifyOptions
 from core.arrivals import ReleasePolicy
 from core.home_assistant import HomeAssistantSettings
+from core.retention import RetentionPeriods
 from core.settings import ServiceSettings
 from edge_lane.broker_url import TlsFiles, check_tls_files, parse_broker_url
 from edge_lane.logs import LogFormat
@@ -92,6 +93,21 @@ class BrokerSettings(BaseModel):
         return TlsFiles(self.ca_file, self.cert_file, self.key_file)
 
 
+class RetentionSettings(BaseModel):
+    """Days each purpose keeps personal data before it is erased by key (docs/privacy.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unmatched_plate_days: int = Field(default=7, ge=1, le=3650)
+    matched_plate_days: int = Field(default=90, ge=1, le=3650)
+    personal_days_after_close: int = Field(default=365, ge=1, le=36500)
+
+    def periods(self) -> RetentionPeriods:
+        return RetentionPeriods(
+            self.unmatched_plate_days, self.matched_plate_days, self.personal_days_after_close
+        )
+
+
 class Allowance(BaseModel):
     """A token bucket: ``burst`` at once, then ``per_minute``."""
 
@@ -158,6 +174,10 @@ class ServerSettings(BaseModel):
     The office reissues a code to make it READY again."""
     expiry_interval_seconds: float = Field(default=60.0, gt=0)
     """How often the expiry job looks for codes and permits past their time."""
+    retention: RetentionSettings = RetentionSettings()
+    """``[retention]``: how long each purpose keeps personal data (`api/retention.py`)."""
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    """How often the retention job looks for data past its period."""
     feedback_retention_days: int = Field(default=365, ge=1)
     """Ratings and complaints older than this are deleted (UU PDP 27/2022: personal data is
     kept no longer than its purpose needs; a year covers the yearly service survey)."""

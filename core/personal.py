@@ -15,8 +15,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,13 +31,55 @@ SEALED_TYPE = "sealed_v1"
 _VERSION = "v1"
 _NONCE = 12
 
+
+
+class Purpose(StrEnum):
+    """Why a lane kept a plate it read, which sets how long (`core.retention`)."""
+
+    UNMATCHED = "unmatched"
+    """The read released or staged nothing: kept a few days, for the operator's questions."""
+    MATCHED = "matched"
+    """The read found a permit: kept as long as the handover's audit needs it."""
+
+
+_BUCKETS = UUID("6f1d0c0e-56a4-4b8e-9d0b-2f7c1e8a9b31")
+MATCHED_OUTCOMES = frozenset({"released", "prestaged", "ambiguous"})
+"""Arrival outcomes whose plate read found a permit (`Purpose.MATCHED`)."""
+
+
+def bucket_subject(purpose: Purpose, day: date) -> UUID:
+    """The subject of the plates lanes read on ``day`` (UTC) for ``purpose``: one key each,
+    so that retention deletes one key a day rather than one per car."""
+    return uuid5(_BUCKETS, f"lane-plates/{purpose.value}/{day.isoformat()}")
+
+
+def _visit_subject(_: UUID, state: dict[str, Any]) -> UUID:
+    purpose = Purpose.MATCHED if state.get("outcome") in MATCHED_OUTCOMES else Purpose.UNMATCHED
+    at: datetime = state["timestamp"]
+    return bucket_subject(purpose, at.astimezone(UTC).date())
+
+
+def _own_subject(originator_id: UUID, _: dict[str, Any]) -> UUID:
+    return originator_id
+
+
+@dataclass(frozen=True, slots=True)
+class Sealing:
+    """An event's personal fields, and whose key seals them (by default: the aggregate's)."""
+
+    fields: tuple[str, ...]
+    subject: Callable[[UUID, dict[str, Any]], UUID] = _own_subject
+
+
 # The aggregate event classes' qualified names (their topic after the module) and the fields
 # of each that are personal data. A name here is part of the stored associated data: an event
-# class renamed keeps its old name in this table (`aad_name`), or its old events stay sealed.
-PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "PermitApplication.Submitted": ("applicant_name", "plate"),
-    "PermitApplication.DelegateAuthorised": ("name",),
-    "PermitApplication.ContactRecorded": ("phone", "email"),
+# class renamed keeps its old name in this table, or its old events stay sealed.
+PERSONAL_FIELDS: dict[str, Sealing] = {
+    "PermitApplication.Submitted": Sealing(("applicant_name", "plate")),
+    "PermitApplication.DelegateAuthorised": Sealing(("name",)),
+    "PermitApplication.ContactRecorded": Sealing(("phone", "email")),
+    "LaneVisit.Arrived": Sealing(("plate",), _visit_subject),
+    "LaneVisit.ArrivalRecorded": Sealing(("plate",), _visit_subject),
 }
 
 
@@ -181,15 +225,19 @@ class SealedText(Transcoding):
         return unseal(self.keys, data)
 
 
-def mark_personal(event_name: str, subject: UUID, state: dict[str, Any]) -> dict[str, Any]:
+def mark_personal(
+    event_name: str, originator_id: UUID, state: dict[str, Any]
+) -> dict[str, Any]:
     """``state`` with the personal fields of ``event_name`` wrapped to be sealed (a copy)."""
-    fields = PERSONAL_FIELDS.get(event_name)
-    if not fields:
+    sealing = PERSONAL_FIELDS.get(event_name)
+    if sealing is None:
         return state
     marked = dict(state)
-    for name in fields:
+    subject: UUID | None = None
+    for name in sealing.fields:
         value = marked.get(name)
         if isinstance(value, str):
+            subject = subject or sealing.subject(originator_id, state)
             marked[name] = Personal(subject, event_name, name, value)
     return marked
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +33,7 @@ from projections.schema import PERMIT_COLUMNS
 Row = dict[str, Any]
 PERMIT_TOPIC = "core.permit:PermitApplication."
 _AGGREGATE = "PermitApplication."
+ERASED_PLATES_TOPIC = "core.retention:ErasedPlates.DataErased"
 
 # Which timestamp column each event sets.
 _STAGE_COLUMN = {
@@ -91,6 +92,7 @@ class PageRows:
     codes: list[tuple[Any, ...]]
     deactivate: list[tuple[str]]
     erased: list[tuple[str]]
+    erased_plates: list[tuple[str, str]]
     conflicts: list[tuple[Any, ...]]
     delegates: list[tuple[Any, ...]]
     counts: list[tuple[str, str, int]]
@@ -113,6 +115,8 @@ class PageChanges:
     deactivate_codes_of: set[str] = field(default_factory=set)
     erased: set[str] = field(default_factory=set)
     """Permits whose personal data was erased: their delegates' names go too."""
+    erased_plates: list[tuple[str, str]] = field(default_factory=list)
+    """Days of lane plate reads erased (`core.retention`): (before this instant, purpose)."""
     revived_codes: set[str] = field(default_factory=set)
     """Codes issued to a permit after this page deactivated its codes (a new code for an
     expired permit): they stay active."""
@@ -135,6 +139,7 @@ class PageChanges:
             ],
             deactivate=[(pid,) for pid in deactivate],
             erased=[(pid,) for pid in self.erased],
+            erased_plates=list(self.erased_plates),
             conflicts=list(self.conflicts),
             delegates=list(self.delegates),
             counts=[(site, status, n) for (site, status), n in self.counts.items() if n],
@@ -200,7 +205,13 @@ class PermitFold:
             if name is None:
                 visit_event = visit_event_name(n.topic)
                 if visit_event is not None:
-                    changes.arrivals.add_visit_event(visit_event, n.id, self._decode(n.state))
+                    visit_state: dict[str, Any] = self._decode(n.state)
+                    self._unseal(visit_state)
+                    if visit_state.get("plate") == ERASED:  # its day's key is deleted
+                        visit_state["plate"] = None
+                    changes.arrivals.add_visit_event(visit_event, n.id, visit_state)
+                elif n.topic == ERASED_PLATES_TOPIC:
+                    changes.erased_plates.append(_erased_plates(self._decode(n.state)))
                 continue
             state: dict[str, Any] = self._decode(n.state)
             if name in _PERSONAL:
@@ -346,6 +357,12 @@ class PermitFold:
             changes.erased.add(permit_id)
             if self._keys is not None:  # erased by another process: its key is gone
                 self._keys.forget(UUID(permit_id).hex)
+
+
+def _erased_plates(state: dict[str, Any]) -> tuple[str, str]:
+    """A day's plates erased for a purpose: (the first instant after that day, the purpose)."""
+    after = date.fromisoformat(state["day"]) + timedelta(days=1)
+    return datetime.combine(after, time(), UTC).isoformat(), state["purpose"]
 
 
 def _masked(name: str) -> str:

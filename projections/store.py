@@ -8,7 +8,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from core.personal import ERASED
+from core.personal import ERASED, MATCHED_OUTCOMES, Purpose
 from projections.arrivals import ARRIVAL_INSERT, ARRIVAL_PRUNE
 from projections.permits import PageRows, Row
 from projections.schema import INDEXES, PERMIT_COLUMNS, SCHEMA, SCHEMA_VERSION, TABLES
@@ -183,6 +183,14 @@ class ReadModels:
                 await conn.executemany(
                     "UPDATE lane_arrivals SET plate = NULL WHERE permits LIKE ?",
                     [(f'%"{pid}"%',) for (pid,) in page.erased],
+                )
+            for before, purpose in page.erased_plates:
+                matched = "IN" if purpose == Purpose.MATCHED else "NOT IN"
+                outcomes = ", ".join(f"'{o}'" for o in sorted(MATCHED_OUTCOMES))
+                await conn.execute(
+                    "UPDATE lane_arrivals SET plate = NULL "
+                    f"WHERE at < ? AND outcome {matched} ({outcomes})",
+                    (before,),
                 )
             if page.counts:
                 await conn.executemany(
