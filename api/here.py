@@ -2,8 +2,8 @@
 
 For a car the camera missed. It goes the console's way (`api/routes/lanes.py`,
 ``manual_arrival``): the service releases the permit to the lane's window with the manual
-method, and the consoles hear of it from the log. Only a READY permit, only while the site is
-open; the routes rate-limit it like the citizen's other forms.
+method, and the consoles hear of it from the log. Only a READY permit not assigned to a mobile
+team, only while the site is open; the routes rate-limit it like the citizen's other forms.
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ async def arrive_here(runtime: Runtime, code: str, lane: str) -> HereArrival:
             else "izin belum siap diambil / the permit is not ready for pickup"
         )
         raise NotWaitingError(holder.permit_id if holder else None, where)
+    if permit.team is not None:
+        # The document travels with the team, not on the mall's shelf: no window has it.
+        raise NotWaitingError(
+            permit.id,
+            f"izin dibawa tim keliling {permit.team} / the permit is with mobile team "
+            f"{permit.team}",
+        )
     visit = uuid5(HERE_NAMESPACE, f"{permit.id}/{permit.version}")
     await asyncio.to_thread(
         service.release, permit.id, lane=lane, window=window, visit=visit,

@@ -114,7 +114,7 @@ async def _render(
     live = code_row.active and permit.status in ("ready", "released")
     if live:
         parts.append(_pickup(runtime, parsed.text, permit))
-        parts.append(await here_block(runtime, parsed.text, permit.status))
+        parts.append(await here_block(runtime, parsed.text, permit.status, team=permit.team))
     if live and code_row.recipient == "owner":
         parts.append(_delegate_form(parsed.text))
     owner = code_row.active and code_row.recipient == "owner"

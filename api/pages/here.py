@@ -32,8 +32,11 @@ def wait_text(queue: LaneQueue) -> str:
     )
 
 
-async def here_block(runtime: Runtime, code: str, status: str, error: str = "") -> str:
-    """The lanes with their waits and, for a READY permit while open, the button."""
+async def here_block(
+    runtime: Runtime, code: str, status: str, error: str = "", *, team: str | None = None
+) -> str:
+    """The lanes with their waits and, for a READY permit at the mall while open, the button
+    (a permit assigned to a mobile ``team`` travels with it)."""
     settings = runtime.settings
     queues = await queues_now(runtime)
     rows = "".join(
@@ -43,7 +46,7 @@ async def here_block(runtime: Runtime, code: str, status: str, error: str = "") 
     )
     now = runtime.service.clock()
     form = ""
-    if status == "ready" and settings.opening_hours.now(now, settings.zone).open:
+    if status == "ready" and team is None and settings.opening_hours.now(now, settings.zone).open:
         options = "".join(
             f'<option value="{e(x.lane)}">{e(f"Jalur {x.lane} / Lane {x.lane}")}</option>'
             for x in settings.lanes

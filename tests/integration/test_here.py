@@ -175,3 +175,18 @@ def test_two_presses_at_once_release_the_permit_once(tmp_path: Path) -> None:
         assert names.count("Released") == 1
         # Both presses that went through name the same visit: one car, one release.
         assert len({a.visit for a in arrived}) == 1
+
+
+def test_a_permit_with_a_mobile_team_is_not_called_to_a_window(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        runtime = runtime_of(client)
+        ready = ready_permit(runtime.service)
+        runtime.service.assign_to_team(ready.id, "officer", "a", "2026-12-24", "Balai Desa")
+        refused = client.post("/api/lanes/1/here", json={"code": ready.code.code})
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "not_ready")
+        assert "tim keliling a" in refused.json()["error"]["message"]
+        assert runtime.service.get(ready.id).status is PermitStatus.READY
+        caught_up(client)
+        page = client.get(f"/p/{ready.code.code}", headers={"accept": "text/html"}).text
+        assert 'id="here"' in page
+        assert 'id="here-form"' not in page
