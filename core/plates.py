@@ -126,6 +126,15 @@ def display_plate(text: str) -> str:
         return text
 
 
+def mask_plate(text: str) -> str:
+    """A plate as logs show it: its first two and last two characters, the rest hidden
+    (``'DK1234AB'`` -> ``'DK****AB'``): enough to follow a car, not to keep its plate."""
+    compact = "".join(text.split())
+    if len(compact) <= 4:
+        return "*" * len(compact)
+    return compact[:2] + "*" * (len(compact) - 4) + compact[-2:]
+
+
 @dataclass(frozen=True, slots=True)
 class PlateCandidate:
     """A reading of raw OCR text as a plate, with what it took to get there."""

@@ -28,6 +28,7 @@ from core.contract import (
     Topics,
     encode,
 )
+from core.plates import mask_plate
 from core.version import VERSION
 from edge_lane.config import CameraRole, LaneSettings, broker_password
 from edge_lane.courier import Courier
@@ -284,7 +285,7 @@ class LaneAgent:
             "KEDATANGAN / ARRIVAL %s visit=%s plate=%s code=%s (%s)",
             arrival.id,
             arrival.visit,
-            plate.text if plate else "-",
+            mask_plate(plate.text) if plate else "-",
             known,
             decision.reason,
             extra={"arrival": str(arrival.id), "visit": str(arrival.visit)},

@@ -69,6 +69,8 @@ class Outbox:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # An acked arrival's plate is overwritten, not left in the file's free pages.
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.execute(_SCHEMA)
         except sqlite3.Error as error:
             raise OutboxError(str(path), str(error)) from None
@@ -119,6 +121,10 @@ class Outbox:
             cursor = self._db.execute("DELETE FROM outbox WHERE id = ?", (str(message_id),))
             removed = cursor.rowcount > 0
             self.acked += removed
+            if removed and self._depth() == 0:
+                # Nothing waits: empty the write-ahead log too, so that no plate outlives
+                # its ack in the files (the lane keeps no personal data once delivered).
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return removed
 
     def depth(self) -> int:

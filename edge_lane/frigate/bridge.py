@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 
 from core.contract import Ack, Topics, encode
+from core.plates import mask_plate
 from edge_lane.config import broker_password
 from edge_lane.courier import Courier
 from edge_lane.frigate.config import FrigateLaneSettings
@@ -77,7 +78,7 @@ class FrigateBridge:
             "(frigate %s, dikenal Frigate / known to Frigate: %s)",
             arrival.id,
             arrival.visit,
-            arrival.plate.text,
+            mask_plate(arrival.plate.text),
             arrival.plate.confidence,
             arrival.plate.frames,
             outcome.event_id,

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from core.codes import PickupCode
 from core.contract import Ack, AckOutcome, Arrival, Release, ReleasedPermit, Topics, decode, encode
+from core.plates import mask_plate
 from edge_lane.broker import free_port
 from plate_reader.synth import CarSpec, lane_video, write_video
 from tests.conftest import MQTT_USERS, SITE
@@ -339,8 +340,13 @@ def test_every_edge_log_line_is_json_and_arrivals_carry_their_ids(
     with fake_server(mosquitto) as server, edge(args, log) as process:
         assert process.wait(60) == 0, log.read_text()
         sent = server.ids()
+        plates = {a.plate.text for a in server.arrivals if a.plate is not None}
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert lines
+    assert plates
+    for plate in plates:  # personal data: logs show a plate masked, never whole
+        assert plate not in log.read_text()
+        assert mask_plate(plate) in log.read_text()
     for line in lines:
         assert {"at", "level", "logger", "message"} <= line.keys()
         assert (line["site"], line["lane"]) == (SITE, "1")

@@ -219,3 +219,35 @@ async def test_a_server_sees_an_erasure_another_process_made_once_it_folds_it(
     snapshot = server.get(permit_id)
     assert (snapshot.applicant_name, snapshot.plate) == (ERASED, ERASED)
     assert server.contact_of(permit_id) is None
+
+
+async def test_the_manifests_carry_nothing_of_an_erased_holder(tmp_path: Path) -> None:
+    from api.manifests import lane_manifest, team_manifests
+
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    service = open_service(store)
+    at_lane = a_permit_with_everything_personal(service)
+    with_team = ready_permit(service, plate="DK 55 TM").id
+    service.assign_to_team(with_team, "officer", "ribon-1", "2026-12-03", "Balai Desa Mengwi")
+    service.authorise_delegate(
+        with_team, name=DELEGATE, nik=DELEGATE_NIK, expires_at=FrozenClock()() + timedelta(days=3)
+    )
+    models = await build(service, tmp_path / "read.db")
+    try:
+        before = await lane_manifest(models.conn, "badung")
+        assert "DK4321XY" in before.plates
+        for permit_id in (at_lane, with_team):
+            service.erase_personal_data(permit_id, "officer", "request")
+        from projections.runner import ProjectionRunner
+
+        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        lane = await lane_manifest(models.conn, "badung")
+        assert "DK4321XY" not in lane.plates
+        assert len(lane.code_hashes) == len(before.code_hashes)  # still collectable by code
+        team = (await team_manifests(models.conn, "badung", set()))["ribon-1"]
+        entry = team.permits[0]
+        assert (entry.holder, entry.plate) == (ERASED, None)
+        assert [d.name for d in entry.delegates] == [ERASED]
+        assert DELEGATE not in team.model_dump_json()
+    finally:
+        await models.close()
