@@ -86,7 +86,7 @@ async def console(lane: str, request: Request, runtime: RuntimeDep) -> Response:
     <h2>{L("Pintasan", "Shortcuts")}</h2>
     <ul class="keys">
       <li><kbd>H</kbd> {L("serahkan izin terpilih", "hand over the selected permit")}</li>
-      <li><kbd>K</kbd> {L("centang KTP sudah diperiksa", "tick KTP checked")}</li>
+      <li><kbd>K</kbd> {L("ketik NIK dari KTP", "type the NIK from the KTP")}</li>
       <li><kbd>R</kbd> {L("kembalikan ke rak", "return to the shelf")}</li>
       <li><kbd>/</kbd> {L("cari manual", "manual lookup")}</li>
       <li><kbd>↑</kbd> <kbd>↓</kbd> {L("pilih izin", "select a permit")}</li>

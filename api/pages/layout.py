@@ -105,6 +105,8 @@ def staff_nav(role: str) -> str:
         links.append(f'<a href="/office">{L("Kantor", "Office")}</a>')
         links.append(f'<a href="/dashboard">{L("Dasbor", "Dashboard")}</a>')
         links.append(f'<a href="/office/complaints">{L("Pengaduan", "Complaints")}</a>')
+    if role in ("operator", "officer", "admin"):
+        links.append(f'<a href="/runner">{L("Ambil sekarang", "Fetch now")}</a>')
     links.append(
         f'<form method="post" action="/logout" class="inline">'
         f'<button type="submit" class="link">{L("Keluar", "Sign out")}</button></form>'
