@@ -18,6 +18,7 @@ import orjson
 from eventsourcing.persistence import JSONTranscoder, Transcoder
 
 from core.codes import mask_name
+from core.permit_states import CLOSING, STATUS_AFTER, TOPICS, known
 from core.personal import (
     ERASED,
     PERSONAL_FIELDS,
@@ -31,12 +32,11 @@ from projections.log import Entry, originator_key
 from projections.schema import PERMIT_COLUMNS
 
 Row = dict[str, Any]
-PERMIT_TOPIC = "core.permit:PermitApplication."
 _AGGREGATE = "PermitApplication."
 ERASED_PLATES_TOPIC = "core.retention:ErasedPlates.DataErased"
 
 # Which timestamp column each event sets.
-_STAGE_COLUMN = {
+_STAGE_COLUMN: dict[str, str] = {
     "Submitted": "submitted_at",
     "DocumentsVerified": "verified_at",
     "FeeAssessed": "fee_assessed_at",
@@ -47,23 +47,9 @@ _STAGE_COLUMN = {
     "Released": "released_at",
     "HandedOver": "handed_over_at",
 }
-_STATUS_AFTER = {
-    "DocumentsVerified": "documents_verified",
-    "CorrectionRequested": "correction_requested",
-    "DocumentsResubmitted": "submitted",
-    "FeePaid": "fee_paid",
-    "Approved": "approved",
-    "Rejected": "rejected",
-    "Printed": "printed",
-    "PickupCodeIssued": "ready",
-    "Released": "released",
-    "ReturnedToStorage": "ready",
-    "HandedOver": "handed_over",
-    "Cancelled": "cancelled",
-    "Expired": "expired",
-    "PickupCodeExpired": "expired",
-}
-_CLOSING = frozenset({"Rejected", "HandedOver", "Cancelled", "Expired", "PickupCodeExpired"})
+# The status after each event, from core's own table.
+_STATUS_AFTER = {name: status.value for name, status in STATUS_AFTER.items()}
+_CLOSING = CLOSING
 
 
 def _text(value: object) -> str | None:
@@ -424,14 +410,10 @@ _IN_MANIFESTS = frozenset(
 _PERSONAL = frozenset(
     name.removeprefix(_AGGREGATE) for name in PERSONAL_FIELDS if name.startswith(_AGGREGATE)
 )
-_NAMES: dict[str, str | None] = {}
+# Every name above must be an event of the permit: a renamed event fails here, at import.
+known([*_STAGE_COLUMN, *_DETAIL_FIELDS, *_APPLIED, *_IN_MANIFESTS, *_PERSONAL])
 
 
 def _event_name(topic: str) -> str | None:
-    """The permit event's class name in a topic, or None for other aggregates' events."""
-    try:
-        return _NAMES[topic]
-    except KeyError:
-        name = topic[len(PERMIT_TOPIC) :] if topic.startswith(PERMIT_TOPIC) else None
-        _NAMES[topic] = name
-        return name
+    """The permit event's class name for a stored topic, or None for other aggregates'."""
+    return TOPICS.get(topic)
