@@ -266,7 +266,8 @@
     var out = document.getElementById("lookup-result");
     var body = {}; body[kind] = value;
     dt.call("POST", base + "/arrivals", body).then(function (r) {
-      out.innerHTML = r.outcome === "released" ? T[RELEASED] : T[NOT_FOUND];
+      out.innerHTML = r.outcome === "released" ? T[RELEASED]
+        : r.outcome === "ambiguous" ? T[SEE_OPERATOR] : T[NOT_FOUND]; // candidates: window.js
       soon();
     }).catch(function (err) { out.textContent = err.message; });
   });

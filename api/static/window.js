@@ -45,7 +45,10 @@
   }
 
   var shownVisit = null;
+  var looked = null; // an ambiguous plate the operator looked up: shown until picked or a car comes
   function drawCandidates(found, lane) {
+    if (found && found.candidates.length) { looked = null; }
+    else if (looked) { found = looked; }
     var card = document.getElementById("candidates-card");
     if (!card) { return; }
     var list = document.getElementById("candidates");
@@ -85,6 +88,7 @@
     button.disabled = true;
     dt.call("POST", "/api/lanes/" + encodeURIComponent(lane) + "/pick", body).then(function (r) {
       dt.typed[permitId] = { nik: nik, delegate_id: r.delegate_id };
+      looked = null;
       out.innerHTML = W[RELEASED]; out.className = "ok";
       document.getElementById("pick-nik").value = "";
       document.getElementById("pick-reason").value = "";
@@ -103,6 +107,20 @@
     poll();
     setInterval(poll, 2000);
   } else {
+    var lookup = document.getElementById("lookup");
+    lookup.addEventListener("submit", function () {
+      // The manual lookup releases an exact or near plate (console.js); an ambiguous one
+      // lists its candidates here, to pick after the KTP check.
+      if (document.getElementById("lookup-kind").value !== "plate") { return; }
+      var lane = document.body.dataset.lane;
+      var plate = document.getElementById("lookup-value").value.trim();
+      dt.call("GET", "/api/lanes/" + encodeURIComponent(lane) + "/candidates?plate=" +
+        encodeURIComponent(plate)).then(function (found) {
+        if (found.match !== "ambiguous" || !found.candidates.length) { return; }
+        looked = found;
+        drawCandidates(null, lane);
+      }).catch(function () { /* the lookup's own answer says what failed */ });
+    });
     document.addEventListener("console-state", function (ev) {
       var state = ev.detail;
       drawFetch(state.fetch_now || []);

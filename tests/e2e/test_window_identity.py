@@ -195,3 +195,25 @@ def test_a_plate_the_entry_camera_read_is_in_the_fetch_now_lists(
     expect(on_runner).to_have_count(0)
     runner_context.close()
     assert unexpected(console) == []
+
+
+def test_an_ambiguous_plate_looked_up_by_hand_lists_its_candidates(
+    server: ServerProcess, browser: Any, expect: Any
+) -> None:
+    console = Console()
+    make_ready(server, "DK 2345 AB", slot="R5-01")
+    second = make_ready(server, "DK 2345 AD", slot="R5-02")
+    page = console_page(browser, console, server)
+    expect(page.locator("#live-state.ok")).to_be_visible()
+    page.fill("#lookup-value", "DK 2345 AX")
+    page.click("#lookup button[type=submit]")
+    expect(page.locator("#lookup-result")).to_contain_text("Perlu dicek petugas")
+    panel = page.locator("#candidates-card")
+    expect(panel.locator(".candidate")).to_have_count(2)
+    page.fill("#pick-reason", "KTP tertinggal, dicek SIM / KTP left home, driving licence checked")
+    panel.locator(f".candidate[data-id='{second['permit']['id']}'] .pick").click()
+    expect(page.locator("#pick-result.ok")).to_be_visible()
+    card = page.locator(f".permit-card[data-id='{second['permit']['id']}']")
+    expect(card.locator(".slot-name")).to_contain_text("R5-02")
+    expect(panel).to_be_hidden()
+    assert unexpected(console) == []
