@@ -173,7 +173,7 @@ def test_a_permit_handed_over_at_a_window_while_the_team_was_offline_is_a_record
             window = operator.post(
                 "/api/lanes/1/handover",
                 json={"permit_id": permit_id, "handover_id": str(uuid.uuid4()),
-                      "id_checked": True},
+                      "nik": "5103011204800001"},
             )  # fmt: skip
             assert window.status_code == 200, window.text
 
