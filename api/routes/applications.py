@@ -8,7 +8,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import OfficeOrLaneDep, OfficerDep, RuntimeDep
 from api.errors import error_responses
@@ -60,7 +59,7 @@ class SubmitIn(Body):
         pattern=PLATE_PATTERN,
         description="Plat TNKB / the TNKB plate, e.g. DK 1234 AB",
     )
-    contact: ContactIn | SkipJsonSchema[None] = None
+    contact: ContactIn | None = None
 
 
 class ContactIn(Body):
@@ -69,14 +68,18 @@ class ContactIn(Body):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]},
+        # At least one of them, as a string (either may be null when the other is given).
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            ]
+        },
     )
-    phone: Annotated[str, Field(pattern=PHONE_PATTERN)] | SkipJsonSchema[None] = Field(
+    phone: Annotated[str, Field(pattern=PHONE_PATTERN)] | None = Field(
         default=None, description="+62…, e.g. +6281234567890"
     )
-    email: Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)] | SkipJsonSchema[None] = (
-        None
-    )
+    email: Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)] | None = None
     lang: Literal["id", "en"] = Field(
         default="id", description="id: Bahasa Indonesia; en: Indonesian and English"
     )
