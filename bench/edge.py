@@ -43,8 +43,10 @@ from bench.edge_video import (
     queue_video,
     write_video,
 )
+from core.broker_acl import site_access
 from core.contract import Ack, AckOutcome, Arrival, Topics, decode, encode
 from edge_lane.config import CameraSettings, LaneSettings, Pace, Thresholds
+from edge_lane.local_mosquitto import LocalMosquitto, mosquitto_binary
 from edge_lane.sources import VideoFileSource
 from edge_lane.visits import ArrivalDecision, VisitTracker, VotingRules
 from edge_lane.watch import CameraWatch
@@ -129,10 +131,9 @@ class Broker:
 def _broker() -> Iterator[Broker]:
     """Mosquitto with passwords and the contract's ACL if installed, else the embedded one."""
     users = {name: secrets.token_hex(8) for name in ("server", "lane-1", "lane-2")}
-    from tests.services import drivethru_acl, mosquitto_binary, running_mosquitto
-
-    if mosquitto_binary() is not None and shutil.which("mosquitto_passwd") is not None:
-        with running_mosquitto(users, drivethru_acl(SITE, ("1", "2"), ())) as server:
+    access = site_access(Topics(SITE), ("1", "2"), (), ("server",))
+    if mosquitto_binary() is not None:
+        with LocalMosquitto(users, access) as server:
             yield Broker("mosquitto", server.url, users)
         return
     from edge_lane.broker import EmbeddedBroker, free_port

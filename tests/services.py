@@ -13,7 +13,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,7 +29,16 @@ from psycopg import sql
 from core.broker_acl import SiteAccess, site_access
 from core.contract import Topics
 from edge_lane.broker import EmbeddedBroker, free_port
-from edge_lane.mosquitto import write_mosquitto_files
+from edge_lane.local_mosquitto import (
+    LOOPBACK,
+    START_TIMEOUT,
+    BrokerStartError,
+    LocalMosquitto,
+    log_tail,
+    mosquitto_binary,
+    stop_process,
+    wait_for_port,
+)
 
 __all__ = [
     "BrokerEndpoint",
@@ -44,12 +52,13 @@ __all__ = [
 ]
 
 REQUIRE_SERVICES_ENV = "DRIVETHRU_REQUIRE_SERVICES"
-LOOPBACK = "127.0.0.1"
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
+# One place starts local processes of the services: the product's, shared with the benches.
+_log_tail = log_tail
+_stop_process = stop_process
+_wait_for_port = wait_for_port
 
 
-class ServiceError(RuntimeError):
+class ServiceError(BrokerStartError):
     """A test service could not be started; carries the tail of its log."""
 
 
@@ -85,12 +94,6 @@ def postgres_bin_dir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def mosquitto_binary() -> Path | None:
-    """The mosquitto broker binary: Debian puts it in /usr/sbin, which is not always on PATH."""
-    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    return Path(found) if found else None
-
-
 def _service_available(name: str) -> bool:
     if name == "postgres":
         return postgres_bin_dir() is not None
@@ -111,29 +114,6 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(reason)
 
 
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    """Signal a process (and its process group), wait a bounded time, then SIGKILL it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT)
-    # Children left behind by a killed parent (postgres backends) go with their group.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 def _run(args: Sequence[str | Path], *, user: str | None = None, cwd: Path | None = None) -> None:
     """Run a setup command, raising ServiceError with its output when it fails."""
     result = subprocess.run(
@@ -148,20 +128,6 @@ def _run(args: Sequence[str | Path], *, user: str | None = None, cwd: Path | Non
     if result.returncode != 0:
         output = (result.stdout + result.stderr).decode(errors="replace")
         raise ServiceError(f"{Path(str(args[0])).name} failed ({result.returncode}): {output}")
-
-
-def _wait_for_port(
-    host: str, port: int, process: subprocess.Popen[bytes], log: Path, deadline: float
-) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceError(f"exited with {process.returncode}:\n{_log_tail(log)}")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise ServiceError(f"not listening on {host}:{port} in time:\n{_log_tail(log)}")
 
 
 class PostgresServer:
@@ -372,16 +338,9 @@ def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca_cert, cert, key
 
 
-class MosquittoServer:
-    """A Mosquitto broker from the production config writer, optionally with TLS.
-
-    Its `mosquitto.conf`, ACL and password file are those `drivethru broker config` writes
-    (edge_lane/mosquitto.py), on a free loopback port in a temporary directory, plus logging
-    to stdout and the test listener's TLS.
-
-    `stop()` and `kill()` keep the directory so that `start()` / `restart()` resume with the
-    same port, sessions and queued messages; `close()` (or leaving the `with`) removes it.
-    """
+class MosquittoServer(LocalMosquitto):
+    """`edge_lane.local_mosquitto.LocalMosquitto`, optionally with a TLS listener from a test
+    CA (``ca_file``, on ``tls_port``) beside the plain one."""
 
     def __init__(
         self,
@@ -391,134 +350,26 @@ class MosquittoServer:
         tls: bool = False,
         bind_client_ids: bool = True,
     ) -> None:
-        self.host = LOOPBACK
-        self.users = dict(users)
-        self.acl = acl
+        super().__init__(users, acl, bind_client_ids=bind_client_ids)
         self.tls = tls
-        self.bind_client_ids = bind_client_ids
-        self.port = 0
         self.tls_port: int | None = None
         self.ca_file: Path | None = None
-        self._dir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        """The plain listener as an mqtt:// URL."""
-        return f"mqtt://{self.host}:{self.port}"
+    def listeners(self) -> tuple[int, ...]:
+        return (self.port,) if self.tls_port is None else (self.port, self.tls_port)
 
-    @property
-    def directory(self) -> Path:
-        """The temporary directory holding config, passwords, ACL, persistence and log."""
-        if self._dir is None:
-            raise ServiceError("Mosquitto is not started")
-        return self._dir
-
-    @property
-    def log(self) -> Path:
-        """The broker's log file."""
-        return self.directory / "mosquitto.log"
-
-    def start(self) -> None:
-        """Start the broker (writing its files on the first start) and wait until it listens."""
-        if self._process is not None and self._process.poll() is None:
-            raise ServiceError("Mosquitto is already running")
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="drivethru-mosquitto-"))
-            try:
-                self._write_files(self._dir)
-            except BaseException:
-                self.close()
-                raise
-        binary = mosquitto_binary()
-        if binary is None:
-            raise ServiceError("mosquitto binary not found")
-        config = self._dir / "mosquitto.conf"
-        with self.log.open("ab") as log_file:
-            self._process = subprocess.Popen(
-                [str(binary), "-c", str(config)],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        try:
-            _wait_for_port(self.host, self.port, self._process, self.log, deadline)
-            if self.tls_port is not None:
-                _wait_for_port(self.host, self.tls_port, self._process, self.log, deadline)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _write_files(self, directory: Path) -> None:
-        self.port = free_port()
-        extra = [
-            "log_dest stdout",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
-            "log_type information",
-            "log_timestamp_format %H:%M:%S",
-        ]
+    def write_files(self, directory: Path, extra_lines: Sequence[str] = ()) -> None:
+        tls: list[str] = []
         if self.tls:
             self.ca_file, cert, key = _make_certificates(directory)
             self.tls_port = free_port()
-            extra += [
+            tls = [
                 f"listener {self.tls_port} {self.host}",
                 f"cafile {self.ca_file}",
                 f"certfile {cert}",
                 f"keyfile {key}",
             ]
-        if _is_root():
-            # Mosquitto drops root to the `mosquitto` user, which could not read our 0600
-            # files; staying root inside a throwaway test directory is the simpler choice.
-            extra.append("user root")
-        write_mosquitto_files(
-            directory,
-            self.acl,
-            self.users,
-            host=self.host,
-            port=self.port,
-            bind_client_ids=self.bind_client_ids,
-            extra_lines=extra,
-        )
-
-    def stop(self) -> None:
-        """SIGTERM (Mosquitto saves its persistence file), a bounded wait, then SIGKILL."""
-        if self._process is not None:
-            _stop_process(self._process, signal.SIGTERM)
-            self._process = None
-
-    def kill(self) -> None:
-        """SIGKILL the broker, as a crash would: nothing is saved since the last autosave."""
-        if self._process is not None:
-            _stop_process(self._process, signal.SIGKILL)
-            self._process = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same ports with the same persistence."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop the broker and remove its directory."""
-        self.stop()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().write_files(directory, [*extra_lines, *tls])
 
 
 @contextlib.contextmanager
