@@ -35,7 +35,7 @@ from edge_lane.courier import Courier
 from edge_lane.display import DisplayServer, LaneDisplay
 from edge_lane.inbox import Ignored, LaneInbox, Refused
 from edge_lane.lane_metrics import CameraCounters, LaneCounters, render_lane_metrics
-from edge_lane.mqtt import LaneLink
+from edge_lane.mqtt import DeviceLink
 from edge_lane.outbox import Outbox
 from edge_lane.sources import FrameSource, open_source
 from edge_lane.visits import (
@@ -77,7 +77,7 @@ class LaneAgent:
         sources: Mapping[str, FrameSource],
         watches: Mapping[str, CameraWatch],
         outbox: Outbox,
-        link_factory: Callable[[LaneAgent], LaneLink],
+        link_factory: Callable[[LaneAgent], DeviceLink],
         display: LaneDisplay,
         display_server: DisplayServer | None = None,
         observer: AgentObserver | None = None,
@@ -385,8 +385,8 @@ def bootstrap(
     lane = settings.lane
     offline_will = LaneStatus(state=DeviceState.OFFLINE, version=VERSION)
 
-    def link_for(agent: LaneAgent) -> LaneLink:
-        return LaneLink(
+    def link_for(agent: LaneAgent) -> DeviceLink:
+        return DeviceLink(
             settings.broker,
             client_id=f"drivethru-{settings.site}-lane-{lane}",
             password=password,

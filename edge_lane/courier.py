@@ -18,7 +18,7 @@ DELIVERY_TICK = 0.5
 
 
 class Publisher(Protocol):
-    """What the courier needs of an MQTT link (`edge_lane.mqtt.LaneLink`)."""
+    """What the courier needs of an MQTT link (`edge_lane.mqtt.DeviceLink`)."""
 
     @property
     def connected(self) -> bool: ...

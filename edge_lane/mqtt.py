@@ -32,8 +32,9 @@ ConnectHandler = Callable[[], None]
 DeliveryHandler = Callable[[int], None]
 
 
-class LaneLink:
-    """One MQTT connection for one lane; callbacks run on paho's network thread."""
+class DeviceLink:
+    """One device's MQTT connection (a lane, a mobile team, the Frigate bridge); callbacks run
+    on paho's network thread."""
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from edge_lane.courier import Courier
 from edge_lane.frigate.config import FrigateLaneSettings
 from edge_lane.frigate.sightings import FrigateDesk, Sighted
 from edge_lane.inbox import LaneInbox, Refused
-from edge_lane.mqtt import LaneLink
+from edge_lane.mqtt import DeviceLink
 from edge_lane.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class FrigateBridge:
         self.arrivals_sent = 0
         self._stop = threading.Event()
         site, lane = settings.site, settings.lane
-        self.lane_link = LaneLink(
+        self.lane_link = DeviceLink(
             settings.broker,
             client_id=f"drivethru-{site}-frigate-{lane}",
             password=lane_password,
@@ -55,7 +55,7 @@ class FrigateBridge:
             on_connected=self.courier.reconnected,
         )
         frigate = settings.frigate
-        self.frigate_link = LaneLink(
+        self.frigate_link = DeviceLink(
             frigate.broker_settings,
             client_id=f"drivethru-{site}-frigate-{lane}-reader",
             password=frigate_password,

@@ -40,7 +40,7 @@ from edge_lane.mobile.journal import HandoverJournal, JournalEntry
 from edge_lane.mobile.manifest import DeviceManifest, absorb
 from edge_lane.mobile.vault import ManifestVault, manifest_key
 from edge_lane.mobile.verify import Accepted, RefusalReason, Refused, Verdict, verify_code
-from edge_lane.mqtt import LaneLink
+from edge_lane.mqtt import DeviceLink
 from edge_lane.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class TeamDevice:
         vault: ManifestVault,
         journal: HandoverJournal,
         outbox: Outbox,
-        link_factory: Callable[[TeamDevice], LaneLink],
+        link_factory: Callable[[TeamDevice], DeviceLink],
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
@@ -316,8 +316,8 @@ def bootstrap(settings: TeamSettings, *, environ: Mapping[str, str] | None = Non
     # It is made once, so its `at` is the start; the `online` of each connect is newer.
     will = encode(LaneStatus(state=DeviceState.OFFLINE, version=device_version()))
 
-    def link_for(device: TeamDevice) -> LaneLink:
-        return LaneLink(
+    def link_for(device: TeamDevice) -> DeviceLink:
+        return DeviceLink(
             settings.broker,
             client_id=f"drivethru-{settings.site}-team-{team}",
             password=password,

@@ -43,7 +43,7 @@ from edge_lane.errors import ConfigError
 from edge_lane.frigate.config import FrigateLaneSettings, build_frigate_settings
 from edge_lane.mobile.config import TeamSettings, build_team_settings
 from edge_lane.mosquitto import password_env_name
-from edge_lane.mqtt import LaneLink
+from edge_lane.mqtt import DeviceLink
 from tests.conftest import MOSQUITTO_MISSING, MQTT_USERS, SITE
 from tests.server_process import NIK_KEY, ServerProcess
 from tests.services import (
@@ -281,7 +281,7 @@ def _refused(port: int, user: str, *, ca: Path | None, client: Issued | None = N
     return f"no CONNACK ({reason})"
 
 
-def _lane_link(broker: Broker, pki: Pki, *, with_certificate: bool) -> tuple[LaneLink, list[Ack]]:
+def _lane_link(broker: Broker, pki: Pki, *, with_certificate: bool) -> tuple[DeviceLink, list[Ack]]:
     acks: list[Ack] = []
     settings = BrokerSettings(
         url=f"mqtts://{HOST}:{broker.tls_port}",
@@ -290,7 +290,7 @@ def _lane_link(broker: Broker, pki: Pki, *, with_certificate: bool) -> tuple[Lan
         cert_file=pki.lane.cert if with_certificate else None,
         key_file=pki.lane.key if with_certificate else None,
     )
-    link = LaneLink(
+    link = DeviceLink(
         settings,
         client_id="lane-1",
         password=USERS["lane-1"],
