@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from api.notify.store import IssuedLinks, NotifyStore
 from api.settings import ServerSettings
 from core.personal import ERASED, unseal_state
 from core.service import PermitService
+from projections.identity import store_identity
+
+log = logging.getLogger(__name__)
 
 
 def notify_path(read_models: Path) -> Path:
@@ -42,9 +46,15 @@ def build_notifier(settings: ServerSettings, service: PermitService) -> Notifier
     channels = [build_channel(channel) for channel in settings.notify]
     path = notify_path(settings.read_models)
     service.add_code_listener(IssuedLinks(path))
+    store = NotifyStore(path)
+    if store.ensure_from(store_identity(service.recorder, settings.service.store)):
+        log.warning(
+            "%s mengikuti event store lain: mulai dari awal / followed another event store: "
+            "starting over (messages already queued are not queued again)", path,
+        )  # fmt: skip
     notifier = Notifier(
         service.recorder,
-        NotifyStore(path),
+        store,
         channels,
         settings.notifications,
         public_url=settings.notifications.public_url or f"http://{settings.host}:{settings.port}",

@@ -213,8 +213,11 @@ class NotificationFold:
         conn.execute("DELETE FROM links WHERE code_sha256 = ? OR created < ?",
                      (code_sha256, time.time() - LINK_LIFETIME))  # fmt: skip
         link = f"{self.public_url}/p/{found[0]}" if found else None
-        # A ready message not sent yet carries a code that has just died.
-        _cancel(conn, permit_id, (MessageType.READY, MessageType.EXPIRING), "PickupCodeReissued")
+        # A ready message not sent yet carries a code that has just died (not this code's own
+        # message, already queued when a log is folded again).
+        kinds = (MessageType.READY, MessageType.EXPIRING)
+        keep = message_id(permit_id, MessageType.READY, code_sha256)
+        _cancel(conn, permit_id, kinds, "PickupCodeReissued", keep=keep)
         # The code's hash names the occasion: a reissue is a new ready message.
         return self._queue(conn, permit_id, MessageType.READY, code_sha256, at, {"link": link})
 
@@ -241,7 +244,11 @@ class NotificationFold:
 
 
 def _cancel(
-    conn: sqlite3.Connection, permit_id: str, kinds: Sequence[MessageType], because: str
+    conn: sqlite3.Connection,
+    permit_id: str,
+    kinds: Sequence[MessageType],
+    because: str,
+    keep: str = "",
 ) -> None:
     """Cancel the permit's messages of ``kinds`` not sent yet: the log made them obsolete
     (a catch-up over a long history would otherwise announce "ready" for permits long
@@ -249,8 +256,8 @@ def _cancel(
     marks = ", ".join("?" * len(kinds))
     obsolete = conn.execute(
         "SELECT seq, body FROM outbox WHERE permit_id = ? AND sent_at IS NULL AND failed_at "
-        f"IS NULL AND cancelled_at IS NULL AND type IN ({marks})",
-        (permit_id, *(kind.value for kind in kinds)),
+        f"IS NULL AND cancelled_at IS NULL AND id != ? AND type IN ({marks})",
+        (permit_id, keep, *(kind.value for kind in kinds)),
     ).fetchall()
     now = time.time()
     conn.executemany(

@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.values import IssuedCode
+from projections.identity import StoreIdentity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracking (one INTEGER PRIMARY KEY CHECK (one = 1), position INTEGER);
+CREATE TABLE IF NOT EXISTS built_from (one INTEGER PRIMARY KEY CHECK (one = 1), store TEXT);
 CREATE TABLE IF NOT EXISTS recipients (
     permit_id TEXT PRIMARY KEY, site TEXT, number TEXT, holder_masked TEXT,
     phone TEXT, email TEXT, lang TEXT NOT NULL DEFAULT 'id',
@@ -122,6 +124,24 @@ class NotifyStore:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def ensure_from(self, store: StoreIdentity) -> bool:
+        """Follow ``store``'s log; True when the file followed another store, whose position
+        and recipients are then dropped (a position from another log would skip this one's
+        first events). Messages stay: their ids derive from their cause, so nothing already
+        queued is queued again."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT store FROM built_from").fetchone()
+            other = row is not None and not store.same_store(StoreIdentity.parse(row[0]))
+            if other:
+                conn.execute("DELETE FROM tracking")
+                conn.execute("DELETE FROM recipients")
+            conn.execute(
+                "INSERT INTO built_from VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET "
+                "store = excluded.store",
+                (store.text,),
+            )
+        return other
 
     def position(self) -> int:
         with self.lock:

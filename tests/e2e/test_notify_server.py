@@ -48,7 +48,7 @@ def _server(
     monkeypatch.setenv("DRIVETHRU_WEBHOOK_SECRET", SECRET)
     config = tmp_path / "site.toml"
     write_site_toml(config)
-    # [notifications] before the [[notify]] array tables would be read as part of the last one.
+    # Before [opening_hours]: the top-level keys come before any table.
     config.write_text(
         config.read_text().replace(
             "[opening_hours]",

@@ -24,6 +24,7 @@ from core.complaint import ComplaintDesk
 from core.contact import Contact
 from core.service import PermitService
 from core.values import Recipient, ReleaseMethod
+from projections.identity import StoreIdentity
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 from tests.factories import NIK, FrozenClock, sqlite_service
@@ -305,3 +306,23 @@ def test_validate_config_names_a_missing_webhook_secret(tmp_path: Path) -> None:
     assert "NOTIFY_MISSING_SECRET" in refused.stderr
     env["NOTIFY_MISSING_SECRET"] = "a-long-enough-secret-0123"
     assert subprocess.run(args, capture_output=True, env=env, check=False).returncode == 0
+
+
+def test_a_notify_file_of_another_store_starts_over_without_queuing_twice(
+    service: PermitService, tmp_path: Path, receiver: WebhookReceiver, smtp: SmtpServer,
+    clock: FrozenClock,
+) -> None:  # fmt: skip
+    _ready(service, Contact.parse("+6281234567890", None), "LAP-10")
+    notifier = _notifier(service, tmp_path, receiver, smtp, clock)
+    here = StoreIdentity("sqlite:/here/events.db", "first-event-digest")
+    assert not notifier.store.ensure_from(here)
+    notifier.catch_up()
+    position = notifier.store.position()
+    assert position > 0
+    assert not notifier.store.ensure_from(here)  # a restart on the same store
+    assert notifier.store.position() == position
+    assert notifier.store.ensure_from(StoreIdentity("sqlite:/elsewhere.db", "another-digest"))
+    assert notifier.store.position() == 0
+    notifier.catch_up()  # the same log again: the same message ids, nothing queued twice
+    notifier.deliver_due()
+    assert len(receiver.received) == 1
