@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -103,12 +105,22 @@ class _Inbox:
 
 
 class SmtpServer:
-    """aiosmtpd on a free loopback port (no STARTTLS offered), keeping what it is sent."""
+    """aiosmtpd on a free loopback port, keeping what it is sent.
 
-    def __init__(self) -> None:
+    With ``tls`` (certificate, key) it offers STARTTLS and refuses mail before it.
+    """
+
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.inbox = _Inbox()
         self.port = free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        context = None
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, tls_context=context,
+            require_starttls=context is not None,
+        )  # fmt: skip
         self.controller.start()
 
     @property

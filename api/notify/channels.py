@@ -104,14 +104,14 @@ class Email:
             with smtplib.SMTP(settings.host, settings.port, timeout=timeout) as smtp:
                 smtp.ehlo()
                 if smtp.has_extn("starttls"):
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file))
                     smtp.ehlo()
                 elif settings.require_tls:
                     raise DeliveryError("server SMTP tidak menawarkan STARTTLS / no STARTTLS")
                 if settings.username and self._password is not None:
                     smtp.login(settings.username, self._password)
                 smtp.send_message(mail)
-        except (smtplib.SMTPException, OSError) as failed:
+        except (smtplib.SMTPException, OSError) as failed:  # ssl.SSLError is an OSError
             raise DeliveryError(f"{type(failed).__name__}: {failed}") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
@@ -60,6 +61,8 @@ class EmailChannel(_Channel):
     """The variable holding the SMTP password (with ``username``)."""
     require_tls: bool = False
     """Refuse to send when the server does not offer STARTTLS."""
+    ca_file: Path | None = None
+    """The one CA trusted for the SMTP server's certificate (default: the system's CAs)."""
 
     def password(self) -> str | None:
         return os.environ.get(self.password_env) if self.password_env else None

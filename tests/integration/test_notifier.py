@@ -15,20 +15,22 @@ import orjson
 import pytest
 
 from api.notify.bootstrap import state_opener
-from api.notify.channels import Email, Webhook
-from api.notify.messages import signature_matches
+from api.notify.channels import DeliveryError, Email, Webhook
+from api.notify.messages import MessageType, Recipient, message_body, signature_matches
 from api.notify.notifier import Notifier
 from api.notify.settings import EmailChannel, NotifyOptions, WebhookChannel
 from api.notify.store import IssuedLinks, NotifyStore
 from core.complaint import ComplaintDesk
 from core.contact import Contact
 from core.service import PermitService
-from core.values import Recipient, ReleaseMethod
+from core.values import Recipient as PickupRecipient
+from core.values import ReleaseMethod
 from projections.identity import StoreIdentity
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 from tests.factories import NIK, FrozenClock, sqlite_service
 from tests.notify_peers import SmtpServer, WebhookReceiver
+from tests.services import _make_certificates
 
 SECRET = "webhook-secret-0123456789"
 OPTIONS = NotifyOptions(retry_first_seconds=0.01, retry_max_seconds=0.05, waiting_minutes=5)
@@ -278,8 +280,9 @@ def test_a_catch_up_over_history_announces_nothing_already_obsolete(
     visit = uuid.uuid4()
     service.release(uuid.UUID(collected), lane="1", window="1", visit=visit,
                     method=ReleaseMethod.MANUAL)  # fmt: skip
-    service.hand_over(uuid.UUID(collected), handover_id="h-8", by="op", recipient=Recipient.OWNER,
-                      id_checked=True, channel="lane:1")  # fmt: skip
+    service.hand_over(uuid.UUID(collected), handover_id="h-8", by="op",
+                      recipient=PickupRecipient.OWNER, id_checked=True,
+                      channel="lane:1")  # fmt: skip
     reissued, _ = _ready(service, contact, "LAP-9")
     new = service.reissue_code(uuid.UUID(reissued), "ani", "hilang / lost")
     notifier = _notifier(service, tmp_path, receiver, smtp, clock)  # first start: all history
@@ -326,3 +329,33 @@ def test_a_notify_file_of_another_store_starts_over_without_queuing_twice(
     notifier.catch_up()  # the same log again: the same message ids, nothing queued twice
     notifier.deliver_due()
     assert len(receiver.received) == 1
+
+
+def test_email_goes_over_starttls_when_offered_and_not_in_clear_when_required(
+    tmp_path: Path,
+) -> None:
+    ca, cert, key = _make_certificates(tmp_path)
+    secure = SmtpServer(tls=(cert, key))  # offers STARTTLS and refuses mail before it
+    plain = SmtpServer()
+    to = Recipient("p-1", "badung", "N-1", "A***", None, "ayu@example.com", "id")
+    body = message_body(MessageType.READY, "m-1", "2026-12-02T01:00:00+00:00", to, {})
+    try:
+        Email(_email_channel(secure.port, ca_file=ca)).deliver(body)
+        [mail] = secure.messages
+        assert mail["Message-ID"] == "<m-1@drivethru>"
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            Email(_email_channel(secure.port)).deliver(body)  # not the system's CAs' cert
+        with pytest.raises(DeliveryError, match="STARTTLS"):
+            Email(_email_channel(plain.port, require_tls=True)).deliver(body)
+        assert plain.messages == []
+        Email(_email_channel(plain.port)).deliver(body)  # STARTTLS only when offered
+        assert len(plain.messages) == 1
+    finally:
+        secure.stop()
+        plain.stop()
+
+
+def _email_channel(port: int, **more: object) -> EmailChannel:
+    return EmailChannel.model_validate(
+        {"kind": "email", "host": "127.0.0.1", "port": port, "from": "izin@mpp.go.id", **more}
+    )
