@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.runtime import Runtime
+from core.arrivals import PlateCandidates
+from core.contract import AckOutcome, Arrival, PlateEvidence
 from core.values import PermitStatus, ReleaseMethod, visit_id_for
 from core.visit import LaneVisit
 from tests.factories import DELEGATE_NIK, NIK, ready_permit
@@ -171,3 +173,48 @@ def test_the_operator_picks_one_of_a_plates_candidates_after_the_ktp_check(
         assert again.status_code == 200
         assert again.json()["released"] is False
         assert len(list(runtime.service.events.get(car.id))) == len(events)
+
+
+def test_a_plate_the_entry_camera_read_is_on_the_fetch_now_lists_until_released(
+    tmp_path: Path,
+) -> None:
+    with TestClient(create_app(server_settings(tmp_path))) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        ready = ready_permit(runtime.service, plate="DK 808 RN", slot="R4-11")
+        seen = Arrival(
+            site="badung", lane="1", visit=uuid.uuid4(), camera="entry",
+            plate=PlateEvidence(text="DK808RN", confidence=0.95, frames=12),
+        )  # fmt: skip
+        decided = runtime.desk.decide(seen, "1", PlateCandidates("exact", "DK808RN", (ready.id,)))
+        assert decided.outcome is AckOutcome.PRESTAGED  # the site releases on a code
+
+        def fetch_now(who: str, path: str = "/api/lanes/fetch-now") -> Any:
+            answer = client.get(path, headers=bearer(who))
+            return answer.json()["permits"] if answer.status_code == 200 else answer.status_code
+
+        listed: Any = []
+        for _ in range(50):  # the arrivals read model catches up within a moment
+            listed = fetch_now("operator-1")
+            if listed:
+                break
+            time.sleep(0.05)
+        assert [(p["id"], p["slot"], p["lane"], p["read_plate"]) for p in listed] == [
+            (str(ready.id), "R4-11", "1", "DK808RN")
+        ]
+        assert "*" in listed[0]["holder"]
+        assert fetch_now("officer") == listed
+        assert fetch_now("operator-2") == []  # not one of their lanes
+        assert fetch_now("operator-1", "/api/lanes/1/fetch-now") == listed
+        assert fetch_now("operator-2", "/api/lanes/1/fetch-now") == 403
+
+        # The car shows its code at the window: released, off the list.
+        runtime.desk.decide(
+            Arrival(site="badung", lane="1", visit=seen.visit, code_sha256=ready.code.code_sha256),
+            "1",
+        )
+        for _ in range(50):
+            listed = fetch_now("operator-1")
+            if not listed:
+                break
+            time.sleep(0.05)
+        assert listed == []
