@@ -81,8 +81,8 @@ class NotificationFold:
         queued = 0
         for entry in page:
             name = _event_name(entry.topic)
-            if name is None:
-                continue
+            if name not in _HANDLED:
+                continue  # not decoded: most of a busy log is releases and visits
             state: dict[str, Any] = orjson.loads(entry.state)
             if self.open_state is not None:
                 state = self.open_state(state)
@@ -268,6 +268,11 @@ def _cancel(
 
 _ABOUT_PICKUP = (MessageType.READY, MessageType.TEAM_VISIT, MessageType.WAITING,
                  MessageType.EXPIRING)  # fmt: skip
+_HANDLED = frozenset({
+    "Submitted", "ContactRecorded", "PickupCodeIssued", "PickupCodeReissued", "AssignedToTeam",
+    "UnassignedFromTeam", "Released", "ReturnedToStorage", "DataErased", COMPLAINT_ANSWERED,
+    *_CLOSED,
+})  # fmt: skip
 LINK_LIFETIME = 86_400.0
 """A link whose code's event never came (its save failed) is dropped after a day."""
 
