@@ -108,6 +108,17 @@ def bench_reader(
     typer.echo(json.dumps(run(quick=quick, real=real), indent=None if json_out else 2))
 
 
+@bench_app.command("notify")
+def bench_notify(
+    json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
+    permits: Annotated[int, typer.Option(help="READY permits with contacts.")] = 1000,
+) -> None:
+    """The notifier's fold and outbox, against the read models' fold of the same log."""
+    from bench.notify import run
+
+    typer.echo(json.dumps(run(permits), indent=None if json_out else 2))
+
+
 @bench_app.command("edge")
 def bench_edge(
     json_out: Annotated[bool, typer.Option("--json", help="Cetak JSON / print JSON.")] = True,
