@@ -359,3 +359,14 @@ def _email_channel(port: int, **more: object) -> EmailChannel:
     return EmailChannel.model_validate(
         {"kind": "email", "host": "127.0.0.1", "port": port, "from": "izin@mpp.go.id", **more}
     )
+
+
+def test_the_notify_benchmark_reports_its_figures_and_its_anchor() -> None:
+    from bench.notify import run
+
+    result = run(permits=20)
+    assert result["messages_queued"] == result["messages_delivered"] == 20
+    assert result["events"] > 20 * 8
+    assert result["notifier_fold_events_per_s"] > 0
+    assert result["read_models_fold_events_per_s"] > 0
+    assert result["ms_per_message_marked_sent"] > 0
