@@ -55,6 +55,7 @@ MAX_BATCH = 64
 # Plates are matched in the read models; they wait this long for the latest saves.
 READ_MODEL_WAIT_SECONDS = 1.0
 SOLE_SERVER_SESSION_SECONDS = 24 * 3600
+REPLICA_BATCHES_IN_FLIGHT = 3
 Notify = Callable[[dict[str, Any]], None]
 
 
@@ -188,16 +189,35 @@ class MqttBridge:
         inbox, waiting = self._inbox, self._inbox_waiting
         if waiting is None:
             return
-        while True:
-            await waiting.wait()
-            waiting.clear()
-            while inbox:
-                batch = [inbox.popleft() for _ in range(min(len(inbox), MAX_BATCH))]
-                try:
-                    await self.handle_batch(batch)
-                except Exception:
-                    # Never let one batch stop the bridge; edges send unacked arrivals again.
-                    log.exception("gagal memproses / failed to process %d messages", len(batch))
+        # A sole writer decides one batch at a time (its decisions read no store, and the
+        # next batch gathers meanwhile). Replicas read the store for every arrival: while
+        # one batch waits on PostgreSQL the next ones are decided too.
+        parallel = 1 if self.settings.sole_writer else REPLICA_BATCHES_IN_FLIGHT
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await waiting.wait()
+                waiting.clear()
+                while inbox:
+                    if len(running) >= parallel:
+                        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                        running -= done
+                        continue
+                    batch = [inbox.popleft() for _ in range(min(len(inbox), MAX_BATCH))]
+                    if parallel == 1:
+                        await self._handle_safely(batch)
+                    else:
+                        running.add(asyncio.create_task(self._handle_safely(batch)))
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _handle_safely(self, batch: list[Received]) -> None:
+        try:
+            await self.handle_batch(batch)
+        except Exception:
+            # Never let one batch stop the bridge; edges send unacked arrivals again.
+            log.exception("gagal memproses / failed to process %d messages", len(batch))
 
     async def handle_batch(self, batch: list[tuple[str, bytes, float]]) -> None:
         """Validate, decide together (one commit), then answer each message."""

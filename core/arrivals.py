@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -126,17 +126,14 @@ class ArrivalDesk:
             deferred: list[tuple[int, ArrivalInput]] = []
             prepared: list[tuple[int, ArrivalInput, UUID, DeskDecision, list[Aggregate]]] = []
             touched: set[UUID] = set()
-            # A store that only this process writes (no fast-forwarding): a visit not in
-            # memory is taken for new without reading the store. If it was not new, the
-            # shared save fails on its version and each arrival is decided again below.
-            trust_memory = self.service.sole_writer
+            # A visit or an arrival id's receipt not in memory is taken for new without
+            # reading the store, and a visit in memory as it is there: whether this process
+            # is the store's only writer or one of several servers. If the visit was not
+            # new, or another server recorded more on it, the shared save fails on its
+            # version and each arrival is decided again below, reading the store. (With
+            # several servers, reading both for every arrival cost two queries each.)
             for index, item, visit_id in items:
-                # An arrival id's receipt is taken for new, sole writer or not (replicas):
-                # one that exists fails the shared save as above, and arrivals are decided
-                # again; reading the store for each new id cost a query per arrival.
-                decision, changed = self._prepare(
-                    visit_id, item, trust_memory=trust_memory, trust_receipts=True
-                )
+                decision, changed = self._prepare(visit_id, item, trust_memory=True)
                 permits = {a.id for a in changed if isinstance(a, PermitApplication)}
                 if permits & touched:
                     self.service.forget(visit_id)  # its cached copy took an unsaved event
@@ -156,7 +153,19 @@ class ArrivalDesk:
             else:
                 for index, _, _, decision, _ in prepared:
                     decisions[index] = decision
+                self._remember_visits(changed for *_, changed in prepared)
         return deferred
+
+    def _remember_visits(self, saved: Iterable[list[Aggregate]]) -> None:
+        """Keep saved visits in memory for their next arrival: the library does so only
+        for a sole writer (it does not cache what it saves while fast-forwarding)."""
+        cache = self.service.repository.cache
+        if cache is None or self.service.sole_writer:
+            return
+        for changed in saved:
+            for aggregate in changed:
+                if isinstance(aggregate, LaneVisit):
+                    cache.put(aggregate.id, aggregate)
 
     def _decide(self, visit_id: UUID, item: ArrivalInput) -> DeskDecision:
         for _ in range(MAX_ATTEMPTS):
@@ -172,12 +181,7 @@ class ArrivalDesk:
         raise ConcurrentChangeError(visit_id)
 
     def _prepare(
-        self,
-        visit_id: UUID,
-        item: ArrivalInput,
-        *,
-        trust_memory: bool = False,
-        trust_receipts: bool = False,
+        self, visit_id: UUID, item: ArrivalInput, *, trust_memory: bool = False
     ) -> tuple[DeskDecision, list[Aggregate]]:
         """The decision and the aggregates it changed (not saved yet)."""
         arrival, window, plate = item.arrival, item.window, item.plate
@@ -185,7 +189,7 @@ class ArrivalDesk:
         earlier = visit.outcome_of(str(arrival.id)) if visit is not None else None
         if earlier is None:
             # Not this visit's: the id may still have been decided with another visit.
-            receipt = self._receipt(arrival, trust_memory or trust_receipts)
+            receipt = self._receipt(arrival, trust_memory)
             if receipt is not None and receipt.visit_id != visit_id:
                 decided_in = self._visit(receipt.visit_id, trust_memory=False)
                 if decided_in is not None:

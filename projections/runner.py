@@ -213,7 +213,15 @@ class ProjectionRunner:
         # Woken by this process's own save, the runner knows how far the log goes; a poll
         # (another process may have written) or a progress bar asks the store.
         newest = self._newest_saved
-        if progress is not None or not self._position_known or newest <= self.position:
+        # Only a SQLite file's long catch-up goes to a worker, which is what the newest id
+        # decides: for other stores the page read below is enough (a query less for each
+        # wake-up, and replicas wake up for every save of every server).
+        worker_possible = isinstance(self._source, SqliteFileSource)
+        if (
+            progress is not None
+            or not self._position_known
+            or (newest <= self.position and worker_possible)
+        ):
             newest = await self._newest()
         self._position_known = True
         tally = [0, 0]  # events, pages
