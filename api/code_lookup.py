@@ -24,9 +24,7 @@ async def code_and_permit(
     return rows
 
 
-async def _rows(
-    runtime: Runtime, sha256: str
-) -> tuple[queries.CodeRow, queries.PermitRow] | None:
+async def _rows(runtime: Runtime, sha256: str) -> tuple[queries.CodeRow, queries.PermitRow] | None:
     conn = runtime.read_models.conn
     found = await queries.code(conn, sha256)
     permit = await queries.permit(conn, found.permit_id) if found else None

@@ -32,7 +32,6 @@ _VERSION = "v1"
 _NONCE = 12
 
 
-
 class Purpose(StrEnum):
     """Why a lane kept a plate it read, which sets how long (`core.retention`)."""
 
@@ -225,9 +224,7 @@ class SealedText(Transcoding):
         return unseal(self.keys, data)
 
 
-def mark_personal(
-    event_name: str, originator_id: UUID, state: dict[str, Any]
-) -> dict[str, Any]:
+def mark_personal(event_name: str, originator_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
     """``state`` with the personal fields of ``event_name`` wrapped to be sealed (a copy)."""
     sealing = PERSONAL_FIELDS.get(event_name)
     if sealing is None:
