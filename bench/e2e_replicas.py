@@ -227,12 +227,13 @@ class Deployment:
         # The machine is shared: what every other process used in the meantime.
         ours = sum(used[name] for name in parts)
         result["core_share"]["other_processes"] = round(max(0.0, machine - ours) / wall, 2)
-        result["ok"] = bool(
+        # Kept up: every arrival answered, at the rate offered, whatever the tail latency.
+        result["kept_up"] = bool(
             result["ack_loss"] == 0
             and result["releases_missing"] == 0
-            and result["release_ms"]["p99"] < P99_LIMIT_MS
             and result["achieved_rate"] >= KEEP_UP * rate
         )
+        result["ok"] = result["kept_up"] and result["release_ms"]["p99"] < P99_LIMIT_MS
         self.steps.append(result)
         return result
 
@@ -245,16 +246,20 @@ def measure(
     step_seconds: float,
     ramp_up: Sequence[float],
 ) -> dict[str, Any]:
-    """The main rate, then the ramp up to the first failure (down if the main rate fails)."""
+    """The main rate, then the ramp up while the servers keep up (throughput: the highest
+    rate kept up, whatever the p99); if the main rate misses the p99 line, the ramp also
+    steps down (rate/2, rate/4) until one meets it, as `bench.e2e` does."""
     main = deployment.phase(lanes, rate, duration, 15.0)
-    ladder = [r for r in ramp_up if r > rate]
-    if not main["ok"] and ramp_up:
-        ladder = [rate / 2, rate / 4]
-    for step in ladder:
-        if deployment.phase(lanes, step, step_seconds, 10.0)["ok"] != main["ok"]:
+    for step in [r for r in ramp_up if r > rate]:
+        if not deployment.phase(lanes, step, step_seconds, 10.0)["kept_up"]:
             break
+    if not any(s["ok"] for s in deployment.steps):
+        for step in (rate / 2, rate / 4):
+            if deployment.phase(lanes, step, step_seconds, 10.0)["ok"]:
+                break
     sustained = max((s["rate"] for s in deployment.steps if s["ok"]), default=0.0)
-    return {"main": main, "max_sustained_rate": sustained}
+    kept_up = max((s["rate"] for s in deployment.steps if s["kept_up"]), default=0.0)
+    return {"main": main, "max_sustained_rate": sustained, "max_kept_up_rate": kept_up}
 
 
 def where_the_limit_is(steps: Sequence[dict[str, Any]], cpus: int) -> dict[str, Any]:
@@ -365,8 +370,10 @@ def report(
     deployment, measured = many
     main = measured["main"]
     sustained = measured["max_sustained_rate"]
-    one_sustained = one[1]["max_sustained_rate"]
-    ratio = round(sustained / one_sustained, 2) if one_sustained else None
+    # Throughput is the highest rate kept up (every arrival answered at the rate offered);
+    # the p99 line is judged apart, in max_sustained_rate and the release_ms ratio.
+    kept_up, one_kept_up = measured["max_kept_up_rate"], one[1]["max_kept_up_rate"]
+    ratio = round(kept_up / one_kept_up, 2) if one_kept_up else None
     release_p99 = main["release_ms"]["p99"]
 
     def summary(count: int) -> dict[str, Any]:
@@ -374,6 +381,7 @@ def report(
         return {
             "servers": count,
             "max_sustained_rate": m["max_sustained_rate"],
+            "max_kept_up_rate": m["max_kept_up_rate"],
             "release_ms": m["main"]["release_ms"],
             "ack_ms": m["main"]["ack_ms"],
             "server_cpu_ms_per_arrival": m["main"]["server_cpu_ms_per_arrival"],
@@ -410,7 +418,7 @@ def report(
             "servers": replicas,
             "throughput_ratio": ratio,
             "why": (
-                f"{replicas} servers sustained {sustained:.0f}/s, one {one_sustained:.0f}/s "
+                f"{replicas} servers kept up with {kept_up:.0f}/s, one with {one_kept_up:.0f}/s "
                 f"(x{ratio if ratio is not None else 'n/a'}). One server's limit: "
                 f"{where_the_limit_is(one[0].steps, cpus)['verdict']}. {replicas} servers': "
                 f"{where_the_limit_is(deployment.steps, cpus)['verdict']}."
