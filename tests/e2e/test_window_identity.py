@@ -203,6 +203,12 @@ def test_an_ambiguous_plate_looked_up_by_hand_lists_its_candidates(
     console = Console()
     make_ready(server, "DK 2345 AB", slot="R5-01")
     second = make_ready(server, "DK 2345 AD", slot="R5-02")
+    with server.client("operator-1") as operator:  # the read models have both permits
+        for _ in range(100):
+            found = operator.get("/api/lanes/1/candidates", params={"plate": "DK2345AX"})
+            if len(found.json()["candidates"]) == 2:
+                break
+            time.sleep(0.05)
     page = console_page(browser, console, server)
     expect(page.locator("#live-state.ok")).to_be_visible()
     page.fill("#lookup-value", "DK 2345 AX")
