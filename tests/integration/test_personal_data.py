@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from pydantic import SecretStr
 
 from core.contact import Contact
 from core.personal import ERASED, SubjectKeys, unseal
@@ -25,6 +23,7 @@ from projections import queries
 from projections.store import ReadModels
 from tests.factories import DELEGATE_NIK, SOLE_WRITER, FrozenClock, ready_permit
 from tests.integration.test_projections import build, dump
+from tests.integration.test_service_stores import open_service, store
 
 NAME = "I Wayan Sudirta"
 DELEGATE = "Ketut Arta Wibawa"
@@ -32,25 +31,7 @@ PHONE = "+6281234567890"
 EMAIL = "wayan.sudirta@example.id"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
-    if request.param == "sqlite":
-        yield StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
-        return
-    server = request.getfixturevalue("postgres")
-    dbname = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
-    yield StoreSettings(
-        backend="postgres",
-        postgres_host=server.host,
-        postgres_port=server.port,
-        postgres_dbname=dbname,
-        postgres_user=server.user,
-        postgres_password=SecretStr(server.password),
-    )
-
-
-def open_service(store: StoreSettings) -> PermitService:
-    return PermitService(ServiceSettings.for_demo(store), clock=FrozenClock())
+__all__ = ["store"]  # the fixture, used by name: SQLite and a real PostgreSQL
 
 
 def stored_text(store: StoreSettings) -> str:
