@@ -263,8 +263,9 @@ def measure(
 
 
 def where_the_limit_is(steps: Sequence[dict[str, Any]], cpus: int) -> dict[str, Any]:
-    """From the first failing step (or the last one): what was saturated, by CPU seconds."""
-    failing = [s for s in steps if not s["ok"]]
+    """From the first step the servers did not keep up with (or the last one): what was
+    saturated, by CPU seconds."""
+    failing = [s for s in steps if not s["kept_up"]]
     step = failing[0] if failing else steps[-1]
     share = step["core_share"]
     total = sum(share[n] for n in ("servers", "mqtt_links", "load_generator", "postgres",
@@ -291,7 +292,7 @@ def where_the_limit_is(steps: Sequence[dict[str, Any]], cpus: int) -> dict[str, 
         )
     return {
         "at_rate": step["rate"],
-        "step_ok": step["ok"],
+        "step_kept_up": step["kept_up"],
         "cores_busy": round(total, 2),
         "core_share": share,
         "cpu_ms_per_arrival": step["cpu_ms_per_arrival"],
