@@ -46,7 +46,7 @@ def erase(
 ) -> None:
     """Hapus data pribadi pemegang izin / erase a permit holder's personal data (by key)."""
     from api.privacy import erase_subject
-    from api.serve import _service_settings
+    from api.serve import service_settings
     from core.service import PermitService
 
     models = _read_models(read_models)
@@ -55,7 +55,7 @@ def erase(
     except DrivethruError as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
-    service = PermitService(_service_settings(db, demo))
+    service = PermitService(service_settings(db, demo))
     try:
         erased = erase_subject(service, models, permit_id, by, reason)
     except DrivethruError as error:

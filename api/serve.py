@@ -17,7 +17,7 @@ from edge_lane.broker_url import TlsSetupError, client_tls_context
 from edge_lane.logs import LogFormat, setup_logging
 
 
-def _service_settings(db: Path | None, demo: bool) -> ServiceSettings:
+def service_settings(db: Path | None, demo: bool) -> ServiceSettings:
     store = StoreSettings.from_environ(os.environ, sqlite_path=db)
     if demo:
         return ServiceSettings.for_demo(store)
@@ -66,7 +66,7 @@ def build_settings(
         "site": site, "read_models": read_models, "host": host, "port": port,
         "log_format": log_format,
     }  # fmt: skip
-    service = _service_settings(db, demo)
+    service = service_settings(db, demo)
     values: dict[str, Any] = {}
     if config is not None:
         try:
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
         from core.contact import Contact
         from core.service import PermitService
 
-        service = PermitService(_service_settings(db, demo))
+        service = PermitService(service_settings(db, demo))
         if notify_db is not None:
             service.add_code_listener(IssuedLinks(notify_db))
         given = None

@@ -7,6 +7,7 @@ keeps catch-up well above the per-event-transaction rate (DESIGN.md, "Storage").
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from projections.schema import PERMIT_COLUMNS
 Row = dict[str, Any]
 _AGGREGATE = "PermitApplication."
 ERASED_PLATES_TOPIC = "core.retention:ErasedPlates.DataErased"
+# The subject a sealed field names in its stored text (`core.personal.seal`).
+_SEALED_SUBJECT = re.compile(rb'"_data_":"v1:([0-9a-f]{32}):')
 
 # Which timestamp column each event sets.
 _STAGE_COLUMN: dict[str, str] = {
@@ -176,14 +179,7 @@ class PermitFold:
         self, notifications: Sequence[Entry], existing: Callable[[str], Row | None]
     ) -> PageChanges:
         changes = PageChanges(events=len(notifications))
-        if self._keys is not None:
-            self._keys.prefetch(
-                [
-                    UUID(str(n.originator_id)).hex
-                    for n in notifications
-                    if _event_name(n.topic) in _PERSONAL
-                ]
-            )
+        self.prefetch_keys(notifications)  # a no-op when the runner did it off its loop
         permits, counts = changes.permits, changes.counts
         keys: dict[object, str] = {}
         for n in notifications:
@@ -255,6 +251,17 @@ class PermitFold:
         if notifications:
             changes.last_position = notifications[-1].id
         return changes
+
+    def prefetch_keys(self, notifications: Sequence[Entry]) -> None:
+        """Cache the keys a page's sealed fields need, with one query (blocking: the runner
+        calls it in a thread). Subjects are read from the stored text, undecoded."""
+        if self._keys is None:
+            return
+        subjects = {
+            match.decode() for n in notifications for match in _SEALED_SUBJECT.findall(n.state)
+        }
+        if subjects:
+            self._keys.prefetch(sorted(subjects))
 
     def _unseal(self, state: dict[str, Any]) -> None:
         if self._keys is None:

@@ -152,6 +152,8 @@ class ProjectionRunner:
                 waiter.set_result(None)
 
     async def _fold_page(self, page: Sequence[Entry]) -> PageChanges:
+        # The subjects' keys come from the store: read them off the event loop.
+        await asyncio.to_thread(self._fold.prefetch_keys, page)
         wanted = self._fold.permit_ids(page)
         missing = {pid for pid in wanted if pid not in self._rows}
         loaded = await self.read_models.load_permits(missing) if missing else {}

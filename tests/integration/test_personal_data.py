@@ -235,3 +235,16 @@ async def test_the_manifests_carry_nothing_of_an_erased_holder(tmp_path: Path) -
         assert DELEGATE not in team.model_dump_json()
     finally:
         await models.close()
+
+
+def test_a_pages_keys_are_read_before_the_fold_from_the_stored_text(tmp_path: Path) -> None:
+    from projections.log import SqliteFileSource
+    from projections.permits import PermitFold
+
+    store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+    service = open_service(store)
+    permit_id = a_permit_with_everything_personal(service)
+    keys = SubjectKeys(SqliteKeyStore(store.sqlite_path))
+    page = SqliteFileSource(str(store.sqlite_path), "stored_events").select_after(0, 100)
+    PermitFold(keys=keys).prefetch_keys(page)
+    assert list(keys._cache) == [permit_id.hex]  # the fold then opens fields from memory
