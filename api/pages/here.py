@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.code_lookup import FRESH_SECONDS
 from api.deps import RuntimeDep
 from api.errors import status_of
 from api.here import arrive_here
@@ -82,5 +83,8 @@ async def here_form(code: str, request: Request, runtime: RuntimeDep) -> Respons
         indonesian, _, english = refused.message.partition(" / ")
         return message_page(("Tidak bisa", "Not possible"), (indonesian, english or indonesian),
                             status_of(refused))  # fmt: skip
+    # The status page reads the read models: let them show this release first (no wait
+    # once they do), so the citizen does not see "ready" after pressing.
+    await runtime.runner.reached(FRESH_SECONDS)
     # Post/redirect/get: a reload must not press the button again.
     return RedirectResponse(f"/p/{code}#here", status_code=303)
