@@ -121,7 +121,7 @@ def test_a_backup_taken_while_the_store_is_written_restores_and_replays_the_same
         # Another process appends permit after permit while the backup is taken.
         writer = subprocess.Popen(
             [sys.executable, "-m", "api", "seed", "--db", str(live / "events.db"),
-             "--ready", "150"],
+             "--ready", "600"],  # still writing well after the backup
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, "DRIVETHRU_NIK_KEY": NIK_KEY},
         )  # fmt: skip
