@@ -52,7 +52,7 @@ class Tally:
 
 def _render(lane: str, cars: Sequence[DemoCar], path: Path, seed: int) -> str:
     """Render one lane's video (in a worker process: it is the slow part of a first run)."""
-    from plate_reader.synth import CarSpec, lane_video, write_video
+    from bench.scenes import CarSpec, lane_video, write_video
 
     specs = [
         CarSpec(plate=car.plate, scheme=car.scheme, code=car.code, wait_frames=36) for car in cars

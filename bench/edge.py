@@ -43,6 +43,7 @@ from bench.edge_video import (
     queue_video,
     write_video,
 )
+from bench.scenes import CarSpec, lane_video
 from core.broker_acl import site_access
 from core.contract import Ack, AckOutcome, Arrival, Topics, decode, encode
 from edge_lane.config import CameraSettings, LaneSettings, Pace, Thresholds
@@ -51,7 +52,6 @@ from edge_lane.sources import VideoFileSource
 from edge_lane.visits import ArrivalDecision, VisitTracker, VotingRules
 from edge_lane.watch import CameraWatch
 from plate_reader import Reader
-from plate_reader.synth import CarSpec, lane_video
 
 Image = npt.NDArray[np.uint8]
 SEED = 20261129

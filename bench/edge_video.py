@@ -1,7 +1,7 @@
 """Videos for the edge benchmark: the codecs it compares, and a lane of many cars whose ground
 truth (the frame each car's plate and code first show in) comes from the generator itself.
 
-The cars are `plate_reader.synth.car_scene` frames (each with its plate's box) sliding into a
+The cars are `bench.scenes.car_scene` frames (each with its plate's box) sliding into a
 lane from `lane_video`, waiting, some holding a pickup QR up, and sliding out. A car scene is a
 whole frame with its own backdrop, so the "car" that slides in is a panel, not a car shape:
 the gate and the reader do not care, and the plate's position is known exactly, so the first
@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from plate_reader.synth import Scheme, car_scene, lane_video
-from plate_reader.synth_render import qr_image, tilted_quad, warp_into
+from bench.scene_render import qr_image, tilted_quad, warp_into
+from bench.scenes import Scheme, car_scene, lane_video
 
 Image = npt.NDArray[np.uint8]
 WIDTH, HEIGHT = 1280, 720

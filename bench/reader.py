@@ -26,11 +26,11 @@ import numpy.typing as npt
 import zxingcpp
 
 from bench.real import run_real
+from bench.scenes import empty_scene, plate_crop, plate_scene, qr_scene
 from core.plates import correct_plate
 from plate_reader import Finder, Reader
 from plate_reader.edges import half_frame
 from plate_reader.qr import scan_qr
-from plate_reader.synth import empty_scene, plate_crop, plate_scene, qr_scene
 
 Image = npt.NDArray[np.uint8]
 SEED = 20260101

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from bench.scenes import car_scene
 from core.codes import PickupCode
-from plate_reader.synth import car_scene
 
 
 def drivethru(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.scene_render import qr_image, tilted_quad, warp_into
+from bench.scenes import CarSpec, lane_video, write_video
 from core.codes import PickupCode
-from plate_reader.synth import CarSpec, lane_video, write_video
-from plate_reader.synth_render import qr_image, tilted_quad, warp_into
 from tests.conftest import SITE
 from tests.integration.test_edge_lane import (
     PASSWORD_ENV,

@@ -22,11 +22,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.scenes import CarSpec, lane_video, write_video
 from core.codes import PickupCode
 from core.contract import Ack, AckOutcome, Arrival, Release, ReleasedPermit, Topics, decode, encode
 from core.plates import mask_plate
 from edge_lane.broker import free_port
-from plate_reader.synth import CarSpec, lane_video, write_video
 from tests.conftest import MQTT_USERS, SITE
 from tests.services import MosquittoServer
 

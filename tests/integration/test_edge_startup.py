@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_reader.synth import write_video
+from bench.scenes import write_video
 from tests.integration.test_edge_lane import (
     CARS,
     CODE_1,

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.scenes import Scheme, plate_crop, qr_scene
 from plate_reader import Reader
 from plate_reader.cli import read_files
-from plate_reader.synth import Scheme, plate_crop, qr_scene
 
 CODE = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 

@@ -6,12 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.scene_render import qr_image
+from bench.scenes import Scheme, plate_crop
 from plate_reader import Reader
 from plate_reader.errors import FrameError
 from plate_reader.frames import MAX_SIDE, ReadableFrame, as_frame
 from plate_reader.results import FrameReads, PlateRead, QrRead
-from plate_reader.synth import Scheme, plate_crop
-from plate_reader.synth_render import qr_image
 
 CODE = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.scenes import Scheme, car_scene
 from plate_reader.detect import DET_MODEL, TextBox, TextDetector, upright
 from plate_reader.learned import LearnedFinder, main_row, straightened
 from plate_reader.ocr import REC_MODEL, Recogniser, rapidocr_models_dir
 from plate_reader.plate_lines import plate_lines
-from plate_reader.synth import Scheme, car_scene
 
 
 @pytest.fixture(scope="module")

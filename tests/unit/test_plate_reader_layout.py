@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import plate_reader.layout as layout_module
+from bench.scene_render import blend_ink, text_block
+from bench.scenes import Scheme, render_plate
 from plate_reader.layout import (
     LineLayout,
     _glyph_group,
@@ -17,8 +19,6 @@ from plate_reader.layout import (
 )
 from plate_reader.locate import Box
 from plate_reader.plates import MIN_PLATENESS
-from plate_reader.synth import Scheme, render_plate
-from plate_reader.synth_render import blend_ink, text_block
 
 
 def _plate_on_car(text: str, scheme: Scheme, height: int, seed: int) -> np.ndarray:

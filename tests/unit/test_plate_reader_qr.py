@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.scene_render import qr_image
 from plate_reader.edges import half_frame
 from plate_reader.qr import _quietened, decode_qr
-from plate_reader.synth_render import qr_image
 
 TEXT = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 

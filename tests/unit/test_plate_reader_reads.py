@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.scene_render import blend_ink, render_plate, text_block
+from bench.scenes import Scheme, car_scene, empty_scene, plate_crop, plate_scene, qr_scene
 from core.plates import MatchKind, Plate
 from plate_reader import Finder, Reader, locate, plates
 from plate_reader.layout import plate_layout
 from plate_reader.locate import Box, find_candidates
 from plate_reader.ocr import ALPHABET, TextLine
 from plate_reader.plates import WIDEST_BAND, interpret, read_line
-from plate_reader.synth import Scheme, car_scene, empty_scene, plate_crop, plate_scene, qr_scene
-from plate_reader.synth_render import blend_ink, render_plate, text_block
 
 VALID_CODE = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from plate_reader.synth import CarSpec, Scheme, lane_video, plate_scene, qr_scene, write_video
+from bench.scenes import CarSpec, Scheme, lane_video, plate_scene, qr_scene, write_video
 
 
 def test_the_same_seed_gives_the_same_frame() -> None:

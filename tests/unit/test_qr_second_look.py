@@ -9,9 +9,9 @@ import pytest
 import segno
 import zxingcpp
 
+from bench.scenes import empty_scene
 from plate_reader.edges import half_frame
 from plate_reader.qr import decode_qr, scan_qr
-from plate_reader.synth import empty_scene
 
 TEXT = "DT1:MFRGGZDFMZTWQ2LKNNWG23TPOA"
 Quad = npt.NDArray[np.float32]

@@ -15,8 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.plates import normalise_plate
-from plate_reader.synth_render import (
+from bench.scene_render import (
     Image,
     Scheme,
     add_glare,
@@ -30,6 +29,7 @@ from plate_reader.synth_render import (
     tilted_quad,
     warp_into,
 )
+from core.plates import normalise_plate
 
 __all__ = [
     "CarSpec",
