@@ -1,10 +1,10 @@
 """The MQTT bridge: arrivals in, acks and releases out, manifests kept current.
 
-The MQTT connection itself lives in a process of its own (`api.mqtt_link`); what it receives
-comes to the asyncio loop in batches, where one consumer validates the messages, asks the
-read models for plate candidates, lets the arrival desk decide (in a worker thread: the event
-store is synchronous) and answers. Every arrival gets an ack, invalid ones too, so edges can
-empty their outboxes.
+The MQTT connection itself lives in a process of its own (`api.mqtt_child`, driven through
+`api.mqtt_link`); what it receives comes to the asyncio loop in batches, where one consumer
+validates the messages, asks the read models for plate candidates, lets the arrival desk
+decide (in a worker thread: the event store is synchronous) and answers. Every arrival gets
+an ack, invalid ones too, so edges can empty their outboxes.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""The server's MQTT connection, kept in a process of its own.
+"""The server's handle on its MQTT connection, which runs in a process of its own.
 
 paho-mqtt reads, decodes and acknowledges every packet in Python. Inside the server its
 network thread and its publish calls held the GIL for 40% of the server's time at 800
-arrivals/s (py-spy), time the arrival decisions waited for. The link process owns the paho
-client instead: it connects with the server's last will, subscribes, announces the server
-online, hands what it receives to the server in batches and publishes what the server
-sends it, in batches too, over a socketpair.
+arrivals/s (py-spy), time the arrival decisions waited for. The link process
+(`api.mqtt_child`) owns the paho client instead; this handle starts it, hands it what the
+server publishes and passes on what it receives, in batches both ways, over a socketpair.
 
 If the server dies, the link sees its socket close and exits without a DISCONNECT, so the
 broker publishes the last will. If the link dies, the server starts another; what the dead
@@ -21,33 +20,19 @@ with the link blocked writing the other way, neither would read again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import pickle
-import select
-import signal
 import socket
-import ssl
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
 from core.child import spawn
-from edge_lane.broker_url import TlsFiles, client_tls_context
-from edge_lane.logs import LogFormat, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +45,14 @@ Outgoing = tuple[str, bytes, bool]
 # beyond this the oldest go, as they would from a full broker queue.
 MAX_PENDING = 20_000
 RESTART_SECONDS = 1.0
-RETRY_MIN_SECONDS, RETRY_MAX_SECONDS = 1.0, 10.0
+CHILD_MODULE = "api.mqtt_child"
 
 
 @dataclass(frozen=True, slots=True)
 class LinkSetup:
-    """What the link process needs: plain values, so it imports nothing of the server."""
+    """What the link process needs: plain values, so it imports nothing of the server.
+
+    The topics it subscribes to are listed in `api.mqtt_child.subscriptions`."""
 
     host: str
     port: int
@@ -90,13 +77,10 @@ class LinkSetup:
     """With TLS: the server's client certificate and key, for a broker that requires one."""
     key_file: str | None = None
     shared_subscriptions: tuple[tuple[str, str], ...] = ()
-    session_expiry: int = 24 * 3600
-    """Seconds the broker keeps the session while the link is away (MQTT 5)."""
     """More (shared, plain) filter pairs taken like the arrivals: each message to one replica
     (the team handovers)."""
-
-
-# -- the server's side ----------------------------------------------------------------------
+    session_expiry: int = 24 * 3600
+    """Seconds the broker keeps the session while the link is away (MQTT 5)."""
 
 
 class MqttLink:
@@ -129,7 +113,7 @@ class MqttLink:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        process, conn = await asyncio.to_thread(spawn, __name__)  # fork/exec off the loop
+        process, conn = await asyncio.to_thread(spawn, CHILD_MODULE)  # fork/exec off the loop
         conn.send(self.setup)  # the first message: the socket is empty
         self._process, self._conn, self.pid = process, conn, process.pid
         # Writes go through a second handle on the socket, each with MSG_DONTWAIT: the
@@ -298,226 +282,3 @@ def _frame(message: tuple[str, Any]) -> bytes:
     ``recv`` at the other end: a 4-byte big-endian length, then the pickle."""
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     return struct.pack("!i", len(body)) + body
-
-
-# -- the link process -----------------------------------------------------------------------
-
-
-class _Link:
-    """The paho client driven by one thread: the broker's socket and the server's, in turn.
-
-    paho's own thread (`loop_start`) next to a thread reading the server's socket cost a
-    GIL hand-over for every message; one `select` over both sockets costs none.
-    """
-
-    def __init__(self, setup: LinkSetup, conn: Connection) -> None:
-        self.setup = setup
-        self.conn = conn
-        self._received: list[Received] = []
-        self._subscriptions: dict[int, str] = {}
-        self._stopping = False
-        self._retry_at = 0.0
-        self._retry_delay = RETRY_MIN_SECONDS
-        self.client = self._make_client()
-
-    def _send(self, message: tuple[str, Any]) -> None:
-        try:
-            self.conn.send(message)
-        except OSError:
-            os._exit(0)  # the server is gone: no DISCONNECT, so the broker sends the will
-
-    def _make_client(self) -> mqtt.Client:
-        setup = self.setup
-        v5 = setup.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=setup.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
-        )
-        client.username_pw_set(setup.username, setup.password or None)
-        client.will_set(setup.status_topic, setup.offline, qos=1, retain=True)
-        if setup.tls:
-            paths = (setup.ca_file, setup.cert_file, setup.key_file)
-            files = TlsFiles(*(Path(name) if name else None for name in paths))
-            # The server checked these files before it started the link (api/serve.py).
-            client.tls_set_context(client_tls_context(files))
-        # Nagle's algorithm holds an ack or a release until the previous write is ACKed, and
-        # the peer delays that ACK by up to 40 ms (measured: +35 ms on every release).
-        client.on_socket_open = _disable_nagle
-        # No cap on messages in flight: paho's default of 20 throttles acks under load, and
-        # with any cap paho scans every unacknowledged message on each PUBACK (O(n) while
-        # the broker is behind). Mosquitto acknowledges a QoS 1 publish as it takes it.
-        client.max_inflight_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        properties = None
-        if v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = setup.session_expiry
-        client.connect_async(
-            setup.host,
-            setup.port,
-            keepalive=30,
-            clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        return client
-
-    def run(self) -> None:
-        while not self._stopping:
-            self._step(1.0)
-
-    def _step(self, timeout: float) -> None:
-        """Wait for either socket, then read, publish and write what there is."""
-        client = self.client
-        sock = client.socket()
-        if sock is None:
-            self._connect()
-            sock = client.socket()
-        readable: list[Any] = [self.conn]
-        writable: list[Any] = []
-        pending = 0
-        if sock is not None:
-            readable.append(sock)
-            writable = [sock] if client.want_write() else []
-            pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
-        else:
-            timeout = max(0.0, min(timeout, self._retry_at - time.monotonic()))
-        ready, _, _ = select.select(readable, writable, [], 0.0 if pending else timeout)
-        if sock is not None and (sock in ready or pending):
-            client.loop_read()
-        if self.conn in ready:
-            self._serve_server()
-        if client.socket() is not None:
-            if client.want_write():
-                client.loop_write()
-            client.loop_misc()
-        if self._received:
-            batch, self._received = self._received, []
-            self._send(("messages", batch))
-
-    def _connect(self) -> None:
-        """(Re)connect when it is time to, backing off from 1 s to 10 s while refused."""
-        now = time.monotonic()
-        if now < self._retry_at:
-            return
-        try:
-            self.client.reconnect()
-        except (OSError, ssl.SSLError) as error:
-            self._retry_at = now + self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
-            self._send(("state", (False, f"cannot reach the broker: {error}")))
-            return
-        self._retry_delay = RETRY_MIN_SECONDS
-
-    def _serve_server(self) -> None:
-        try:
-            while self.conn.poll():
-                kind, body = self.conn.recv()
-                if kind == "publish":
-                    for topic, payload, retain in body:
-                        self.client.publish(topic, payload, qos=1, retain=retain)
-                elif kind == "stop":
-                    self._stop(float(body))
-                    return
-        except (EOFError, OSError):
-            os._exit(0)  # as in `_send`
-
-    def _stop(self, timeout: float) -> None:
-        """Publish what is queued and the offline status, then disconnect."""
-        self._stopping = True
-        client = self.client
-        if client.is_connected():
-            info = client.publish(self.setup.status_topic, self.setup.offline, 1, True)
-            deadline = time.monotonic() + timeout
-            while not info.is_published() and client.is_connected():
-                if time.monotonic() > deadline:
-                    break
-                self._step(0.05)
-        client.disconnect()
-
-    # callbacks, from within `loop_read`
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        _userdata: Any,
-        _flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            self._send(("state", (False, f"broker refused the connection: {reason}")))
-            return
-        setup = self.setup
-        shared = ((setup.shared_arrivals, setup.all_arrivals), *setup.shared_subscriptions)
-        for shared_filter, plain in shared:
-            topic_filter = shared_filter if setup.protocol == "5" else plain
-            _result, mid = client.subscribe(topic_filter, qos=1)
-            if mid is not None:
-                self._subscriptions[mid] = topic_filter
-        for topic in setup.subscriptions:
-            client.subscribe(topic, qos=1)
-        client.publish(setup.status_topic, setup.online, qos=1, retain=True)
-        self._send(("state", (True, "")))
-
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        _userdata: Any,
-        mid: int,
-        reasons: list[ReasonCode],
-        _properties: Properties | None,
-    ) -> None:
-        topic = self._subscriptions.pop(mid, "")
-        setup = self.setup
-        plain_of = dict(((setup.shared_arrivals, setup.all_arrivals), *setup.shared_subscriptions))
-        plain = plain_of.get(topic)
-        if plain is not None and any(r.is_failure for r in reasons):
-            # A broker without shared subscriptions: this server takes every message.
-            log.warning("langganan bersama ditolak / shared subscription refused: plain")
-            _result, plain_mid = client.subscribe(plain, qos=1)
-            if plain_mid is not None:
-                self._subscriptions[plain_mid] = plain
-
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: Any,
-        _flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        if not self._stopping:
-            self._send(("state", (False, str(reason))))
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._received.append((message.topic, bytes(message.payload), time.monotonic()))
-
-
-def _disable_nagle(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def main(fd: int) -> None:
-    # The server decides when the link stops: a Ctrl-C or a SIGTERM to the process group
-    # reaches the server, which stops the link after its last publishes.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    conn = Connection(fd)
-    setup = conn.recv()
-    if not isinstance(setup, LinkSetup):
-        raise SystemExit(f"expected LinkSetup, got {type(setup).__name__}")
-    setup_logging(LogFormat(setup.log_format), context={"site": setup.site})
-    _Link(setup, conn).run()
-
-
-if __name__ == "__main__":
-    # Run as `api.mqtt_link`, not `__main__`, so that the pickled `LinkSetup` is this class.
-    from api import mqtt_link
-
-    mqtt_link.main(int(sys.argv[1]))
