@@ -26,11 +26,11 @@ from core.arrivals import ArrivalDesk
 from core.service import PermitService
 from projections import queries
 from projections.arrivals import live_event
-from projections.identity import ensure_built_from, store_identity
+from projections.bootstrap import follow_saves, open_for_server
 from projections.permits import PageRows
 from projections.runner import ProjectionRunner
 from projections.store import ReadModels
-from projections.store_watch import StoreWatch, watch_store
+from projections.store_watch import StoreWatch
 
 log = logging.getLogger(__name__)
 
@@ -89,19 +89,10 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
         settings.service,
         env={"AGGREGATE_CACHE_FASTFORWARD": "n"} if settings.sole_writer else None,
     )
-    runner_models = await ReadModels(settings.read_models).open()
-    runner = ProjectionRunner(
-        service.recorder,
-        service.mapper.transcoder,
-        runner_models,
-        poll_seconds=1.0,
-        gather_seconds=PAGE_GATHER_SECONDS,
+    served = await open_for_server(
+        service, settings.service.store, settings.read_models, gather_seconds=PAGE_GATHER_SECONDS
     )
-    # Read models of another store would hide this store's first events: rebuilt (logged).
-    identity = await asyncio.to_thread(store_identity, service.recorder, settings.service.store)
-    await ensure_built_from(runner_models, runner, identity)
-    read_models = await ReadModels(settings.read_models).open()
-    await runner.catch_up()
+    runner, runner_models, read_models = served.runner, served.runner_models, served.read_models
     broadcaster = Broadcaster()
     metrics = Metrics()
     desk = ArrivalDesk(service, settings.release_on)
@@ -125,9 +116,8 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
         # Not after every page: a release changes no manifest, and rebuilding them for each
         # of hundreds of arrivals a second took a tenth of the server's time (py-spy).
         runner.on_manifests_changed(bridge.manifests_changed)
-    service.add_save_listener(runner.wake)
-    # Other replicas' saves, at once rather than at the next poll.
-    runtime.store_watch = watch_store(service.recorder, runner.wake)
+    # Other replicas' saves too, at once rather than at the next poll.
+    runtime.store_watch = follow_saves(service, runner)
     runtime.tasks.append(asyncio.create_task(runner.run(), name="projections"))
     runtime.tasks.append(asyncio.create_task(_warm(runtime), name="warm-cache"))
     runtime.expiry = ExpiryJob(

@@ -22,21 +22,19 @@ from api.notify.channels import DemoOutbox
 from api.notify.notifier import Notifier
 from api.notify.settings import DemoOutboxChannel, NotifyOptions
 from api.notify.store import IssuedLinks, NotifyStore
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.contact import Contact
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from core.values import ReleaseMethod
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 
 
 def _read_models_fold(service: PermitService, path: Path) -> float:
     async def fold() -> float:
         async with ReadModels(path) as models:
-            runner = ProjectionRunner(
-                service.recorder, service.mapper.transcoder, models, worker_from=None
-            )
+            runner = runner_for(service, models, worker_from=None)
             started = time.perf_counter()
             await runner.catch_up()
             return time.perf_counter() - started

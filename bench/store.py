@@ -34,7 +34,7 @@ from core.permit import PermitApplication
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from core.values import Recipient, ReleaseMethod
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 
 NIK = "5103011204800001"
@@ -170,10 +170,9 @@ async def measure_projection(
     """The rebuild; ``worker=False`` folds in this process too (an anchor)."""
     log = PermitService(ServiceSettings.for_demo(_sqlite(path)))
     async with ReadModels(read_path) as models:
-        runner = ProjectionRunner(
-            log.recorder, log.mapper.transcoder, models, page_size=page_size,
-            worker_from=50_000 if worker else None,
-        )  # fmt: skip
+        runner = runner_for(
+            log, models, page_size=page_size, worker_from=50_000 if worker else None
+        )
         result = await runner.rebuild()
     log.close()
     return {"events": result.events, "seconds": result.seconds}
@@ -183,7 +182,7 @@ async def measure_per_event_transactions(path: Path, read_path: Path, limit: int
     """The anchor: the same runner committing one transaction per event."""
     log = PermitService(ServiceSettings.for_demo(_sqlite(path)))
     async with ReadModels(read_path) as models:
-        runner = ProjectionRunner(log.recorder, log.mapper.transcoder, models, page_size=1)
+        runner = runner_for(log, models, page_size=1)
         await models.drop_all()
         started = time.perf_counter()
         done = 0

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 
 from eventsourcing.persistence import ApplicationRecorder, Transcoder
 
-from projections import worker
+from projections import fold_job
 from projections.log import Entry, SqliteFileSource, source_for
 from projections.permits import PageChanges, PageRows, PermitFold, Row
 from projections.store import ReadModels
@@ -267,7 +267,7 @@ class ProjectionRunner:
         total, pages = tally
         return CatchUp(total, pages, self.position, time.perf_counter() - started)
 
-    def _worker_job(self, newest: int) -> worker.FoldJob | None:
+    def _worker_job(self, newest: int) -> fold_job.FoldJob | None:
         """A job for the fold worker when the lag is long enough to pay for starting it."""
         source = self._source
         if (
@@ -277,7 +277,7 @@ class ProjectionRunner:
             or str(self.read_models.path) == ":memory:"
         ):
             return None
-        return worker.FoldJob(
+        return fold_job.FoldJob(
             log_path=source.db_name,
             log_table=source.table,
             read_models_path=str(self.read_models.path.resolve()),
@@ -287,12 +287,12 @@ class ProjectionRunner:
         )
 
     async def _catch_up_in_worker(
-        self, job: worker.FoldJob, tally: list[int], progress: Progress | None, newest: int
+        self, job: fold_job.FoldJob, tally: list[int], progress: Progress | None, newest: int
     ) -> None:
         """Write the pages a worker process folds, a page per transaction."""
         # The worker folds rows this process never saw: what it kept is of no use after.
         self._rows.clear()
-        process, ours = await asyncio.to_thread(worker.start, job)  # fork/exec off the loop
+        process, ours = await asyncio.to_thread(fold_job.start, job)  # fork/exec off the loop
         self.worker_pid = process.pid
         try:
             message = asyncio.ensure_future(asyncio.to_thread(_receive, ours))

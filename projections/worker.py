@@ -16,42 +16,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
 import traceback
 from collections import ChainMap
-from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from core.child import spawn
-from core.personal import SubjectKeys
-from core.subject_keys import SqliteKeyStore
+from projections.bootstrap import fold_of_sqlite_store
+from projections.fold_job import FoldJob
 from projections.log import SqliteFileSource
-from projections.permits import PermitFold, Row
+from projections.permits import Row
 from projections.store import permit_selects
-
-# Messages from the worker: ("page", PageRows), ("end", position) or ("error", text).
-# Messages to it: the last committed position (int), or None to stop.
-
-
-@dataclass(frozen=True, slots=True)
-class FoldJob:
-    """What the worker folds: the log after ``after``, against the read models' rows."""
-
-    log_path: str
-    log_table: str
-    read_models_path: str
-    after: int
-    page_size: int
-    cache_rows: int
-    ahead: int = 4
-    """Pages folded but not yet committed, at most: bounds the memory both sides use."""
-
-
-def start(job: FoldJob) -> tuple[subprocess.Popen[bytes], Connection]:
-    """Start a worker for ``job``; talk to it over the returned connection."""
-    return spawn(__name__, json.dumps(asdict(job)))
 
 
 def run(job: FoldJob, conn: Connection) -> None:
@@ -68,8 +43,7 @@ def _fold_log(job: FoldJob, conn: Connection) -> None:
     source = SqliteFileSource(job.log_path, job.log_table)
     models = sqlite3.connect(f"file:{job.read_models_path}?mode=ro", uri=True)
     models.row_factory = sqlite3.Row
-    keys = SqliteKeyStore(Path(job.log_path))
-    fold = PermitFold(keys=SubjectKeys(keys))
+    fold, keys = fold_of_sqlite_store(Path(job.log_path))
     rows: dict[str, Row] = {}  # in order of their last change, oldest first
     changed_at: dict[str, int] = {}
     committed = position = job.after

@@ -16,7 +16,7 @@ from api.runtime import Runtime
 from core.service import PermitService
 from core.values import ReleaseMethod
 from projections import queries
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 from tests.factories import FrozenClock, ready_permit, sqlite_service
 from tests.integration.server_app import bearer, server_settings
@@ -50,7 +50,7 @@ async def test_the_job_records_each_due_expiry_once_and_a_reissue_makes_it_ready
     clock.advance(UNCOLLECTED + timedelta(minutes=1))
     fresh = ready_permit(service, plate="DK 4 FR")  # staged today: nothing is due
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         await runner.catch_up()
         job = ExpiryJob(service, models.conn, "badung", UNCOLLECTED)
         first = await job.run_once()

@@ -12,7 +12,7 @@ from pathlib import Path
 from api.home_assistant import HomeAssistantPublisher
 from core.home_assistant import HomeAssistantSettings
 from core.values import ReleaseMethod
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 from tests.factories import ready_permit, sqlite_service
 
@@ -39,7 +39,7 @@ async def test_configs_go_out_on_connect_and_summaries_when_a_lane_changes(
     ready = ready_permit(service)
     link = Recorder()
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         await runner.catch_up()
         settings = HomeAssistantSettings(enabled=True)
         publisher = HomeAssistantPublisher(settings, "badung", ["1", "2"], models.conn, link)

@@ -15,8 +15,8 @@ from core.arrivals import ArrivalDesk, ArrivalInput, ReleasePolicy
 from core.contract import Arrival
 from core.values import ReleaseMethod
 from projections.arrivals import KEEP_PER_LANE, live_event, recent_arrivals
+from projections.bootstrap import runner_for
 from projections.permits import PageRows
-from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 from tests.factories import ready_permit, sqlite_service
 
@@ -40,7 +40,7 @@ async def test_arrivals_decided_anywhere_reach_the_consoles_and_the_recent_list(
         by_hand.id, lane="1", window="1", visit=manual_visit, method=ReleaseMethod.MANUAL
     )
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         told: list[dict[str, Any]] = []
 
         def tell(page: PageRows) -> None:
@@ -77,13 +77,13 @@ async def test_a_lane_keeps_its_newest_arrivals_and_a_rebuild_keeps_the_same(
     for start in range(0, len(sent), 10):  # several pages, several prunings
         desk.decide_many([ArrivalInput(a, "1") for a in sent[start : start + 10]])
     async with ReadModels(tmp_path / "live.db") as live:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, live, page_size=7)
+        runner = runner_for(service, live, page_size=7)
         await runner.catch_up()
         kept = await recent_arrivals(live.conn, "badung", "1", "1", limit=1000)
         async with live.conn.execute("SELECT * FROM lane_arrivals ORDER BY key") as cursor:
             live_rows = [tuple(r) for r in await cursor.fetchall()]
     async with ReadModels(tmp_path / "rebuilt.db") as rebuilt:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, rebuilt)
+        runner = runner_for(service, rebuilt)
         await runner.rebuild()
         async with rebuilt.conn.execute("SELECT * FROM lane_arrivals ORDER BY key") as cursor:
             rebuilt_rows = [tuple(r) for r in await cursor.fetchall()]

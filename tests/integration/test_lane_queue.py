@@ -12,8 +12,8 @@ import pytest
 
 from core.service import PermitService
 from core.values import Recipient, ReleaseMethod
+from projections.bootstrap import runner_for
 from projections.lane_queue import DEFAULT_SERVICE_SECONDS, lane_queues
-from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 from tests.factories import FrozenClock, ready_permit, sqlite_service
 
@@ -57,7 +57,7 @@ class Lane:
 
 async def project(service: PermitService, path: Path) -> ReadModels:
     models = await ReadModels(path).open()
-    await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+    await runner_for(service, models).catch_up()
     return models
 
 
@@ -117,7 +117,7 @@ async def test_a_car_with_two_permits_is_one_car_served_from_first_release_to_la
         assert (half.cars, half.served_last_hour) == (1, 0)
         lane.hand_over("09:46", y)
         lane.arrive("09:50", z)
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        await runner_for(service, models).catch_up()
         done = (await lane_queues(models.conn, "badung", ["1"], NOW))["1"]
     finally:
         await models.close()

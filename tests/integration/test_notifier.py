@@ -25,8 +25,8 @@ from core.contact import Contact
 from core.service import PermitService
 from core.values import Recipient as PickupRecipient
 from core.values import ReleaseMethod
+from projections.bootstrap import runner_for
 from projections.identity import StoreIdentity
-from projections.runner import ProjectionRunner
 from projections.store import ReadModels
 from tests.factories import NIK, FrozenClock, sqlite_service
 from tests.notify_peers import SmtpServer, WebhookReceiver
@@ -262,7 +262,7 @@ async def test_the_contact_stays_out_of_the_read_models_and_so_off_mqtt(
     # published.
     _ready(service, Contact.parse("+6281299887766", "rahasia@example.com"), "LAP-7")
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         assert (await runner.catch_up()).events > 0
         await models.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = (tmp_path / "read.db").read_bytes()

@@ -107,9 +107,9 @@ async def test_read_models_after_an_erasure_equal_a_rebuild(tmp_path: Path) -> N
     assert row is not None
     assert row.holder != ERASED
     service.erase_personal_data(permit_id, "retention", "masa simpan habis / retention")
-    from projections.runner import ProjectionRunner
+    from projections.bootstrap import runner_for
 
-    await ProjectionRunner(service.recorder, service.mapper.transcoder, followed).catch_up()
+    await runner_for(service, followed).catch_up()
     rebuilt = await build(open_service(store), tmp_path / "rebuilt.db")
     try:
         for models in (followed, rebuilt):
@@ -172,11 +172,11 @@ async def test_the_read_models_refuse_sealed_events_without_the_key_table(tmp_pa
     store = StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
     service = open_service(store)
     ready_permit(service)
+    from projections.bootstrap import runner_for
     from projections.permits import PermitFold
-    from projections.runner import ProjectionRunner
 
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         runner._fold = PermitFold()  # a fold given neither the transcoder nor the keys
         with pytest.raises(ValueError, match="kunci tak ada / sealed, no key table"):
             await runner.catch_up()
@@ -195,9 +195,9 @@ async def test_a_server_sees_an_erasure_another_process_made_once_it_folds_it(
         admin = open_service(store)  # `drivethru privacy erase`, say
         admin.erase_personal_data(permit_id, "admin", "request")
         admin.close()
-        from projections.runner import ProjectionRunner
+        from projections.bootstrap import runner_for
 
-        await ProjectionRunner(server.recorder, server.mapper.transcoder, models).catch_up()
+        await runner_for(server, models).catch_up()
     finally:
         await models.close()
     snapshot = server.get(permit_id)
@@ -222,9 +222,9 @@ async def test_the_manifests_carry_nothing_of_an_erased_holder(tmp_path: Path) -
         assert "DK4321XY" in before.plates
         for permit_id in (at_lane, with_team):
             service.erase_personal_data(permit_id, "officer", "request")
-        from projections.runner import ProjectionRunner
+        from projections.bootstrap import runner_for
 
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        await runner_for(service, models).catch_up()
         lane = await lane_manifest(models.conn, "badung")
         assert "DK4321XY" not in lane.plates
         assert len(lane.code_hashes) == len(before.code_hashes)  # still collectable by code

@@ -11,7 +11,7 @@ from api.pages.feedback import FeedbackStore
 from core.personal import ERASED
 from core.settings import StoreSettings
 from projections import queries
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 from tests.factories import DELEGATE_NIK, NIK
 from tests.integration.test_cli import drivethru
@@ -41,7 +41,7 @@ async def test_a_subject_exports_everything_held_and_then_is_erased(tmp_path: Pa
     number = service.get(permit_id).number
     read_models = site / "read.db"
     async with ReadModels(read_models) as models:
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        await runner_for(service, models).catch_up()
     await FeedbackStore(site / "feedback.db").record(str(permit_id), 2, "Antre lama, I Wayan")
     service.close()
     where = ("--db", str(store.sqlite_path), "--read-models", str(read_models))
@@ -76,7 +76,7 @@ async def test_a_subject_exports_everything_held_and_then_is_erased(tmp_path: Pa
     # The read models forget the subject as they fold the erasure (a running server: at once).
     reopened = open_service(store)
     async with ReadModels(read_models) as models:
-        runner = ProjectionRunner(reopened.recorder, reopened.mapper.transcoder, models)
+        runner = runner_for(reopened, models)
         await runner.catch_up()
         row = await queries.permit(models.conn, str(permit_id))
         assert row is not None

@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from core.service import PermitService
+from projections.bootstrap import runner_for
 from projections.runner import ProjectionRunner, ProjectionWorkerError
 from projections.store import ReadModels
 from tests.factories import sqlite_service, submit
@@ -20,10 +21,7 @@ from tests.integration.test_projections import CrashError, build, busy_site, cra
 def worker_runner(
     service: PermitService, models: ReadModels, page_size: int, cache_rows: int = 100_000
 ) -> ProjectionRunner:
-    return ProjectionRunner(
-        service.recorder, service.mapper.transcoder, models,
-        page_size=page_size, cache_rows=cache_rows, worker_from=0,
-    )  # fmt: skip
+    return runner_for(service, models, page_size=page_size, cache_rows=cache_rows, worker_from=0)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from core.errors import AlreadyHandedOverError
 from core.service import PermitService
 from core.values import Recipient, ReleaseMethod
 from projections import queries
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.schema import TABLES
 from projections.store import ReadModels
 from tests.factories import ready_permit, sqlite_service, submit
@@ -76,9 +76,7 @@ async def dump(models: ReadModels) -> dict[str, list[tuple[object, ...]]]:
 
 async def build(service: PermitService, path: Path, page_size: int = 1000) -> ReadModels:
     models = await ReadModels(path).open()
-    runner = ProjectionRunner(
-        service.recorder, service.mapper.transcoder, models, page_size=page_size
-    )
+    runner = runner_for(service, models, page_size=page_size)
     await runner.rebuild()
     return models
 
@@ -88,7 +86,7 @@ async def test_read_models_answer_the_questions_the_lanes_ask(tmp_path: Path) ->
     ready = ready_permit(service, plate="DK 4321 XY")
     submit(service)
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         result = await runner.catch_up()
         assert result.events == 10
         row = await queries.permit(models.conn, str(ready.id))
@@ -136,7 +134,7 @@ async def test_the_codes_to_warm_are_the_ready_ones_newest_first(tmp_path: Path)
     first, second, third = (ready_permit(service, plate=f"DK {n} WM") for n in (1, 2, 3))
     service.release(first.id, lane="1", window="1", visit=uuid.uuid4(), method=ReleaseMethod.CODE)
     async with ReadModels(tmp_path / "read.db") as models:
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        await runner_for(service, models).catch_up()
         waiting = await queries.waiting_codes(models.conn, "badung", 10)
         assert [permit for _, permit in waiting] == [str(p.id) for p in (third, second, first)]
         assert waiting[0] == (third.code.code_sha256, str(third.id))
@@ -155,7 +153,7 @@ async def test_a_crash_mid_page_replays_and_never_skips_or_doubles(tmp_path: Pat
 
     models = await ReadModels(tmp_path / "crashy.db").open()
     try:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models, page_size=37)
+        runner = runner_for(service, models, page_size=37)
         models.fault_after_permits = crash_on_page(3)
         with pytest.raises(CrashError):
             await runner.catch_up()
@@ -164,9 +162,7 @@ async def test_a_crash_mid_page_replays_and_never_skips_or_doubles(tmp_path: Pat
         await models.close()
 
     async with ReadModels(tmp_path / "crashy.db") as reopened:
-        resumed = ProjectionRunner(
-            service.recorder, service.mapper.transcoder, reopened, page_size=37
-        )
+        resumed = runner_for(service, reopened, page_size=37)
         await resumed.catch_up()
         assert await dump(reopened) == expected
     assert expected["conflicts"], "the scenario records a conflict"
@@ -203,9 +199,7 @@ async def test_gaps_in_notification_ids_are_stepped_over(tmp_path: Path) -> None
 async def test_the_runner_wakes_when_this_process_saves(tmp_path: Path) -> None:
     service = sqlite_service(tmp_path / "events.db")
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(
-            service.recorder, service.mapper.transcoder, models, poll_seconds=60
-        )
+        runner = runner_for(service, models, poll_seconds=60)
         service.add_save_listener(runner.wake)
         applied = asyncio.Event()
         runner.on_applied(lambda _position: applied.set())
@@ -228,10 +222,7 @@ async def test_a_query_can_wait_for_what_this_process_just_saved(
     # With a long pause to gather saves into pages, a waiting query still cuts it short.
     service = sqlite_service(tmp_path / "events.db")
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(
-            service.recorder, service.mapper.transcoder, models, poll_seconds=60,
-            gather_seconds=gather_seconds,
-        )  # fmt: skip
+        runner = runner_for(service, models, poll_seconds=60, gather_seconds=gather_seconds)
         service.add_save_listener(runner.wake)
         await asyncio.to_thread(submit, service)
         # Not running: the read models cannot catch up, and the wait says so.
@@ -251,10 +242,7 @@ async def test_a_query_can_wait_for_what_this_process_just_saved(
 async def test_saves_close_together_share_a_page(tmp_path: Path) -> None:
     service = sqlite_service(tmp_path / "events.db")
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(
-            service.recorder, service.mapper.transcoder, models, poll_seconds=60,
-            gather_seconds=0.5,
-        )  # fmt: skip
+        runner = runner_for(service, models, poll_seconds=60, gather_seconds=0.5)
         service.add_save_listener(runner.wake)
         pages: list[int] = []
         runner.on_applied(pages.append)
@@ -282,7 +270,7 @@ def test_rebuild_command_rebuilds_the_read_models(tmp_path: Path) -> None:
         db.execute("CREATE TABLE permits (id TEXT)")
         db.execute("INSERT INTO permits VALUES ('stale')")
     done = subprocess.run(
-        [sys.executable, "-m", "api", "projections", "rebuild",
+        [sys.executable, "-m", "launcher", "projections", "rebuild",
          "--db", str(tmp_path / "events.db"), "--read-models", str(read_path)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -311,7 +299,7 @@ async def test_a_rebuild_cut_short_is_started_again_on_the_next_open(tmp_path: P
 
     models = await ReadModels(tmp_path / "cut.db").open()
     try:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models, page_size=9)
+        runner = runner_for(service, models, page_size=9)
         models.fault_after_permits = crash_on_page(4)
         with pytest.raises(CrashError):
             await runner.rebuild()
@@ -320,7 +308,7 @@ async def test_a_rebuild_cut_short_is_started_again_on_the_next_open(tmp_path: P
 
     async with ReadModels(tmp_path / "cut.db") as reopened:
         assert await reopened.position() == 0  # the unfinished rebuild was dropped
-        again = ProjectionRunner(service.recorder, service.mapper.transcoder, reopened)
+        again = runner_for(service, reopened)
         await again.catch_up()
         assert await dump(reopened) == expected
     service.close()
@@ -331,7 +319,7 @@ async def test_manifest_listeners_hear_only_of_pages_that_change_the_manifests(
 ) -> None:
     service = sqlite_service(tmp_path / "events.db")
     async with ReadModels(tmp_path / "read.db") as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         heard: list[int] = []
         runner.on_manifests_changed(heard.append)
         ready = ready_permit(service)

@@ -14,7 +14,7 @@ from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from core.values import Recipient, ReleaseMethod
 from core.visit import LaneVisit
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from tests.factories import FrozenClock, ready_permit
 from tests.integration.server_app import server_settings
 from tests.integration.test_projections import build, dump
@@ -86,7 +86,7 @@ async def test_plates_read_at_the_lanes_are_erased_by_day_and_purpose(tmp_path: 
         assert run.plate_days == ((Purpose.MATCHED, today),)
         assert len(erasures(service)) == 2  # one DataErased per day and purpose, saying why
 
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, followed).catch_up()
+        await runner_for(service, followed).catch_up()
         async with followed.conn.execute("SELECT plate FROM lane_arrivals") as cursor:
             plates = [row[0] for row in await cursor.fetchall()]
         assert plates
@@ -121,7 +121,7 @@ async def test_an_applicants_data_goes_its_period_after_the_case_closed(tmp_path
         assert (await job.run_once()).permits == (str(closed),)
         assert service.get(closed).applicant_name == ERASED
         assert service.get(waiting).applicant_name != ERASED  # still open: kept
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        await runner_for(service, models).catch_up()
         assert (await job.run_once()).permits == ()  # the read models know: not again
         assert len(erasures(service)) == 1
     finally:

@@ -15,7 +15,7 @@ from core.contract import TeamHandover
 from core.service import PermitService
 from core.teams import TeamDesk, TeamOutcome
 from projections import queries
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 from tests.factories import FrozenClock, ReadyPermit, ready_permit, sqlite_service
 from tests.integration.server_app import server_settings
@@ -46,7 +46,7 @@ async def test_a_team_handover_synced_hours_late_is_read_at_the_time_it_happened
     service = sqlite_service(tmp_path / "events.db", clock)
     ready, happened_at = handed_over_in_the_field(service, clock, hours_before_sync=5)
     async with ReadModels(tmp_path / "read.db") as models:
-        await ProjectionRunner(service.recorder, service.mapper.transcoder, models).catch_up()
+        await runner_for(service, models).catch_up()
         row = await queries.permit(models.conn, str(ready.id))
         assert row is not None
         assert row.status == "handed_over"
