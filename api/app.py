@@ -1,9 +1,9 @@
-"""The FastAPI application: routes, error handlers and the runtime's lifespan."""
+"""The FastAPI application: routes, pages, error handlers and static files."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -20,31 +20,20 @@ from api.routes import applications, citizen, history, lanes, system
 from api.routes import complaints as complaint_routes
 from api.routes import queue as queue_routes
 from api.routes import window as window_routes
-from api.runtime import start_runtime, stop_runtime
-from api.security import KeyRing, session_secret
 from api.settings import ServerSettings
 from core.version import VERSION
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The server for one site; the runtime starts with the app and stops with it."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.runtime = await start_runtime(settings)
-        try:
-            yield
-        finally:
-            await stop_runtime(app.state.runtime)
-
+def routed_app(settings: ServerSettings, lifespan: Lifespan) -> FastAPI:
+    """The app's routes and pages for ``settings``; ``lifespan`` runs the server around it
+    (`api.bootstrap.build_server`)."""
     app = FastAPI(
         title="drivethru",
         summary="Ambil izin tanpa turun dari mobil / drive-through permit pickup",
         version=VERSION,
         lifespan=lifespan,
-    )
-    app.state.keyring = KeyRing(
-        settings.api_keys, session_secret(settings.service.nik_key.get_secret_value())
     )
     install_error_handlers(app)
     # The pages' /p/{code} comes before the JSON one: it serves HTML to browsers, JSON otherwise.

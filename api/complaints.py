@@ -9,11 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from uuid import UUID
 
-from fastapi import Request
-
-from api.pages.feedback import Feedback, FeedbackStore
+from api.pages.feedback import Feedback
 from api.runtime import Runtime
-from core.complaint import ComplaintDesk, ComplaintState
+from core.complaint import ComplaintState
 from core.errors import PermitError
 from projections import queries
 
@@ -58,22 +56,6 @@ class ComplaintView:
     office: ComplaintState
 
 
-def feedback_store(request: Request, runtime: Runtime) -> FeedbackStore:
-    """The app's feedback file (`api.pages.citizen`, which shows this module's answers)."""
-    # Imported here: the citizen page imports this module (for the answers it shows).
-    from api.pages.citizen import feedback_store as of_app
-
-    return of_app(request, runtime)
-
-
-def complaint_desk(request: Request, runtime: Runtime) -> ComplaintDesk:
-    """One desk per app: it serialises changes to the cached complaints."""
-    desk: ComplaintDesk | None = getattr(request.app.state, "complaints", None)
-    if desk is None:
-        desk = request.app.state.complaints = ComplaintDesk(runtime.service)
-    return desk
-
-
 def _range(runtime: Runtime, day: date | None) -> tuple[str, str]:
     """The UTC text bounds of ``day`` on the site's clock (all kept feedback without one)."""
     if day is None:
@@ -82,13 +64,11 @@ def _range(runtime: Runtime, day: date | None) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(days=1)).isoformat()
 
 
-async def listed(
-    request: Request, runtime: Runtime, chosen: ComplaintFilter
-) -> list[ComplaintView]:
+async def listed(runtime: Runtime, chosen: ComplaintFilter) -> list[ComplaintView]:
     """The feedback that passes ``chosen``, newest first."""
     since, until = _range(runtime, chosen.day)
-    given = await feedback_store(request, runtime).listed(since, until, chosen.rating, LISTED)
-    desk = complaint_desk(request, runtime)
+    given = await runtime.feedback.listed(since, until, chosen.rating, LISTED)
+    desk = runtime.complaints
     conn = runtime.read_models.conn
     found = []
     for entry in given:
@@ -112,11 +92,11 @@ def _view(entry: Feedback, row: queries.PermitRow | None, office: ComplaintState
     )  # fmt: skip
 
 
-async def feedback_of(request: Request, runtime: Runtime, permit_id: UUID) -> ComplaintView:
+async def feedback_of(runtime: Runtime, permit_id: UUID) -> ComplaintView:
     """One permit's feedback with the office's answer; `NoFeedbackError` without any."""
-    entry = await feedback_store(request, runtime).of(str(permit_id))
+    entry = await runtime.feedback.of(str(permit_id))
     row = await queries.permit(runtime.read_models.conn, str(permit_id))
     if entry is None or (row is not None and row.site != runtime.settings.site):
         raise NoFeedbackError(permit_id)
-    office = await asyncio.to_thread(complaint_desk(request, runtime).of, permit_id)
+    office = await asyncio.to_thread(runtime.complaints.of, permit_id)
     return _view(entry, row, office)

@@ -19,10 +19,12 @@ from api.live import Broadcaster
 from api.metrics import Metrics
 from api.notify.bootstrap import build_notifier
 from api.notify.notifier import Notifier
+from api.pages.feedback import FeedbackStore
 from api.rate_limit import RateLimiter
 from api.retention import RetentionJob
 from api.settings import ServerSettings
 from core.arrivals import ArrivalDesk
+from core.complaint import ComplaintDesk
 from core.service import PermitService
 from projections import queries
 from projections.arrivals import live_event
@@ -50,6 +52,10 @@ class Runtime:
     metrics: Metrics
     bridge: MqttBridge | None
     limiter: RateLimiter
+    feedback: FeedbackStore
+    """Citizens' ratings and complaints, in ``feedback.db`` beside the read models."""
+    complaints: ComplaintDesk
+    """The office's answers to them; one desk serialises changes to the cached complaints."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     warm: bool = False
     """The permits waiting at the site are in memory (see `_warm`)."""
@@ -99,6 +105,11 @@ async def start_runtime(settings: ServerSettings) -> Runtime:
     runtime = Runtime(
         settings, service, desk, runner_models, read_models, runner, broadcaster, metrics, None,
         RateLimiter(settings.rate_limits, metrics),
+        FeedbackStore(
+            settings.read_models.parent / "feedback.db",
+            timedelta(days=settings.feedback_retention_days),
+        ),
+        ComplaintDesk(service),
     )  # fmt: skip
     if settings.broker is not None:
         runtime.bridge = MqttBridge(

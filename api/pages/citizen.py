@@ -8,7 +8,7 @@ The pickup code in the path is the credential: no login. It is shown back only o
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 from urllib.parse import parse_qs
 from uuid import UUID
 
@@ -21,7 +21,6 @@ from api.code_lookup import code_and_permit
 from api.deps import RuntimeDep
 from api.notify.contact_page import contact_block
 from api.pages.complaints import answer_block
-from api.pages.feedback import FeedbackStore
 from api.pages.here import here_block
 from api.pages.labels import EVENTS, event_detail, event_label, rupiah, status_label
 from api.pages.layout import L, e, message_page, page, respond, when
@@ -41,18 +40,6 @@ def qr_svg(code: str) -> str:
     return segno.make(code, error="m").svg_inline(
         scale=10, border=4, dark="#000", light="#fff", omitsize=True
     )
-
-
-def feedback_store(request: Request, runtime: Runtime) -> FeedbackStore:
-    store: FeedbackStore | None = getattr(request.app.state, "feedback", None)
-    if store is None:
-        settings = runtime.settings
-        store = FeedbackStore(
-            settings.read_models.parent / "feedback.db",
-            timedelta(days=settings.feedback_retention_days),
-        )
-        request.app.state.feedback = store
-    return store
 
 
 def _wants_html(request: Request, format: str | None) -> bool:
@@ -120,8 +107,8 @@ async def _render(
     owner = code_row.active and code_row.recipient == "owner"
     parts.append(await contact_block(runtime, parsed.text, permit.id, permit.status, owner))
     if permit.status == "handed_over":
-        parts.append(await _feedback_block(request, runtime, parsed.text, permit.id))
-        parts.append(await answer_block(runtime, request, permit.id))
+        parts.append(await _feedback_block(runtime, parsed.text, permit.id))
+        parts.append(await answer_block(runtime, permit.id))
     parts.append(_timeline(timeline, runtime.settings.zone))
     return respond(page(("Status izin", "Permit status"), "\n".join(parts), body_class="citizen"))
 
@@ -245,8 +232,8 @@ def _delegate_form(code: str) -> str:
 </section>"""
 
 
-async def _feedback_block(request: Request, runtime: Runtime, code: str, permit_id: str) -> str:
-    given = await feedback_store(request, runtime).of(permit_id)
+async def _feedback_block(runtime: Runtime, code: str, permit_id: str) -> str:
+    given = await runtime.feedback.of(permit_id)
     if given is not None:
         return (f'<section class="card" id="feedback"><h2>{L("Terima kasih!", "Thank you!")}</h2>'
                 f'<p>{L("Nilai Anda", "Your rating")}: <strong>{given.rating} / 5</strong></p></section>')  # fmt: skip
@@ -335,6 +322,6 @@ async def give_feedback(code: str, request: Request, runtime: RuntimeDep) -> Res
     if permit.status != "handed_over" or rating not in {"1", "2", "3", "4", "5"}:
         notice = f'<p class="alert error" role="alert">{L("Pilih nilai 1–5.", "Choose a rating 1–5.")}</p>'
         return await _render(request, runtime, parsed, code_row, permit, notice)
-    await feedback_store(request, runtime).record(permit.id, int(rating), form.get("complaint", ""))
+    await runtime.feedback.record(permit.id, int(rating), form.get("complaint", ""))
     # Post/redirect/get: a reload must not send the rating again.
     return RedirectResponse(f"/p/{parsed.text}#feedback", status_code=303)

@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.complaints import ComplaintFilter, ComplaintView, State, complaint_desk, listed
+from api.complaints import ComplaintFilter, ComplaintView, State, listed
 from api.deps import RuntimeDep
 from api.pages.auth import page_caller
 from api.pages.layout import L, e, page, respond, staff_nav, when
@@ -137,7 +137,7 @@ async def complaints_page(
         return caller
     chosen = _chosen(lane, rating, state, day)
     zone = runtime.settings.zone
-    views = await listed(request, runtime, chosen)
+    views = await listed(runtime, chosen)
     rows = "".join(_row(v, zone) for v in views) or (
         f'<tr><td colspan="5" class="muted">{L("Tidak ada yang cocok.", "Nothing matches.")}</td></tr>'
     )
@@ -155,9 +155,9 @@ async def complaints_page(
     )  # fmt: skip
 
 
-async def answer_block(runtime: Runtime, request: Request, permit_id: str) -> str:
+async def answer_block(runtime: Runtime, permit_id: str) -> str:
     """On the citizen's page: the office's answer to their feedback, when there is one."""
-    office = await asyncio.to_thread(complaint_desk(request, runtime).of, UUID(permit_id))
+    office = await asyncio.to_thread(runtime.complaints.of, UUID(permit_id))
     zone = runtime.settings.zone
     if office.answer is None and office.closed_by is None:
         return ""

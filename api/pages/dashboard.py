@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from api.deps import RuntimeDep
 from api.pages.auth import page_caller
 from api.pages.charts import COLOURS, bar_chart, share_bar
-from api.pages.citizen import feedback_store
 from api.pages.data import Visit, visits
 from api.pages.labels import METHODS
 from api.pages.layout import L, e, page, respond, staff_nav
@@ -111,7 +110,7 @@ async def dashboard(request: Request, runtime: RuntimeDep) -> Response:
                          (f"{lane} p90", round(p90(times[lane])))]  # fmt: skip
     methods = Counter(v.method for v in found if v.method)
     shares = [(f"{METHODS[m][0]} / {METHODS[m][1]}", float(methods.get(m, 0))) for m in METHODS]
-    rated, mean = await feedback_store(request, runtime).summary()
+    rated, mean = await runtime.feedback.summary()
     teams = await queries.team_progress(runtime.read_models.conn, runtime.settings.site)
     team_rows = (
         "".join(

@@ -8,14 +8,13 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.complaints import (
     ComplaintFilter,
     ComplaintView,
     State,
-    complaint_desk,
     feedback_of,
     listed,
 )
@@ -73,7 +72,6 @@ class ComplaintOut(BaseModel):
 
 @router.get("")
 async def complaints(
-    request: Request,
     runtime: RuntimeDep,
     caller: OfficerDep,
     lane: Annotated[str | None, Query(max_length=16)] = None,
@@ -87,7 +85,7 @@ async def complaints(
 ) -> list[ComplaintOut]:
     """Ratings and complaints, newest first, with their permit, lane and answer."""
     chosen = ComplaintFilter(lane, rating, state, day)
-    return [ComplaintOut.of(v) for v in await listed(request, runtime, chosen)]
+    return [ComplaintOut.of(v) for v in await listed(runtime, chosen)]
 
 
 class AnswerIn(BaseModel):
@@ -105,31 +103,31 @@ class CloseIn(BaseModel):
 
 @router.post("/{permit_id}/answer", responses=error_responses(400, 404, 409))
 async def answer(
-    permit_id: UUID, body: AnswerIn, request: Request, runtime: RuntimeDep, caller: OfficerDep
+    permit_id: UUID, body: AnswerIn, runtime: RuntimeDep, caller: OfficerDep
 ) -> ComplaintOut:
     """Answer a rating or complaint; an answer again replaces it (409 once closed)."""
-    await feedback_of(request, runtime, permit_id)  # 404 without feedback
-    desk = complaint_desk(request, runtime)
+    await feedback_of(runtime, permit_id)  # 404 without feedback
+    desk = runtime.complaints
     try:
         await asyncio.to_thread(
             desk.answer, permit_id, runtime.settings.site, body.answer, caller.name
         )
     except ComplaintClosedError as closed:
         raise ComplaintClosedConflictError(closed.message) from None
-    return ComplaintOut.of(await feedback_of(request, runtime, permit_id))
+    return ComplaintOut.of(await feedback_of(runtime, permit_id))
 
 
 @router.post("/{permit_id}/close", responses=error_responses(400, 404, 409))
 async def close(
-    permit_id: UUID, body: CloseIn, request: Request, runtime: RuntimeDep, caller: OfficerDep
+    permit_id: UUID, body: CloseIn, runtime: RuntimeDep, caller: OfficerDep
 ) -> ComplaintOut:
     """Close a rating or complaint, answered or not (409 when closed already)."""
-    await feedback_of(request, runtime, permit_id)
-    desk = complaint_desk(request, runtime)
+    await feedback_of(runtime, permit_id)
+    desk = runtime.complaints
     try:
         await asyncio.to_thread(
             desk.close, permit_id, runtime.settings.site, caller.name, body.reason
         )
     except ComplaintClosedError as closed:
         raise ComplaintClosedConflictError(closed.message) from None
-    return ComplaintOut.of(await feedback_of(request, runtime, permit_id))
+    return ComplaintOut.of(await feedback_of(runtime, permit_id))

@@ -1,4 +1,5 @@
-"""The server in process (FastAPI's TestClient), without a broker, for API behaviour."""
+"""Settings for the server in process, without a broker: tests run
+`api.bootstrap.build_server` in FastAPI's TestClient."""
 
 from __future__ import annotations
 

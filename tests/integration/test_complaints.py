@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.complaint import Complaint
 from core.values import Recipient, ReleaseMethod
@@ -60,7 +60,7 @@ def listed(client: TestClient, **query: str) -> list[dict[str, object]]:
 def test_the_office_lists_filters_answers_and_closes_and_the_citizen_reads_it(
     tmp_path: Path,
 ) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime = runtime_of(client)
         slow, quick, silent = collected(client, "1"), collected(client, "2"), collected(client, "2")
         rate(client, slow, 2, "Antre 40 menit di jalur 1")
@@ -128,7 +128,7 @@ def test_the_office_lists_filters_answers_and_closes_and_the_citizen_reads_it(
 
 
 def test_answers_need_an_officer_feedback_and_text(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime = runtime_of(client)
         rated = collected(client, "1")
         rate(client, rated, 1, "Petugas tidak ramah")

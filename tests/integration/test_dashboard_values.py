@@ -13,7 +13,7 @@ import eventsourcing.domain
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.values import Recipient, ReleaseMethod
 from tests.factories import FrozenClock, ReadyPermit, ready_permit
@@ -59,7 +59,7 @@ def bar_titles(page: str) -> list[str]:
 def test_the_dashboard_shows_service_times_methods_waiting_cars_and_rating(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         permits = serve(runtime, clock)
         for permit, rating in zip(permits, (5, 4, 4), strict=False):

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.security import SESSION_COOKIE
 from api.settings import ApiKey, ServerSettings
 from core.settings import ServiceSettings, StoreSettings
@@ -32,7 +32,7 @@ def settings(tmp_path: Path, *, demo: bool, logins: dict[str, str]) -> ServerSet
 
 
 def test_a_demo_link_signs_in_and_lands_on_the_page(tmp_path: Path) -> None:
-    app = create_app(
+    app = build_server(
         settings(tmp_path, demo=True, logins={"admin": "demo-admin-key-0123456789abcdef"})
     )
     with TestClient(app) as client:
@@ -53,6 +53,6 @@ def test_a_demo_link_signs_in_and_lands_on_the_page(tmp_path: Path) -> None:
 def test_no_demo_links_outside_the_demo(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="demo"):
         settings(tmp_path, demo=False, logins={"admin": "k"})
-    app = create_app(settings(tmp_path, demo=False, logins={}))
+    app = build_server(settings(tmp_path, demo=False, logins={}))
     with TestClient(app) as client:
         assert client.get("/demo/login/admin", follow_redirects=False).status_code == 404

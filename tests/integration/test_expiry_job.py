@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.expiry import ExpiryJob
 from api.runtime import Runtime
 from core.service import PermitService
@@ -97,7 +97,7 @@ async def test_the_job_records_each_due_expiry_once_and_a_reissue_makes_it_ready
 
 
 def test_the_office_sees_an_expired_permit_and_reissues_its_code(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         clock = FrozenClock(datetime.now(UTC))
         runtime.service.clock = clock

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.codes import PickupCode
 from tests.factories import ready_permit, submit
@@ -29,7 +29,7 @@ def _runner_in_its_pause(runtime: Runtime) -> None:
 
 
 def test_the_citizen_page_and_the_api_find_a_code_issued_a_moment_ago(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         _runner_in_its_pause(runtime)
         first = ready_permit(runtime.service, plate="DK 1 AB")
@@ -46,7 +46,7 @@ def test_the_citizen_page_and_the_api_find_a_code_issued_a_moment_ago(tmp_path: 
 
 
 def test_a_wrong_code_is_answered_at_once(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         ready_permit(runtime.service)
         runtime.runner.gather_seconds = GATHER

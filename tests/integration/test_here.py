@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.here import HereArrival, NotWaitingError, arrive_here
 from api.runtime import Runtime
 from core.values import PermitStatus, Recipient
@@ -24,7 +24,7 @@ HIGH = {"burst": 1000, "per_minute": 1000}
 
 def app(tmp_path: Path, **extra: Any) -> TestClient:
     extra.setdefault("opening_hours", ALWAYS)
-    return TestClient(create_app(server_settings(tmp_path, **extra)))
+    return TestClient(build_server(server_settings(tmp_path, **extra)))
 
 
 def runtime_of(client: TestClient) -> Runtime:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.values import PermitStatus, ReleaseMethod
 from tests.factories import NIK, ready_permit
@@ -35,7 +35,7 @@ def handover(client: TestClient, who: str, lane: str, permit_id: uuid.UUID) -> i
 def test_an_operator_cannot_hand_over_or_return_a_permit_released_to_another_lane(
     tmp_path: Path,
 ) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         at_lane_1 = released_to(runtime, "1")
         assert handover(client, "operator-2", "2", at_lane_1) == 403
@@ -53,7 +53,7 @@ def test_an_operator_cannot_hand_over_or_return_a_permit_released_to_another_lan
 
 
 def test_a_permit_a_later_read_moved_belongs_to_its_new_lane(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         moved = released_to(runtime, "2", released_to(runtime, "1"))
         assert handover(client, "operator-1", "1", moved) == 403

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.code_index import code_index_id
 from tests.factories import ready_permit
@@ -14,7 +14,7 @@ from tests.integration.server_app import bearer, server_settings
 
 
 def test_the_id_of_a_code_index_is_answered_404_not_500(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         ready = ready_permit(runtime.service)
         index_id = code_index_id(ready.code.code_sha256)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.pages.auth import SESSION_SECONDS
 from api.security import SESSION_COOKIE, KeyRing, session_secret
 from api.settings import ApiKey, ServerSettings
@@ -43,7 +43,7 @@ def signed_in(client: TestClient, key: str) -> str:
 
 
 def test_a_session_opens_pages_and_the_api_without_holding_the_key(tmp_path: Path) -> None:
-    with TestClient(create_app(settings(tmp_path, {"budi": OFFICER_KEY}))) as client:
+    with TestClient(build_server(settings(tmp_path, {"budi": OFFICER_KEY}))) as client:
         token = signed_in(client, OFFICER_KEY)
         assert OFFICER_KEY not in token
         assert ApiKey.digest(OFFICER_KEY) not in token
@@ -53,7 +53,7 @@ def test_a_session_opens_pages_and_the_api_without_holding_the_key(tmp_path: Pat
 
 def test_a_forged_expired_or_orphaned_session_is_refused(tmp_path: Path) -> None:
     keys = {"budi": OFFICER_KEY, "sari": "another-key-0123456789abcdef"}
-    with TestClient(create_app(settings(tmp_path, keys))) as client:
+    with TestClient(build_server(settings(tmp_path, keys))) as client:
         token = signed_in(client, OFFICER_KEY)
         until, mac, key_id = token.split(".")
         other = ApiKey.digest(keys["sari"])[: len(key_id)]

@@ -18,7 +18,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.contract import TeamHandover
 from core.personal import ERASED
@@ -49,7 +49,7 @@ class Lifecycle:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         yield client
 
 
@@ -240,7 +240,7 @@ def wait_for_number(client: TestClient, number: str) -> None:
 
 
 def test_the_history_command_prints_the_state_at_an_instant(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         life = run_lifecycle(client)
         wait_for_number(client, life.number)
         api_answer: dict[str, Any] = client.get(

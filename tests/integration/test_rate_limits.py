@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from api.settings import ApiKey
 from core.codes import PickupCode
@@ -20,7 +20,7 @@ HIGH = {"burst": 1000, "per_minute": 1000}
 
 def app_with(tmp_path: Path, **limits: object) -> TestClient:
     settings = server_settings(tmp_path, rate_limits=limits)
-    return TestClient(create_app(settings))
+    return TestClient(build_server(settings))
 
 
 def refused(answer: object) -> int:
@@ -118,7 +118,7 @@ def test_a_key_shorter_than_24_characters_is_never_accepted(tmp_path: Path) -> N
         {"name": name, "role": role, "sha256": ApiKey.digest(key), "lanes": list(lanes)}
         for name, (key, role, lanes) in KEYS.items()
     ]
-    with TestClient(create_app(server_settings(tmp_path, api_keys=keys))) as client:
+    with TestClient(build_server(server_settings(tmp_path, api_keys=keys))) as client:
         assert (
             client.get("/api/site", headers={"Authorization": f"Bearer {short}"}).status_code == 401
         )

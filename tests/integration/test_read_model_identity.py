@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from api.serve import build_settings
 from core.settings import StoreSettings
@@ -25,7 +25,7 @@ def serve_with_a_ready_permit(tmp_path: Path, store: str) -> str:
             "nik_key": NIK_KEY,
         },
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(build_server(settings)) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         code = ready_permit(runtime.service).code.code
         path = f"/p/{code}?format=json"
@@ -46,7 +46,7 @@ def test_read_models_of_another_store_are_rebuilt_and_it_is_logged(
             "nik_key": NIK_KEY,
         },
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(build_server(settings)) as client:
         assert client.get(of_b).status_code == 200
         assert client.get(of_a).status_code == 404
     warned = [r.getMessage() for r in caplog.records if "store" in r.getMessage()]

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.contract import TeamHandover
 from core.service import PermitService
@@ -63,7 +63,7 @@ async def test_a_team_handover_synced_hours_late_is_read_at_the_time_it_happened
 def test_the_citizens_page_shows_a_team_handover_at_the_time_it_happened(
     tmp_path: Path,
 ) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         clock = FrozenClock(datetime.now(WITA) - timedelta(days=1))
         runtime.service.clock = clock

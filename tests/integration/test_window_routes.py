@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.arrivals import PlateCandidates
 from core.contract import AckOutcome, Arrival, PlateEvidence
@@ -37,7 +37,7 @@ def hand_over(client: TestClient, permit_id: uuid.UUID, lane: str = "1", **body:
 
 
 def test_the_holders_nik_or_its_last_six_digits_hand_over(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         whole, tail = released(runtime), released(runtime)
         assert hand_over(client, whole, nik=NIK).status_code == 200
@@ -49,7 +49,7 @@ def test_the_holders_nik_or_its_last_six_digits_hand_over(tmp_path: Path) -> Non
 
 
 def test_another_nik_is_refused_and_nothing_is_handed_over(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         permit_id = released(runtime)
         answer = hand_over(client, permit_id, nik=DELEGATE_NIK)
@@ -66,7 +66,7 @@ def test_another_nik_is_refused_and_nothing_is_handed_over(tmp_path: Path) -> No
 
 
 def test_a_delegate_hands_over_with_their_own_nik(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         permit_id = released(runtime)
         issued = runtime.service.authorise_delegate(
@@ -84,7 +84,7 @@ def test_a_delegate_hands_over_with_their_own_nik(tmp_path: Path) -> None:
 
 
 def test_an_override_needs_a_reason_and_is_recorded(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         permit_id = released(runtime)
         assert hand_over(client, permit_id, override_reason="").status_code == 422
@@ -96,7 +96,7 @@ def test_an_override_needs_a_reason_and_is_recorded(tmp_path: Path) -> None:
 
 
 def test_wrong_niks_for_one_permit_are_rate_limited(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         permit_id = released(runtime)
         burst = runtime.settings.rate_limits.wrong_nik_per_permit.burst
@@ -111,7 +111,7 @@ def test_wrong_niks_for_one_permit_are_rate_limited(tmp_path: Path) -> None:
 
 
 def test_no_nik_is_checked_for_a_permit_at_another_lane(tmp_path: Path) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         at_lane_1 = released(runtime, "1")
         burst = runtime.settings.rate_limits.wrong_nik_per_permit.burst
@@ -123,7 +123,7 @@ def test_no_nik_is_checked_for_a_permit_at_another_lane(tmp_path: Path) -> None:
 def test_the_operator_picks_one_of_a_plates_candidates_after_the_ktp_check(
     tmp_path: Path,
 ) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         near_a = ready_permit(runtime.service, plate="DK 1234 AB", slot="R1-01").id
         near_b = ready_permit(runtime.service, plate="DK 1234 AD", slot="R1-02").id
@@ -178,7 +178,7 @@ def test_the_operator_picks_one_of_a_plates_candidates_after_the_ktp_check(
 def test_a_plate_the_entry_camera_read_is_on_the_fetch_now_lists_until_released(
     tmp_path: Path,
 ) -> None:
-    with TestClient(create_app(server_settings(tmp_path))) as client:
+    with TestClient(build_server(server_settings(tmp_path))) as client:
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         ready = ready_permit(runtime.service, plate="DK 808 RN", slot="R4-11")
         seen = Arrival(
