@@ -8,12 +8,10 @@ socketpair whose end is file descriptor FD.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
 import signal
-import socket
 import ssl
 import sys
 import time
@@ -22,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from api.mqtt_link import LinkSetup, Received
 from edge_lane.broker_url import TlsFiles, client_tls_context
 from edge_lane.logs import LogFormat, setup_logging
+from edge_lane.mqtt_port import MqttPort, PortSettings, Retained
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +61,8 @@ class _Link:
         self._stopping = False
         self._retry_at = 0.0
         self._retry_delay = RETRY_MIN_SECONDS
-        self.client = self._make_client()
+        self.port = self._make_port()
+        self.client = self.port.client
 
     def _send(self, message: tuple[str, Any]) -> None:
         try:
@@ -72,45 +70,38 @@ class _Link:
         except OSError:
             os._exit(0)  # the server is gone: no DISCONNECT, so the broker sends the will
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_port(self) -> MqttPort:
         setup = self.setup
-        v5 = setup.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=setup.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
-        )
-        client.username_pw_set(setup.username, setup.password or None)
-        client.will_set(setup.status_topic, setup.offline, qos=1, retain=True)
+        tls = None
         if setup.tls:
             paths = (setup.ca_file, setup.cert_file, setup.key_file)
-            files = TlsFiles(*(Path(name) if name else None for name in paths))
             # The server checked these files before it started the link (api/serve.py).
-            client.tls_set_context(client_tls_context(files))
-        # Nagle's algorithm holds an ack or a release until the previous write is ACKed, and
-        # the peer delays that ACK by up to 40 ms (measured: +35 ms on every release).
-        client.on_socket_open = _disable_nagle
-        # No cap on messages in flight: paho's default of 20 throttles acks under load, and
-        # with any cap paho scans every unacknowledged message on each PUBACK (O(n) while
-        # the broker is behind). Mosquitto acknowledges a QoS 1 publish as it takes it.
-        client.max_inflight_messages_set(0)
+            tls = client_tls_context(TlsFiles(*(Path(name) if name else None for name in paths)))
+        port = MqttPort(
+            PortSettings(
+                host=setup.host,
+                port=setup.port,
+                client_id=setup.client_id,
+                v5=setup.protocol == "5",
+                username=setup.username,
+                password=setup.password,
+                tls=tls,
+                will=Retained(setup.status_topic, setup.offline),
+                session_expiry=setup.session_expiry,
+                # No cap on messages in flight: paho's default of 20 throttles acks under
+                # load, and with any cap paho scans every unacknowledged message on each
+                # PUBACK (O(n) while the broker is behind). Mosquitto acknowledges a QoS 1
+                # publish as it takes it.
+                max_inflight=0,
+            ),
+            self._on_message,
+        )
+        client = port.client
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        properties = None
-        if v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = setup.session_expiry
-        client.connect_async(
-            setup.host,
-            setup.port,
-            keepalive=30,
-            clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        return client
+        port.connect_async()
+        return port
 
     def run(self) -> None:
         while not self._stopping:
@@ -151,7 +142,7 @@ class _Link:
         if now < self._retry_at:
             return
         try:
-            self.client.reconnect()
+            self.port.reconnect()
         except (OSError, ssl.SSLError) as error:
             self._retry_at = now + self._retry_delay
             self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
@@ -165,7 +156,7 @@ class _Link:
                 kind, body = self.conn.recv()
                 if kind == "publish":
                     for topic, payload, retain in body:
-                        self.client.publish(topic, payload, qos=1, retain=retain)
+                        self.port.publish(topic, payload, retain=retain)
                 elif kind == "stop":
                     self._stop(float(body))
                     return
@@ -175,15 +166,9 @@ class _Link:
     def _stop(self, timeout: float) -> None:
         """Publish what is queued and the offline status, then disconnect."""
         self._stopping = True
-        client = self.client
-        if client.is_connected():
-            info = client.publish(self.setup.status_topic, self.setup.offline, 1, True)
-            deadline = time.monotonic() + timeout
-            while not info.is_published() and client.is_connected():
-                if time.monotonic() > deadline:
-                    break
-                self._step(0.05)
-        client.disconnect()
+        self.port.stop(
+            Retained(self.setup.status_topic, self.setup.offline), timeout=timeout, step=self._step
+        )
 
     # callbacks, from within `loop_read`
 
@@ -200,10 +185,10 @@ class _Link:
             return
         setup = self.setup
         for topic_filter, fallback in subscriptions(setup):
-            _result, mid = client.subscribe(topic_filter, qos=1)
+            mid = self.port.subscribe(topic_filter)
             if mid is not None and fallback is not None:
                 self._fallbacks[mid] = fallback
-        client.publish(setup.status_topic, setup.online, qos=1, retain=True)
+        self.port.publish(setup.status_topic, setup.online, retain=True)
         self._send(("state", (True, "")))
 
     def _on_subscribe(
@@ -218,7 +203,7 @@ class _Link:
         if plain is not None and any(r.is_failure for r in reasons):
             # A broker without shared subscriptions: this server takes every message.
             log.warning("langganan bersama ditolak / shared subscription refused: plain")
-            client.subscribe(plain, qos=1)
+            self.port.subscribe(plain)
 
     def _on_disconnect(
         self,
@@ -231,13 +216,8 @@ class _Link:
         if not self._stopping:
             self._send(("state", (False, str(reason))))
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._received.append((message.topic, bytes(message.payload), time.monotonic()))
-
-
-def _disable_nagle(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self._received.append((topic, payload, time.monotonic()))
 
 
 def main(fd: int) -> None:
