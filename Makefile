@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := core plate_reader edge_lane projections api bench
+PACKAGES := core plate_reader edge_lane projections api bench launcher
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint format bench screenshots clean

@@ -1,5 +1,13 @@
-"""``python -m api`` runs the ``drivethru`` command line."""
+"""``python -m api``: the server's own commands (``drivethru`` has every package's)."""
 
-from api.cli import main
+import typer
 
-main()
+from api.commands import register
+
+app = typer.Typer(
+    help="Server drivethru / the drivethru server's commands.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+register(app)
+app()

@@ -162,7 +162,7 @@ def seed(workdir: Path, nik_key: str, count: int) -> list[str]:
     Seeding on tmpfs and copying the file to the run's disk directory avoids one fsync per
     command (~3 ms here) while the server still runs on a real disk.
     """
-    from api.seed import seed_on_store
+    from bench.seed import seed_on_store
     from core.service import PermitService
     from core.settings import ServiceSettings, StoreSettings
 

@@ -4,12 +4,14 @@ package's only module that touches files)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Annotated, TextIO
 
 import cv2
 import numpy as np
+import typer
 
 from core.plates import squeeze
 from plate_reader.errors import FrameError
@@ -103,3 +105,21 @@ def _load(path: Path) -> np.ndarray | str:
         return as_frame(image, max_side=None).image
     except FrameError as error:
         return f"gambar tidak bisa dibaca / unreadable image: {error}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``read`` command to the ``drivethru`` app."""
+
+    @app.command("read")
+    def read(
+        paths: Annotated[
+            list[Path], typer.Argument(help="Gambar atau folder / images or folders.")
+        ],
+        expected: Annotated[
+            Path | None,
+            typer.Option(help="Plat yang diharapkan, satu per baris / expected plates."),
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="JSON lines (the default).")] = True,
+    ) -> None:
+        """Baca QR dan plat dari gambar / read pickup QR codes and plates from images."""
+        raise typer.Exit(read_files(paths, expected_file=expected, out=sys.stdout))

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_the_headless_demo_releases_every_car_with_a_ready_permit(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "api", "demo", "--headless", "--duration", "150",
+        [sys.executable, "-m", "launcher", "demo", "--headless", "--duration", "150",
          "--port", str(free_port()), "--state", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from api.demo_site import _contacts
 from api.notify.store import IssuedLinks
-from api.seed import seed_on_store
 from api.settings import ServerSettings
+from bench.seed import seed_on_store
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
+from launcher.demo_site import _contacts
 from tests.e2e.conftest import Console
 from tests.notify_peers import wait_until
 from tests.server_process import ServerProcess, write_site_toml

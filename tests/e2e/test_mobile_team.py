@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.contract import TeamAck, Topics, decode
 from core.service import PermitService
 from tests.conftest import MQTT_USERS, SITE

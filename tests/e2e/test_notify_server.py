@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from api.notify.messages import signature_matches
 from api.notify.store import IssuedLinks
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.contact import Contact
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
@@ -182,8 +182,9 @@ def test_permits_seeded_by_the_cli_before_the_server_starts_are_notified_on_catc
 ) -> None:
     env = {**os.environ, "DRIVETHRU_NIK_KEY": NIK_KEY, "DRIVETHRU_STORE": "sqlite"}
     done = subprocess.run(
-        [sys.executable, "-m", "api", "seed", "--ready", "2", "--db", str(tmp_path / "events.db"),
-         "--notify-db", str(tmp_path / "notify.db"), "--contact", "warga@example.com"],
+        [sys.executable, "-m", "launcher", "seed", "--ready", "2",
+         "--db", str(tmp_path / "events.db"), "--notify-db", str(tmp_path / "notify.db"),
+         "--contact", "warga@example.com"],
         capture_output=True, text=True, env=env, timeout=60, check=True,
     )  # fmt: skip
     codes = [json.loads(line)["code"] for line in done.stdout.splitlines()]

@@ -28,7 +28,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from projections.schema import TABLES
@@ -282,7 +282,7 @@ def test_a_replica_killed_mid_stream_loses_and_doubles_nothing(
 
     rebuilt = tmp_path / "rebuilt.db"
     done = subprocess.run(
-        [sys.executable, "-m", "api", "projections", "rebuild", "--read-models", str(rebuilt)],
+        [sys.executable, "-m", "launcher", "projections", "rebuild", "--read-models", str(rebuilt)],
         capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, **victim.env},
     )  # fmt: skip

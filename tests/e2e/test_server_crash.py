@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from tests.conftest import MQTT_USERS
@@ -119,7 +119,7 @@ def test_a_killed_server_restarts_and_every_arrival_is_acked_once_released(
 
     rebuilt = tmp_path / "rebuilt.db"
     done = subprocess.run(
-        [sys.executable, "-m", "api", "projections", "rebuild",
+        [sys.executable, "-m", "launcher", "projections", "rebuild",
          "--db", str(tmp_path / "events.db"), "--read-models", str(rebuilt)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from tests.conftest import POSTGRES_MISSING, SITE
@@ -38,7 +38,7 @@ Event = tuple[int, str, int, str, bytes]
 
 def drivethru(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api", *args],
+        [sys.executable, "-m", "launcher", *args],
         capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "DRIVETHRU_NIK_KEY": NIK_KEY, **(env or {})},
     )  # fmt: skip
@@ -120,7 +120,7 @@ def test_a_backup_taken_while_the_store_is_written_restores_and_replays_the_same
             before = states(client, seeded)
         # Another process appends permit after permit while the backup is taken.
         writer = subprocess.Popen(
-            [sys.executable, "-m", "api", "seed", "--db", str(live / "events.db"),
+            [sys.executable, "-m", "launcher", "seed", "--db", str(live / "events.db"),
              "--ready", "600"],  # still writing well after the backup
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, "DRIVETHRU_NIK_KEY": NIK_KEY},

@@ -89,7 +89,7 @@ def test_mosquitto_reads_the_password_hashes_made_without_mosquitto_passwd(
 
 def _drivethru(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api", *args],
+        [sys.executable, "-m", "launcher", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -153,7 +153,7 @@ def test_the_embedded_broker_serves_loopback_with_per_device_logins(tmp_path: Pa
     env = {**os.environ, "DRIVETHRU_MQTT_PASSWORD_SERVER": MQTT_USERS["server"],
            "DRIVETHRU_MQTT_PASSWORD_LANE_1": MQTT_USERS["lane-1"]}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "api", "broker", "--port", str(port), "--lane", "1"],
+        [sys.executable, "-m", "launcher", "broker", "--port", str(port), "--lane", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -18,7 +18,7 @@ from core.codes import PickupCode
 
 def drivethru(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api", *args],
+        [sys.executable, "-m", "launcher", *args],
         capture_output=True,
         text=True,
         timeout=180,

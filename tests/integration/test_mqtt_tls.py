@@ -34,7 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.contract import Ack, AckOutcome, Arrival, Topics, decode, encode
 from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
@@ -181,7 +181,7 @@ def _password_env() -> dict[str, str]:
 
 def _drivethru(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api", *args],
+        [sys.executable, "-m", "launcher", *args],
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, **(env or {})},
     )  # fmt: skip

@@ -224,7 +224,7 @@ def test_a_team_handover_counts_from_when_it_happened_not_when_it_synced(
 def drivethru(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DRIVETHRU_STORE": "sqlite", "DRIVETHRU_NIK_KEY": NIK_KEY}
     return subprocess.run(
-        [sys.executable, "-m", "api", *args], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "launcher", *args], capture_output=True, text=True, timeout=120,
         check=False, cwd=ROOT, env=env,
     )  # fmt: skip
 

@@ -270,7 +270,7 @@ def test_rebuild_command_rebuilds_the_read_models(tmp_path: Path) -> None:
         db.execute("CREATE TABLE permits (id TEXT)")
         db.execute("INSERT INTO permits VALUES ('stale')")
     done = subprocess.run(
-        [sys.executable, "-m", "api", "projections", "rebuild",
+        [sys.executable, "-m", "launcher", "projections", "rebuild",
          "--db", str(tmp_path / "events.db"), "--read-models", str(read_path)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from api.seed import seed_on_store
+from bench.seed import seed_on_store
 from core.contract import TeamHandover
 from core.service import PermitService
 from core.teams import CLOCK_AHEAD_TOLERANCE, TeamDesk, TeamOutcome

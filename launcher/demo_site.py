@@ -9,8 +9,8 @@ from uuid import UUID
 
 from api.hours import DAYS
 from api.notify.store import IssuedLinks
-from api.seed import seed_on_store
 from bench.scenes import Scheme
+from bench.seed import seed_on_store
 from core.contact import Contact
 from core.service import PermitService
 from core.settings import DEMO_NIK_KEY, ServiceSettings, StoreSettings

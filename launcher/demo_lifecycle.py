@@ -1,7 +1,7 @@
-"""`drivethru demo`: permits taken through their whole lifecycle on the embedded SQLite store.
+"""`drivethru demo --lifecycle`: permits taken through their whole lifecycle on SQLite.
 
-It uses the real service, the real event store file and the real projections; later the
-demo grows into the full drive-through (broker, server, lanes).
+It uses the real service, the real event store file and the real projections, without the
+broker, the server or the lanes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`drivethru seed`: permits taken to READY through the real service, for demos and load runs.
+"""Permits taken to READY through the real service, for load runs, tests and the demo.
 
 One JSON line per permit with its pickup code: the only place besides the citizen's page
 where a code is shown.

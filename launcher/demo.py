@@ -31,8 +31,8 @@ import paho.mqtt.client as mqtt
 import typer
 from paho.mqtt.enums import CallbackAPIVersion
 
-from api.demo_site import DemoCar, DemoSite, build_site, write_lane_toml, write_site_toml
 from edge_lane.broker import EmbeddedBroker, free_port
+from launcher.demo_site import DemoCar, DemoSite, build_site, write_lane_toml, write_site_toml
 
 ROOT = "drivethru/v1/badung"
 
@@ -155,7 +155,7 @@ def run_demo(
             log = (state / f"edge-{lane}.log").open("wb")
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "api", "edge", "--config", str(config)],
+                    [sys.executable, "-m", "launcher", "edge", "--config", str(config)],
                     env=lane_env,
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -1,0 +1,5 @@
+"""``python -m launcher`` runs the ``drivethru`` command line."""
+
+from launcher.cli import main
+
+main()
