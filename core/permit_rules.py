@@ -32,7 +32,6 @@ class PermitRules:
     """The permit's state as its commands read it, and the rules they check."""
 
     # Set by the events of `PermitApplication`, which declares them.
-
     id: UUID
     site: str
     status: PermitStatus
