@@ -12,19 +12,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from core.personal import SubjectKeys
-from core.service import PermitService
 from core.settings import StoreSettings
 from core.subject_keys import SqliteKeyStore
 from projections.identity import ensure_built_from, store_identity
 from projections.permits import PermitFold
 from projections.runner import CatchUp, Progress, ProjectionRunner
 from projections.store import ReadModels
-from projections.store_watch import StoreWatch, watch_store
+
+if TYPE_CHECKING:  # the fold worker imports this module: it loads no more than it uses
+    from eventsourcing.application import Application
+
+    from core.service import PermitService
+    from projections.store_watch import StoreWatch
 
 
 def runner_for(
@@ -59,6 +62,8 @@ def fold_of_sqlite_store(path: Path) -> tuple[PermitFold, SqliteKeyStore]:
 def follow_saves(service: PermitService, runner: ProjectionRunner) -> StoreWatch | None:
     """Wake ``runner`` at once for this process's saves and, on a shared PostgreSQL store,
     for every other process's; the watch returned (None on SQLite) is the caller's to stop."""
+    from projections.store_watch import watch_store  # PostgreSQL's client: servers only
+
     service.add_save_listener(runner.wake)
     return watch_store(service.recorder, runner.wake)
 
