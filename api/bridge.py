@@ -1,11 +1,10 @@
-"""The MQTT bridge: arrivals in, acks and releases out, manifests kept current.
+"""The MQTT bridge: arrivals and departures in, acks and releases out, manifests kept current.
 
-The MQTT connection itself lives in a process of its own (`api.mqtt_child`, driven through
+The MQTT connection lives in a process of its own (`api.mqtt_child`, driven through
 `api.mqtt_link`); what it receives comes to the asyncio loop in batches, where one consumer
 validates the messages, asks the read models for plate candidates, lets the arrival desk
-decide (in a worker thread: the event store is synchronous) and answers. Every arrival gets
-an ack, invalid ones too, so edges can empty their outboxes.
-"""
+decide (in a worker thread: the event store is synchronous) and answers. Every message gets
+an ack, invalid ones too, so edges can empty their outboxes."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from api.lane_departures import LaneDepartures
 from api.log_throttle import WarningThrottle
 from api.manifests import lane_manifest, team_manifests
 from api.metrics import Metrics
@@ -40,6 +40,7 @@ from core.contract import (
     decode,
     encode,
     peek_id,
+    reason_kind,
 )
 from core.errors import ContractError
 from core.service import PermitService, PermitSnapshot
@@ -97,6 +98,9 @@ class MqttBridge:
         self.lanes_seen: dict[str, LaneStatus] = {}
         # A hostile or broken device can send thousands of bad messages a second.
         self.warnings = WarningThrottle(log, metrics, settings.warning_interval_seconds)
+        self.departures = LaneDepartures(
+            desk, self.topics, settings.window_of, self._publish, metrics, self.warnings
+        )
         self.link = MqttLink(self._link_setup(), self._received, self._link_state)
 
     def _link_setup(self) -> LinkSetup:
@@ -116,6 +120,7 @@ class MqttBridge:
             # One replica takes each team handover, as each arrival.
             shared_subscriptions=(
                 (topics.shared(topics.team_handovers("+")), topics.team_handovers("+")),
+                (topics.shared(topics.all_departures), topics.all_departures),
             ),
             session_expiry=self._session_expiry(),
             status_topic=topics.server_status,
@@ -222,21 +227,26 @@ class MqttBridge:
     async def handle_batch(self, batch: list[tuple[str, bytes, float]]) -> None:
         """Validate, decide together (one commit), then answer each message."""
         accepted: list[tuple[ArrivalInput, float]] = []
+        departures: list[tuple[str, bytes]] = []
         for topic, payload, received in batch:
             team = self._team_of(topic)
             if team is not None:
                 await self.team_handovers.handle(team, payload)
+                continue
+            if (lane := self.departures.lane_of(topic)) is not None:
+                departures.append((lane, payload))
                 continue
             found = self._accept(topic, payload)
             if found is not None:
                 arrival, window = found
                 plate = await self._plate_candidates(arrival)
                 accepted.append((ArrivalInput(arrival, window, plate), received))
-        if not accepted:
-            return
-        answers = await asyncio.to_thread(self._decide, [item for item, _ in accepted])
-        for (item, received), (decision, released) in zip(accepted, answers, strict=True):
-            self._answer(item.arrival, item.window, decision, released, received)
+        if accepted:
+            answers = await asyncio.to_thread(self._decide, [item for item, _ in accepted])
+            for (item, received), (decision, released) in zip(accepted, answers, strict=True):
+                self._answer(item.arrival, item.window, decision, released, received)
+        for lane, payload in departures:  # after the arrivals of the visits they end
+            await self.departures.handle(lane, payload)
 
     def _decide(self, items: list[ArrivalInput]) -> list[tuple[DeskDecision, list[PermitSnapshot]]]:
         """In a worker thread: the desk's decisions and the released permits' details."""
@@ -261,7 +271,7 @@ class MqttBridge:
         try:
             arrival = decode(Arrival, payload)
         except ContractError as invalid:
-            self._reject(lane, peek_id(payload), _kind_of(invalid.reason), invalid.reason)
+            self._reject(lane, peek_id(payload), reason_kind(invalid.reason), invalid.reason)
             return None
         if arrival.lane != lane or arrival.site != self.settings.site:
             self._reject(
@@ -438,12 +448,3 @@ class MqttBridge:
         for team, team_manifest in teams.items():
             self._publish(self.topics.team_manifest(team), team_manifest, retain=True)
         self._teams_published = {team for team, m in teams.items() if m.permits}
-
-
-def _kind_of(reason: str) -> str:
-    """A contract error's kind for counting and throttling: a few names, whatever the payload."""
-    if "exceeds" in reason and reason.startswith("payload of"):
-        return "too_large"
-    if reason.startswith("payload:"):
-        return "invalid_json"
-    return "invalid_field"

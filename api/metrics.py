@@ -15,6 +15,7 @@ class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.arrivals: Counter[str] = Counter()
+        self.departures: Counter[str] = Counter()
         self.handovers = 0
         self.conflicts = 0
         self.invalid_messages = 0
@@ -29,6 +30,10 @@ class Metrics:
     def arrival(self, outcome: str) -> None:
         with self._lock:
             self.arrivals[outcome] += 1
+
+    def departure(self, outcome: str) -> None:
+        with self._lock:
+            self.departures[outcome] += 1
 
     def release_latency(self, ms: float) -> None:
         with self._lock:
@@ -73,6 +78,12 @@ class Metrics:
             ]
             for outcome, n in sorted(self.arrivals.items()):
                 lines.append(f'drivethru_arrivals_total{{outcome="{outcome}"}} {n}')
+            lines += [
+                "# HELP drivethru_departures_total Departure messages by outcome.",
+                "# TYPE drivethru_departures_total counter",
+            ]
+            for outcome, n in sorted(self.departures.items()):
+                lines.append(f'drivethru_departures_total{{outcome="{outcome}"}} {n}')
             lines += [
                 "# HELP drivethru_release_latency_ms Arrival received to release published.",
                 "# TYPE drivethru_release_latency_ms histogram",

@@ -21,7 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from core.contract import AckOutcome, Arrival
+from core.contract import AckOutcome, Arrival, Departure
 from core.errors import CodeRefusedError, ConcurrentChangeError, PermitError
 from core.permit import PermitApplication
 from core.service import MAX_ATTEMPTS, PermitService
@@ -155,6 +155,28 @@ class ArrivalDesk:
                     decisions[index] = decision
                 self._remember_visits(changed for *_, changed in prepared)
         return deferred
+
+    def depart(self, departure: Departure) -> AckOutcome:
+        """Record that a visit's car left the lane: `AckOutcome.LEFT`, or DUPLICATE if it
+        was recorded before. A departure that comes before its visit's arrival (another
+        replica took the arrival, or it is still on its way) makes the visit, already gone,
+        and the arrival is recorded on it later."""
+        visit_id = visit_id_for(departure.site, departure.lane, departure.visit)
+        with self._locks[visit_id.int % len(self._locks)]:
+            for _ in range(MAX_ATTEMPTS):
+                visit = self._visit(visit_id, trust_memory=False)
+                if visit is None:
+                    visit = LaneVisit(departure.site, departure.lane, departure.visit, departure.at)
+                elif visit.left_at is not None:
+                    return AckOutcome.DUPLICATE
+                visit.leave(departure.at)
+                try:
+                    self.service.save(visit)
+                except IntegrityError:
+                    self.service.forget(visit_id)
+                    continue
+                return AckOutcome.LEFT
+        raise ConcurrentChangeError(visit_id)
 
     def _remember_visits(self, saved: Iterable[list[Aggregate]]) -> None:
         """Keep saved visits in memory for their next arrival: the library does so only

@@ -114,6 +114,7 @@ def site_access(
     every = ANY_NAME
     server_grants: tuple[TopicGrant, ...] = (
         TopicGrant(topics.arrivals(every), r),
+        TopicGrant(topics.departures(every), r),
         TopicGrant(topics.lane_status(every), r),
         TopicGrant(topics.acks(every), w),
         TopicGrant(topics.releases(every), w),
@@ -146,6 +147,7 @@ def site_access(
         _check_name(lane, "lane")
         grants = (
             TopicGrant(topics.arrivals(lane), w),
+            TopicGrant(topics.departures(lane), w),
             TopicGrant(topics.lane_status(lane), w),
             TopicGrant(topics.acks(lane), r),
             TopicGrant(topics.releases(lane), r),

@@ -87,6 +87,20 @@ class Arrival(Message):
         return self
 
 
+class Departure(Message):
+    """A visit ended: the car left the lane (the window camera saw it go).
+
+    Sent for every visit that sent an arrival, through the same outbox, so the server knows
+    which cars are still in the lane. It may reach the server before the visit's arrival
+    (another replica, a retry): the server records it either way.
+    """
+
+    site: Name
+    lane: Name
+    visit: UUID
+    camera: Name = "window"
+
+
 class AckOutcome(StrEnum):
     RELEASED = "released"
     PRESTAGED = "prestaged"
@@ -94,6 +108,8 @@ class AckOutcome(StrEnum):
     AMBIGUOUS = "ambiguous"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+    LEFT = "left"
+    """A departure was recorded (answers a `Departure`, never an arrival)."""
 
 
 class Ack(Message):
@@ -224,6 +240,15 @@ def decode(model: type[M], payload: bytes | str) -> M:
         raise ContractError(f"{where}: {first['msg']}") from None
 
 
+def reason_kind(reason: str) -> str:
+    """A `decode` error's kind for counting and throttling: a few names, whatever the payload."""
+    if "exceeds" in reason and reason.startswith("payload of"):
+        return "too_large"
+    if reason.startswith("payload:"):
+        return "invalid_json"
+    return "invalid_field"
+
+
 def encode(message: Message) -> bytes:
     return message.model_dump_json(exclude_none=False).encode()
 
@@ -304,6 +329,9 @@ class Topics:
     def arrivals(self, lane: str) -> str:
         return self.lane(lane, "arrivals")
 
+    def departures(self, lane: str) -> str:
+        return self.lane(lane, "departures")
+
     def acks(self, lane: str) -> str:
         return self.lane(lane, "acks")
 
@@ -341,6 +369,10 @@ class Topics:
     @property
     def all_arrivals(self) -> str:
         return f"{self.root}/lanes/+/arrivals"
+
+    @property
+    def all_departures(self) -> str:
+        return f"{self.root}/lanes/+/departures"
 
     @property
     def shared_arrivals(self) -> str:

@@ -161,7 +161,8 @@ class LaneVisit(Aggregate):
         self.served_at = at
 
     def leave(self, at: datetime) -> None:
-        if self.left_at is None and self.served_at is None:
+        """The car left the lane, served or not (the edge's `Departure`)."""
+        if self.left_at is None:
             self._left(at)
 
     @event("Left")

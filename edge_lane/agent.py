@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from core.contract import (
     Ack,
     Arrival,
+    Departure,
     DeviceState,
     LaneManifest,
     LaneStatus,
@@ -129,10 +130,12 @@ class LaneAgent:
         elif isinstance(item, Refused):
             log.warning("pesan %s ditolak / %s refused: %s", item.kind, item.kind, item.reason)
         elif isinstance(item, Ack):
-            if self.outbox.ack(item.id):
+            sent_to = self.outbox.ack(item.id)
+            if sent_to is not None:
+                kind = "departure" if sent_to.endswith("/departures") else "arrival"
                 log.info(
-                    "ack %s: %s %s", item.id, item.outcome, item.reason or "",
-                    extra={"arrival": str(item.id)},
+                    "ack %s %s: %s %s", kind, item.id, item.outcome, item.reason or "",
+                    extra={kind: str(item.id)},
                 )  # fmt: skip
         elif isinstance(item, Release):
             permits = item.permits
@@ -253,6 +256,8 @@ class LaneAgent:
                     extra={"visit": str(event.visit)},
                 )  # fmt: skip
                 self.display.visit_ended(event.visit)
+                if event.arrivals:
+                    self._depart(event.visit)
             elif isinstance(event, ArrivalDecision):
                 self._arrive(event, captured)
 
@@ -303,6 +308,19 @@ class LaneAgent:
         self.arrivals_sent += 1
         if self.observer is not None:
             self.observer.queued(arrival.id, captured)
+        self.courier.wake()
+
+    def _depart(self, visit: UUID) -> None:
+        """Tell the server the car left, through the outbox like its arrivals: the lane's
+        queue counts the cars whose departure it has not heard."""
+        departure = Departure(site=self.settings.site, lane=self.settings.lane, visit=visit)
+        topic = self.topics.departures(self.settings.lane)
+        if not self.outbox.add(departure.id, topic, encode(departure)):
+            log.warning(
+                "OUTBOX PENUH, kepergian tidak dikirim / OUTBOX FULL, departure not sent: %s",
+                visit, extra={"visit": str(visit)},
+            )  # fmt: skip
+            return
         self.courier.wake()
 
     def _published(self, arrival: UUID, mid: int) -> None:

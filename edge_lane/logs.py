@@ -27,7 +27,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # Ids a call site may pass in ``extra``; a record's own value wins over the process's context
 # (a server line about lane 2 says lane 2).
-ID_FIELDS = ("site", "lane", "team", "arrival", "permit", "visit", "handover")
+ID_FIELDS = ("site", "lane", "team", "arrival", "departure", "permit", "visit", "handover")
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -115,17 +115,23 @@ class Outbox:
                 (self._clock(), str(message_id)),
             )
 
-    def ack(self, message_id: UUID) -> bool:
-        """Forget an acknowledged message; False when it was not (or no longer) here."""
+    def ack(self, message_id: UUID) -> str | None:
+        """Forget an acknowledged message: the topic it went to, or None when it was not (or
+        no longer) here."""
         with self._lock:
-            cursor = self._db.execute("DELETE FROM outbox WHERE id = ?", (str(message_id),))
-            removed = cursor.rowcount > 0
-            self.acked += removed
-            if removed and self._depth() == 0:
+            found = self._db.execute(
+                "SELECT topic FROM outbox WHERE id = ?", (str(message_id),)
+            ).fetchone()
+            if found is None:
+                return None
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (str(message_id),))
+            self.acked += 1
+            if self._depth() == 0:
                 # Nothing waits: empty the write-ahead log too, so that no plate outlives
                 # its ack in the files (the lane keeps no personal data once delivered).
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return removed
+            topic: str = found[0]
+            return topic
 
     def depth(self) -> int:
         with self._lock:

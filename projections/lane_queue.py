@@ -1,10 +1,11 @@
-"""The queue at each lane now and how long it takes to serve a car: read from the permits.
+"""The queue at each lane now and how long it takes to serve a car.
 
-A car is a visit: the permits released to one lane for one visit id. It is in the lane
-from its release until its last permit is handed over or returned to the shelf, which is
-when the car leaves. (`LaneVisit` records arrivals but neither service nor departure, and
-a manual arrival makes none; the permits' rows carry both ends of every visit.) Its
-service time is from its first release to its last handover.
+A car is a visit. It is in the lane from its first arrival the server recorded until the
+edge says it left (`projections.lane_visits`), whatever the arrival matched: a car whose
+plate matched nothing waits in the line too. A visit with permits released to it is in
+the lane until they are handed over or back on the shelf, which also covers the manual
+arrivals ("I'm here", the window's own), which make no `LaneVisit`. Its service time is from
+its first release to its last handover.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiosqlite
+
+from projections.lane_visits import cars_in_lanes
 
 WINDOW = timedelta(hours=1)
 """Service times older than this are not in the median: the lane's pace now."""
@@ -40,7 +43,7 @@ class LaneQueue:
 
     lane: str
     cars: int
-    """Visits released to the lane and not yet gone (a permit still at the window)."""
+    """Visits in the lane now: arrived and not left, and not served yet."""
     served_last_hour: int
     median_service_seconds: float | None
     """None when no car was served at this lane in the last hour."""
@@ -66,8 +69,10 @@ def queues_from(
     lanes: Sequence[str],
     now: datetime,
     default_service_seconds: float = DEFAULT_SERVICE_SECONDS,
+    open_visits: Iterable[tuple[str, str]] = (),
 ) -> dict[str, LaneQueue]:
-    """Each lane's queue from its permits' rows (released now, or handed over lately)."""
+    """Each lane's queue from its permits' rows (released now, or handed over lately) and
+    its ``open_visits``: (lane, visit) of the cars that arrived and have not left."""
     waiting: dict[str, set[str]] = {lane: set() for lane in lanes}
     spans: dict[tuple[str, str], list[datetime]] = {}
     for row in rows:
@@ -87,6 +92,10 @@ def queues_from(
     for (lane, visit), (start, end) in spans.items():
         if visit not in waiting[lane] and end >= cutoff:
             served[lane].append((end - start).total_seconds())
+    # A car served and not seen leaving yet is on its way out: it holds no one up.
+    for lane, visit in open_visits:
+        if lane in waiting and (lane, visit) not in spans:
+            waiting[lane].add(visit)
     found = {}
     for lane in lanes:
         times = served[lane]
@@ -118,4 +127,5 @@ async def lane_queues(
         (site, site, since),
     ) as cursor:
         rows = [VisitRow(*row) for row in await cursor.fetchall()]
-    return queues_from(rows, lanes, now, default_service_seconds)
+    open_visits = await cars_in_lanes(conn, site, now)
+    return queues_from(rows, lanes, now, default_service_seconds, open_visits)

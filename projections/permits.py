@@ -29,6 +29,7 @@ from core.personal import (
     unseal_state,
 )
 from projections.arrivals import PageArrivals, visit_event_name
+from projections.lane_visits import VISIT_TOPICS, PageVisits
 from projections.log import Entry, originator_key
 from projections.schema import PERMIT_COLUMNS
 
@@ -93,6 +94,8 @@ class PageRows:
     """Rows of ``lane_arrivals`` (`projections.arrivals`)."""
     released_to: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(lane, visit) -> the permits this page released to it, for the live events."""
+    visits: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    """Statements on ``lane_visits`` (`projections.lane_visits`), in order."""
 
 
 @dataclass
@@ -116,6 +119,7 @@ class PageChanges:
     events: int = 0
     touches_manifests: bool = False
     arrivals: PageArrivals = field(default_factory=PageArrivals)
+    visits: PageVisits = field(default_factory=PageVisits)
 
     def rows(self) -> PageRows:
         """Everything turned into values: the page can be written, or sent to the writer."""
@@ -136,6 +140,7 @@ class PageChanges:
             events=self.events,
             touches_manifests=self.touches_manifests,
             arrivals=self.arrivals.rows,
+            visits=self.visits.rows(),
             released_to=self.arrivals.released,
         )
 
@@ -186,8 +191,12 @@ class PermitFold:
             name = _event_name(n.topic)
             if name is None:
                 visit_event = visit_event_name(n.topic)
-                if visit_event is not None:
+                lane_visit = VISIT_TOPICS.get(n.topic)
+                if lane_visit is not None:
                     visit_state: dict[str, Any] = self._decode(n.state)
+                    changes.visits.add(lane_visit, originator_key(n.originator_id), visit_state)
+                if visit_event is not None:
+                    visit_state = self._decode(n.state)
                     self._unseal(visit_state)
                     if visit_state.get("plate") == ERASED:  # its day's key is deleted
                         visit_state["plate"] = None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from projections.arrivals import ARRIVALS_SCHEMA
+from projections.lane_visits import LANE_VISITS_SCHEMA
 
 # Bump when a table changes: a read-model file of another version is dropped and rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 PERMIT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -105,6 +106,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
 );
 """
     + ARRIVALS_SCHEMA
+    + LANE_VISITS_SCHEMA
 )
 
 # The queries' indexes. A rebuild loads the rows first and indexes them at the end, which

@@ -33,6 +33,7 @@ from core.plates import match_plate
 from core.window import pick_candidate
 from projections import queries
 from projections.arrivals import recent_arrivals
+from projections.lane_visits import cars_in_lanes
 from projections.queries import PermitRow
 
 router = APIRouter(
@@ -201,13 +202,15 @@ def pick(lane: str, body: PickIn, runtime: RuntimeDep, caller: OperatorDep) -> P
 
 
 async def fetch_now_for(runtime: Runtime, lanes: Iterable[str]) -> list[FetchItem]:
-    """Permits the lanes' cameras pre-staged that still wait in their slots, newest first."""
+    """Permits the lanes' cameras pre-staged that still wait in their slots, newest first,
+    while their car is in the lane (not seen leaving, and there for an hour at most)."""
     conn = runtime.read_models.conn
+    in_lane = await cars_in_lanes(conn, runtime.settings.site, runtime.service.clock())
     items: list[FetchItem] = []
     seen: set[str] = set()
     for lane in lanes:
         for arrival in await _recent(runtime, lane):
-            if arrival.get("outcome") != "prestaged":
+            if arrival.get("outcome") != "prestaged" or (lane, arrival.get("visit")) not in in_lane:
                 continue
             for row in await _rows(conn, arrival.get("permits") or []):
                 if row.id in seen or row.status != "ready":

@@ -439,3 +439,62 @@ def test_json_log_lines_carry_the_site_and_each_arrivals_ids(
     assert decided[0]["visit"] == message["visit"]
     assert decided[0]["lane"] == "1"
     assert decided[0]["permit"] == ready["permit"]["id"]
+
+
+def departure(visit: str, **extra: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "v": 1, "id": str(uuid.uuid4()), "at": datetime.now(UTC).isoformat(),
+        "site": "badung", "lane": "1", "visit": visit, "camera": "window",
+    }  # fmt: skip
+    message.update(extra)
+    return message
+
+
+def cars_in_lane_1(server: ServerProcess, expected: int, timeout: float = 15.0) -> int:
+    """Lane 1's cars on /api/queue, once they are ``expected`` (the read models follow)."""
+    deadline = time.monotonic() + timeout
+    with server.client() as anyone:
+        while True:
+            queues = {q["lane"]: q for q in anyone.get("/api/queue").json()}
+            cars: int = queues["1"]["cars"]
+            if cars == expected or time.monotonic() > deadline:
+                return cars
+            time.sleep(0.1)
+
+
+def test_a_car_counts_in_the_lane_from_its_arrival_until_the_edge_says_it_left(
+    server: ServerProcess, lane_1: MqttPeer
+) -> None:
+    assert cars_in_lane_1(server, 0) == 0
+    # A plate no permit waits for: the car still waits in the line.
+    came = arrival(plate="B9999ZZ")
+    lane_1.publish(f"{ROOT}/lanes/1/arrivals", json.dumps(came))
+    assert lane_1.wait_for(ack_for(came["id"])).json()["outcome"] == "no_match"
+    assert cars_in_lane_1(server, 1) == 1
+
+    went = departure(came["visit"])
+    topic = f"{ROOT}/lanes/1/departures"
+    lane_1.publish(topic, json.dumps(went))
+    assert lane_1.wait_for(ack_for(went["id"])).json()["outcome"] == "left"
+    assert cars_in_lane_1(server, 0) == 0
+    # Sent again (the ack was lost): acked again, recorded once.
+    lane_1.publish(topic, json.dumps(went))
+    again = lane_1.wait_for(ack_for(went["id"])).json()
+    assert (again["outcome"], again["reason"]) == ("duplicate", "sudah tercatat / already recorded")
+
+    bad = [
+        departure(came["visit"], lane="2"),  # lane 2 in the payload on lane 1's topic
+        departure("not-a-uuid"),
+        departure(came["visit"], v=2),
+    ]
+    for message in bad:
+        lane_1.publish(topic, json.dumps(message))
+    for message in bad:
+        ack = lane_1.wait_for(ack_for(message["id"])).json()
+        assert ack["outcome"] == "rejected"
+        assert ack["reason"]
+    with server.client() as anyone:
+        metrics = anyone.get("/metrics").text
+    assert 'drivethru_departures_total{outcome="left"} 1' in metrics
+    assert 'drivethru_departures_total{outcome="duplicate"} 1' in metrics
+    assert 'drivethru_departures_total{outcome="rejected"} 3' in metrics

@@ -24,7 +24,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.scenes import CarSpec, lane_video, write_video
 from core.codes import PickupCode
-from core.contract import Ack, AckOutcome, Arrival, Release, ReleasedPermit, Topics, decode, encode
+from core.contract import (
+    Ack,
+    AckOutcome,
+    Arrival,
+    Departure,
+    Release,
+    ReleasedPermit,
+    Topics,
+    decode,
+    encode,
+)
 from core.plates import mask_plate
 from edge_lane.broker import free_port
 from tests.conftest import MQTT_USERS, SITE
@@ -70,11 +80,13 @@ def lane_avi(pytestconfig: pytest.Config) -> Path:
 
 
 class FakeServer:
-    """Subscribes to the lane's arrivals as the server would, and acks them when asked to."""
+    """Subscribes to the lane's arrivals and departures as the server would, and acks them
+    when asked to."""
 
     def __init__(self, broker: MosquittoServer, *, acking: bool = True) -> None:
         self.acking = acking
         self.arrivals: list[Arrival] = []
+        self.departures: list[Departure] = []
         self.payloads: dict[str, set[bytes]] = {}
         self.release_for_first = False
         self._lock = threading.Lock()
@@ -86,9 +98,17 @@ class FakeServer:
         self._client.loop_start()
 
     def _subscribe(self, client: mqtt.Client, *_: object) -> None:
-        client.subscribe(TOPICS.all_arrivals, qos=1)
+        client.subscribe([(TOPICS.all_arrivals, 1), (TOPICS.all_departures, 1)])
 
     def _received(self, client: mqtt.Client, _: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/departures"):
+            departure = decode(Departure, bytes(message.payload))
+            with self._lock:
+                self.departures.append(departure)
+            if self.acking:
+                ack = Ack(id=departure.id, outcome=AckOutcome.LEFT)
+                client.publish(TOPICS.acks(departure.lane), encode(ack), qos=1)
+            return
         arrival = decode(Arrival, bytes(message.payload))
         with self._lock:
             first = not self.arrivals
@@ -204,7 +224,10 @@ def test_each_car_is_one_visit_with_its_plate_and_code(
     assert codes == [{CODE_1.sha256}, set(), {CODE_3.sha256}, set()]
     assert all(len(v) <= 4 for v in visits)  # updates, never a flood
     assert len({str(a.id) for a in server.arrivals}) == len(server.arrivals)
-    assert outbox_ids(outbox) == set()  # every arrival acked, nothing left
+    assert outbox_ids(outbox) == set()  # every arrival and departure acked, nothing left
+    # Each car's departure follows its arrivals, once.
+    assert [str(d.visit) for d in server.departures] == [str(v[0].visit) for v in visits]
+    assert all(d.at >= v[-1].at for d, v in zip(server.departures, visits, strict=True))
     text = log.read_text()
     assert "DK 1234 AB — Jendela 1 — 1 izin" in text
     assert CODE_1.text not in text  # the code is never logged
@@ -353,8 +376,11 @@ def test_every_edge_log_line_is_json_and_arrivals_carry_their_ids(
     arrivals = [line for line in lines if line["message"].startswith("KEDATANGAN / ARRIVAL")]
     assert {line["arrival"] for line in arrivals} == sent
     assert all(line["visit"] for line in arrivals)
-    acks = [line for line in lines if line["message"].startswith("ack ")]
+    acks = [line for line in lines if line["message"].startswith("ack arrival ")]
     assert {line["arrival"] for line in acks} == sent
+    departed = [line for line in lines if line["message"].startswith("ack departure ")]
+    assert {line["departure"] for line in departed} == {str(d.id) for d in server.departures}
+    assert departed
 
 
 def test_the_edge_answers_metrics_on_its_display_port(

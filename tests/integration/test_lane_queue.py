@@ -10,6 +10,8 @@ from uuid import UUID
 import eventsourcing.domain
 import pytest
 
+from core.arrivals import ArrivalDesk, PlateCandidates, ReleasePolicy
+from core.contract import Arrival, Departure, PlateEvidence
 from core.service import PermitService
 from core.values import Recipient, ReleaseMethod
 from projections.bootstrap import runner_for
@@ -124,3 +126,62 @@ async def test_a_car_with_two_permits_is_one_car_served_from_first_release_to_la
         service.close()
     assert (done.cars, done.served_last_hour, done.median_service_seconds) == (1, 1, 360.0)
     assert (done.eta_seconds, done.eta_minutes) == (360, 6)
+
+
+async def test_cars_in_the_lane_are_the_visits_the_edge_has_not_seen_leave(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    service = sqlite_service(tmp_path / "events.db", clock)
+    served_permit = ready_permit(service, plate=None)
+    desk = ArrivalDesk(service, ReleasePolicy.CODE)
+    lane = Lane(service, clock, "1")
+    cars = {name: uuid.uuid4() for name in ("gone", "waits", "stale", "served", "early", "other")}
+
+    def arrive(
+        hhmm: str, car: str, code: str | None = None, plate: str | None = "DK1111ZZ"
+    ) -> None:
+        lane.at(hhmm)
+        evidence = PlateEvidence(text=plate, confidence=0.9, frames=9) if plate else None
+        desk.decide(
+            Arrival(site="badung", lane="2" if car == "other" else "1", visit=cars[car],
+                    at=clock.now, code_sha256=code, plate=None if code else evidence),
+            "1", PlateCandidates("none", plate, ()),
+        )  # fmt: skip
+
+    def leave(hhmm: str, car: str) -> None:
+        lane.at(hhmm)
+        desk.depart(Departure(site="badung", lane="1", visit=cars[car], at=clock.now))
+
+    arrive("08:40", "stale")  # its departure never came: gone after an hour
+    arrive("09:50", "gone")  # matched nothing, waited, left
+    arrive("09:52", "waits")  # matched nothing, still there
+    arrive("09:53", "served", code=served_permit.code.code_sha256)
+    lane.hand_over("09:57", served_permit.id)  # served, not seen leaving yet: on its way out
+    leave("09:55", "gone")
+    leave("09:56", "early")  # its departure came first (another replica took the arrival)
+    arrive("09:58", "early")
+    arrive("09:59", "other")  # another lane's
+    clock.now = NOW
+    followed = await ReadModels(tmp_path / "followed.db").open()
+    try:
+        await runner_for(service, followed, page_size=2).catch_up()
+        queues = await lane_queues(followed.conn, "badung", ["1", "2"], NOW)
+        assert (queues["1"].cars, queues["2"].cars) == (1, 1)
+        leave("09:59", "waits")
+        await runner_for(service, followed, page_size=2).catch_up()
+        queues = await lane_queues(followed.conn, "badung", ["1", "2"], NOW)
+        assert (queues["1"].cars, queues["2"].cars) == (0, 1)
+        # Folded page by page or rebuilt at once, the lane holds the same visits.
+        rebuilt = await ReadModels(tmp_path / "rebuilt.db").open()
+        try:
+            await runner_for(service, rebuilt, page_size=1000).catch_up()
+            query = "SELECT * FROM lane_visits ORDER BY id"
+            assert (
+                await (await followed.conn.execute(query)).fetchall()
+                == await (await rebuilt.conn.execute(query)).fetchall()
+            )
+        finally:
+            await rebuilt.close()
+    finally:
+        await followed.close()
+        service.close()

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.bootstrap import build_server
 from api.runtime import Runtime
 from core.arrivals import PlateCandidates
-from core.contract import AckOutcome, Arrival, PlateEvidence
+from core.contract import AckOutcome, Arrival, Departure, PlateEvidence
 from core.values import PermitStatus, ReleaseMethod, visit_id_for
 from core.visit import LaneVisit
 from tests.factories import DELEGATE_NIK, NIK, ready_permit
@@ -212,6 +212,28 @@ def test_a_plate_the_entry_camera_read_is_on_the_fetch_now_lists_until_released(
             Arrival(site="badung", lane="1", visit=seen.visit, code_sha256=ready.code.code_sha256),
             "1",
         )
+        for _ in range(50):
+            listed = fetch_now("operator-1")
+            if not listed:
+                break
+            time.sleep(0.05)
+        assert listed == []
+
+        # A car the entry camera saw that drives off without coming to the window: off the
+        # list once the edge says it left.
+        other = ready_permit(runtime.service, plate="DK 909 RN", slot="R4-12")
+        passing = Arrival(
+            site="badung", lane="1", visit=uuid.uuid4(), camera="entry",
+            plate=PlateEvidence(text="DK909RN", confidence=0.95, frames=12),
+        )  # fmt: skip
+        runtime.desk.decide(passing, "1", PlateCandidates("exact", "DK909RN", (other.id,)))
+        for _ in range(50):
+            listed = fetch_now("operator-1")
+            if listed:
+                break
+            time.sleep(0.05)
+        assert [p["id"] for p in listed] == [str(other.id)]
+        runtime.desk.depart(Departure(site="badung", lane="1", visit=passing.visit))
         for _ in range(50):
             listed = fetch_now("operator-1")
             if not listed:

@@ -25,7 +25,9 @@ def test_a_lane_publishes_only_its_own_arrivals_and_status() -> None:
     assert lane is not None
     assert lane.may_publish(T.arrivals("1"))
     assert lane.may_publish(T.lane_status("1"))
+    assert lane.may_publish(T.departures("1"))
     assert not lane.may_publish(T.arrivals("2"))
+    assert not lane.may_publish(T.departures("2"))
     assert not lane.may_publish(T.acks("1"))  # a forged ack would empty an edge's outbox
     assert not lane.may_publish(T.releases("1"))
     assert not lane.may_publish(T.server_status)
@@ -60,13 +62,18 @@ def test_the_server_reads_what_devices_send_and_writes_what_they_read() -> None:
     assert server is not None
     assert server.may_subscribe(T.shared_arrivals)
     assert server.may_subscribe(T.all_arrivals)
-    for topic in (T.arrivals("9"), T.lane_status("9"), T.team_handovers("b"), T.team_status("b")):
+    assert server.may_subscribe(T.shared(T.all_departures))
+    for topic in (
+        T.arrivals("9"), T.departures("9"), T.lane_status("9"), T.team_handovers("b"),
+        T.team_status("b"),
+    ):  # fmt: skip
         assert server.may_read(topic)
     for topic in (T.acks("9"), T.releases("9"), T.lane_manifest("9"), T.team_acks("b")):
         assert server.may_publish(topic)
     assert server.may_publish(T.team_manifest("b"))
     assert server.may_publish(T.server_status)
     assert not server.may_publish(T.arrivals("1"))  # nobody may speak for a lane
+    assert not server.may_publish(T.departures("1"))
     assert not server.may_subscribe(f"{T.root}/#")
 
 
@@ -75,6 +82,7 @@ def test_the_mosquitto_acl_lists_each_user_with_its_topics() -> None:
     lane_block = text.split("user lane-1\n")[1].split("\n\n")[0].splitlines()
     assert lane_block == [
         f"topic write {T.arrivals('1')}",
+        f"topic write {T.departures('1')}",
         f"topic write {T.lane_status('1')}",
         f"topic read {T.acks('1')}",
         f"topic read {T.releases('1')}",
