@@ -1,4 +1,4 @@
-"""Settings of the server process: one Pydantic model per concern, from TOML and flags."""
+"""Settings of the server process: one Pydantic model per concern (read by `api.config`)."""
 
 from __future__ import annotations
 
