@@ -9,7 +9,7 @@ servers, their MQTT links, PostgreSQL, Mosquitto and this load generator. From t
 report says where the limit is: the machine's cores, one server's GIL, PostgreSQL or the
 broker.
 
-Permits are seeded on a SQLite store on tmpfs (`bench.e2e.seed`) and their events copied to
+Permits are seeded on a SQLite store on tmpfs (`bench.e2e_server.seed`) and their events copied to
 PostgreSQL in large transactions: seeding through the service on PostgreSQL costs ~35 ms a
 permit here, minutes per ramp step.
 """
@@ -17,6 +17,7 @@ permit here, minutes per ramp step.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -35,24 +36,19 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from bench.e2e import (
-    HOST,
-    KEEP_UP,
-    P99_LIMIT_MS,
-    SITE,
-    Broker,
-    Lanes,
-    _terminate,
-    _wait,
-    broker_round_trip,
+from bench.e2e import KEEP_UP, P99_LIMIT_MS
+from bench.e2e_broker import HOST, SITE, Broker, start_broker
+from bench.e2e_load import Lanes, broker_round_trip
+from bench.e2e_server import (
     cpu_seconds,
     peak_rss_mb,
     process_tree,
     seed,
-    start_broker,
-    summarise,
+    terminate,
+    wait_until,
     write_site_toml,
 )
+from bench.e2e_summary import summarise
 from bench.limits import machine_busy_seconds, where_the_limit_is
 from bench.postgres import BenchPostgres
 from core.contract import Arrival, encode
@@ -110,7 +106,7 @@ class PgStore:
 
 @contextlib.contextmanager
 def replica_processes(
-    workdir: Path, broker: Broker, store: PgStore, password: str, lanes: int, replicas: int
+    workdir: Path, broker: Broker, store: PgStore, lanes: int, replicas: int
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``replicas`` servers on the store, each with its read models and broker login."""
     started: list[tuple[subprocess.Popen[bytes], int, Path]] = []
@@ -131,7 +127,7 @@ def replica_processes(
             ]  # fmt: skip
             env = {
                 **os.environ, **store.pg.environment(store.dbname),
-                "DRIVETHRU_NIK_KEY": store.nik_key, "DRIVETHRU_BROKER_PASSWORD": password,
+                "DRIVETHRU_NIK_KEY": store.nik_key, "DRIVETHRU_BROKER_PASSWORD": broker.users[user],
                 "DRIVETHRU_BROKER_USERNAME": user, "DRIVETHRU_BROKER_PROTOCOL": broker.protocol,
             }  # fmt: skip
             log = (home / "server.log").open("ab")
@@ -140,14 +136,14 @@ def replica_processes(
             started.append((process, port, home))
         for process, port, home in started:
             try:
-                _wait(lambda port=port: _ready(port), 90, process, "a replica")
+                wait_until(functools.partial(_ready, port), 90, process, "a replica")
             except (RuntimeError, TimeoutError) as error:
                 tail = (home / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{error}:\n{tail}") from None
         yield [process for process, _, _ in started]
     finally:
         for process, _, _ in started:
-            _terminate(process)
+            terminate(process)
         for log in logs:
             log.close()
 
@@ -170,7 +166,6 @@ class Deployment:
     broker: Broker
     pg: BenchPostgres
     store: PgStore
-    password: str
     lanes: int
     replicas: int
     peak_rss_mb: float = 0.0
@@ -185,7 +180,7 @@ class Deployment:
         self.seed_seconds += time.perf_counter() - started
         self.seeded += int(rate * seconds)
         with replica_processes(
-            self.workdir, self.broker, self.store, self.password, self.lanes, self.replicas
+            self.workdir, self.broker, self.store, self.lanes, self.replicas
         ) as servers:
             time.sleep(0.5)  # the first manifests go out before measuring
             trees = [process_tree(s.pid) for s in servers]
@@ -270,29 +265,27 @@ def run(
     duration = seconds if seconds is not None else (5.0 if quick else 20.0)
     step_seconds = min(duration, 2.0 if quick else 3.0)
     ramp_up = list(steps if steps is not None else QUICK_STEPS if quick else FULL_STEPS)
-    password = secrets.token_hex(12)
     nik_key = secrets.token_hex(16)
     workdir = Path(tempfile.mkdtemp(prefix="drivethru-bench-replicas-"))
     started = time.perf_counter()
     cpus = os.cpu_count() or 1
     results: dict[int, tuple[Deployment, dict[str, Any]]] = {}
-    users = dict.fromkeys((*server_users(replicas), "bench"), password)
     pg = BenchPostgres()
     try:
-        broker = start_broker(workdir, users)
+        broker = start_broker(lanes, server_users(replicas))
         try:
             pg.start()
-            lanes_ = Lanes(broker, "bench", password, lanes)
+            lanes_ = Lanes(broker, lanes)
             try:
                 size = len(encode(Arrival(site=SITE, lane="1", visit=uuid.uuid4(),
                                           code_sha256="0" * 64)))  # fmt: skip
-                floor = broker_round_trip(broker, "bench", password, rate, duration, size)
+                floor = broker_round_trip(broker, rate, duration, size)
                 for count in (1, replicas):
                     dbname = pg.create_database(f"replicas_{count}_{uuid.uuid4().hex[:8]}")
                     home = workdir / f"replicas-{count}"
                     store = PgStore(pg, dbname, home / "seed", nik_key)
                     try:
-                        deployment = Deployment(home, broker, pg, store, password, lanes, count)
+                        deployment = Deployment(home, broker, pg, store, lanes, count)
                         results[count] = (
                             deployment,
                             measure(deployment, lanes_, rate, duration, step_seconds, ramp_up),

@@ -133,6 +133,12 @@ class MqttPort:
         self._threaded = True
         self.client.loop_start()
 
+    def connect(self) -> None:
+        """Connect now, for an owner running its own loop; raises OSError (or `ssl.SSLError`)
+        when the broker cannot be reached."""
+        self.connect_async()
+        self.client.reconnect()
+
     def reconnect(self) -> None:
         """(Re)open the connection now, for an owner running its own loop; raises OSError
         or `ssl.SSLError` when the broker cannot be reached."""
