@@ -16,7 +16,7 @@ from core.plates import mask_plate
 from edge_lane.config import broker_password
 from edge_lane.courier import Courier
 from edge_lane.frigate.config import FrigateLaneSettings
-from edge_lane.frigate.sightings import FrigateDesk, Sighted
+from edge_lane.frigate.sightings import Departed, FrigateDesk, Sighted
 from edge_lane.inbox import LaneInbox, Refused
 from edge_lane.mqtt import DeviceLink
 from edge_lane.outbox import Outbox
@@ -68,6 +68,17 @@ class FrigateBridge:
 
     def on_frigate_message(self, topic: str, payload: bytes) -> None:
         outcome = self.desk.take(topic, payload)
+        if isinstance(outcome, Departed):
+            departure = outcome.departure
+            log.info(
+                "KEPERGIAN / DEPARTURE visit=%s (frigate %s)", departure.visit, outcome.event_id,
+                extra={"visit": str(departure.visit)},
+            )  # fmt: skip
+            if self.outbox.add(
+                departure.id, self.topics.departures(departure.lane), encode(departure)
+            ):
+                self.courier.wake()
+            return
         if not isinstance(outcome, Sighted):
             log.debug("frigate %s: %s %s", topic, outcome.reason, outcome.detail)
             return

@@ -23,7 +23,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.contract import Arrival, PlateEvidence
+from core.contract import Arrival, Departure, PlateEvidence
 from core.errors import PlateError
 from core.plates import normalise_plate
 from edge_lane.frigate.config import FrigateCamera, FrigateLaneSettings
@@ -109,7 +109,15 @@ class Sighted:
     known_as: str | None
 
 
-Outcome = Sighted | Skipped
+@dataclass(frozen=True, slots=True)
+class Departed:
+    """A Frigate event that sent an arrival ended: its car left the lane."""
+
+    departure: Departure
+    event_id: str
+
+
+Outcome = Sighted | Departed | Skipped
 
 
 @dataclass(slots=True)
@@ -197,6 +205,8 @@ class FrigateDesk:
         camera = self.settings.camera(after.camera)
         if camera is None:
             return self._skip(Skip.OTHER_CAMERA, after.camera)
+        if message.type == "end":
+            return self._end(after.id, camera)
         seen = self._seen(after.id)
         seen.zones.update(after.current_zones, after.entered_zones)
         if isinstance(after.sub_label, str):
@@ -243,6 +253,16 @@ class FrigateDesk:
         )
         seen.sent_text, seen.sent_score = text, score
         return Sighted(arrival, event_id, seen.known_as)
+
+    def _end(self, event_id: str, camera: FrigateCamera) -> Outcome:
+        seen = self._events.pop(event_id, None)
+        if seen is None or seen.sent_text is None:
+            return self._skip(Skip.NOT_A_PLATE_MESSAGE, event_id)  # it sent no arrival
+        departure = Departure(
+            site=self.settings.site, lane=camera.lane, visit=visit_of(event_id),
+            camera=camera.camera,
+        )  # fmt: skip
+        return Departed(departure, event_id)
 
     def _seen(self, event_id: str) -> _EventSeen:
         seen = self._events.get(event_id)

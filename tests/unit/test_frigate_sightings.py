@@ -11,6 +11,7 @@ import pytest
 from edge_lane.errors import ConfigError
 from edge_lane.frigate.config import FrigateLaneSettings, build_frigate_settings
 from edge_lane.frigate.sightings import (
+    Departed,
     FrigateDesk,
     RateLimitedWarnings,
     Sighted,
@@ -222,3 +223,19 @@ def test_the_events_remembered_are_bounded() -> None:
     again = desk.take(UPDATES, lpr(id="event-0"))
     assert isinstance(again, Sighted)
     assert again.arrival.visit == visit_of("event-0")
+
+
+def test_the_end_of_an_event_that_sent_an_arrival_is_its_departure() -> None:
+    desk = FrigateDesk(settings(zones=("window_1",)))
+    sighted = desk.take(EVENTS, json.dumps(fixture("event_update.json")).encode())
+    assert isinstance(sighted, Sighted)
+    end = {**fixture("event_update.json"), "type": "end"}
+    outcome = desk.take(EVENTS, json.dumps(end).encode())
+    assert isinstance(outcome, Departed)
+    departure = outcome.departure
+    assert (departure.site, departure.lane, departure.camera) == ("badung", "1", "drive_thru_1")
+    assert departure.visit == sighted.arrival.visit
+    # Its end again, or the end of an event that sent nothing: no departure.
+    assert isinstance(desk.take(EVENTS, json.dumps(end).encode()), Skipped)
+    other = {**end, "after": {**end["after"], "id": "1767225700.1-other"}}
+    assert isinstance(desk.take(EVENTS, json.dumps(other).encode()), Skipped)
