@@ -27,6 +27,7 @@ from api.team_handovers import TeamHandovers
 from core.arrivals import ArrivalDesk, ArrivalInput, DeskDecision, PlateCandidates
 from core.codes import mask_name
 from core.contract import (
+    ANY_NAME,
     Ack,
     AckOutcome,
     Arrival,
@@ -36,6 +37,7 @@ from core.contract import (
     Release,
     ReleasedPermit,
     ServerStatus,
+    TopicKind,
     Topics,
     decode,
     encode,
@@ -116,7 +118,7 @@ class MqttBridge:
             ca_file=str(broker.ca_file) if broker.ca_file else None,
             shared_arrivals=topics.shared_arrivals,
             all_arrivals=topics.all_arrivals,
-            subscriptions=(f"{topics.root}/lanes/+/status",),
+            subscriptions=(topics.lane_status(ANY_NAME),),
             # One replica takes each team handover, as each arrival.
             shared_subscriptions=(
                 (topics.shared(topics.team_handovers("+")), topics.team_handovers("+")),
@@ -229,15 +231,17 @@ class MqttBridge:
         accepted: list[tuple[ArrivalInput, float]] = []
         departures: list[tuple[str, bytes]] = []
         for topic, payload, received in batch:
-            team = self._team_of(topic)
-            if team is not None:
-                await self.team_handovers.handle(team, payload)
-                continue
-            if (lane := self.departures.lane_of(topic)) is not None:
-                departures.append((lane, payload))
-                continue
-            found = self._accept(topic, payload)
-            if found is not None:
+            parsed = self.topics.parse(topic)
+            if parsed is None:
+                continue  # not ours (the embedded broker forwards retained messages too freely)
+            kind, name = parsed
+            if kind is TopicKind.TEAM_HANDOVERS:
+                await self.team_handovers.handle(name, payload)
+            elif kind is TopicKind.DEPARTURES:
+                departures.append((name, payload))
+            elif kind is TopicKind.LANE_STATUS:
+                self._lane_status(name, payload)
+            elif kind is TopicKind.ARRIVALS and (found := self._accept(name, payload)):
                 arrival, window = found
                 plate = await self._plate_candidates(arrival)
                 accepted.append((ArrivalInput(arrival, window, plate), received))
@@ -253,21 +257,8 @@ class MqttBridge:
         decisions = self.desk.decide_many(items)
         return [(decision, list(decision.released_permits)) for decision in decisions]
 
-    def _team_of(self, topic: str) -> str | None:
-        prefix = f"{self.topics.root}/teams/"
-        if not topic.startswith(prefix) or not topic.endswith("/handovers"):
-            return None
-        team = topic[len(prefix) : -len("/handovers")]
-        return team if team and "/" not in team else None
-
-    def _accept(self, topic: str, payload: bytes) -> tuple[Arrival, str] | None:
-        """An arrival for one of our lanes with its window, or None (rejected or not ours)."""
-        lane = self.topics.lane_of(topic)
-        if lane is not None and topic == self.topics.lane_status(lane):
-            self._lane_status(lane, payload)
-            return None
-        if lane is None or topic != self.topics.arrivals(lane):
-            return None  # not ours (the embedded broker forwards retained messages too freely)
+    def _accept(self, lane: str, payload: bytes) -> tuple[Arrival, str] | None:
+        """An arrival on ``lane``'s topic with the lane's window, or None (rejected)."""
         try:
             arrival = decode(Arrival, payload)
         except ContractError as invalid:

@@ -313,9 +313,43 @@ def _json_string(token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class TopicKind(StrEnum):
+    """What a lane's or a team's topic carries: the name of the `Topics` method that builds it."""
+
+    ARRIVALS = "arrivals"
+    DEPARTURES = "departures"
+    ACKS = "acks"
+    RELEASES = "releases"
+    LANE_STATUS = "lane_status"
+    LANE_MANIFEST = "lane_manifest"
+    LANE_SUMMARY = "lane_summary"
+    TEAM_MANIFEST = "team_manifest"
+    TEAM_HANDOVERS = "team_handovers"
+    TEAM_ACKS = "team_acks"
+    TEAM_STATUS = "team_status"
+
+
+# The last level of each topic under ``lanes/{lane}/`` and ``teams/{team}/``.
+_LANE_TOPICS = {
+    "arrivals": TopicKind.ARRIVALS,
+    "departures": TopicKind.DEPARTURES,
+    "acks": TopicKind.ACKS,
+    "releases": TopicKind.RELEASES,
+    "status": TopicKind.LANE_STATUS,
+    "manifest": TopicKind.LANE_MANIFEST,
+    "summary": TopicKind.LANE_SUMMARY,
+}
+_TEAM_TOPICS = {
+    "manifest": TopicKind.TEAM_MANIFEST,
+    "handovers": TopicKind.TEAM_HANDOVERS,
+    "acks": TopicKind.TEAM_ACKS,
+    "status": TopicKind.TEAM_STATUS,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """Every topic name of one site, built in one place."""
+    """Every topic name of one site, built and parsed in one place."""
 
     site: str
 
@@ -391,6 +425,22 @@ class Topics:
             return topic_filter
         _group, _, plain = topic_filter.removeprefix("$share/").partition("/")
         return plain
+
+    def parse(self, topic: str) -> tuple[TopicKind, str] | None:
+        """What a topic of this site's lanes or teams carries, and whose it is (lane or team);
+        None for any other topic, a filter with wildcards included."""
+        site_root, _, rest = topic.partition("/lanes/")
+        leaves = _LANE_TOPICS
+        if site_root != self.root:
+            site_root, _, rest = topic.partition("/teams/")
+            leaves = _TEAM_TOPICS
+            if site_root != self.root:
+                return None
+        name, _, leaf = rest.partition("/")
+        kind = leaves.get(leaf)
+        if kind is None or not name or "+" in name or "#" in name:
+            return None
+        return kind, name
 
     def lane_of(self, topic: str) -> str | None:
         """The lane a topic under this site's ``lanes/`` belongs to, else None."""

@@ -20,9 +20,15 @@ from typing import Any
 
 import aiosqlite
 import orjson
+from eventsourcing.utils import get_topic
 
-VISIT_TOPIC = "core.visit:LaneVisit."
-_VISIT_EVENTS = frozenset({"Arrived", "ArrivalRecorded"})
+from core.visit import LaneVisit
+
+# The stored topics come from the event classes (made by `@event`, hence getattr), so a
+# renamed event fails at import instead of leaving the table empty.
+_VISIT_EVENTS: dict[str, str] = {
+    get_topic(getattr(LaneVisit, name)): name for name in ("Arrived", "ArrivalRecorded")
+}
 KEEP_PER_LANE = 50
 
 ARRIVAL_COLUMNS: tuple[str, ...] = (
@@ -76,10 +82,7 @@ ARRIVAL_PRUNE = (
 
 def visit_event_name(topic: str) -> str | None:
     """The name of a `LaneVisit` event that records an arrival, else None."""
-    if not topic.startswith(VISIT_TOPIC):
-        return None
-    name = topic[len(VISIT_TOPIC) :]
-    return name if name in _VISIT_EVENTS else None
+    return _VISIT_EVENTS.get(topic)
 
 
 def _text(value: object) -> str | None:
