@@ -121,7 +121,7 @@ class MqttBridge:
             subscriptions=(topics.lane_status(ANY_NAME),),
             # One replica takes each team handover, as each arrival.
             shared_subscriptions=(
-                (topics.shared(topics.team_handovers("+")), topics.team_handovers("+")),
+                (topics.shared(topics.team_handovers(ANY_NAME)), topics.team_handovers(ANY_NAME)),
                 (topics.shared(topics.all_departures), topics.all_departures),
             ),
             session_expiry=self._session_expiry(),

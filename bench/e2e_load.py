@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 
 from bench.e2e_broker import FLOOR_RECEIVER, FLOOR_SENDER, HOST, SITE, Broker, lane_login
 from bench.e2e_summary import percentiles
-from core.contract import Arrival, Topics, encode
+from core.contract import Arrival, TopicKind, Topics, encode
 from edge_lane.mqtt_port import MessageHandler, MqttPort, PortSettings, disable_nagle
 
 ACK_TIMEOUT = 5.0  # an edge republishes an arrival unacked for this long
@@ -220,14 +220,16 @@ class Lanes:
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         now = time.perf_counter()
+        parsed = self.topics.parse(topic)
+        kind = parsed[0] if parsed is not None else None
         body = orjson.loads(payload)
         tally = self.tally
         with tally.lock:
-            if topic.endswith("/acks"):
+            if kind is TopicKind.ACKS:
                 sent = tally.by_id.get(body["id"])
                 if sent is not None and sent.acked is None:
                     sent.acked = now
-            else:
+            elif kind is TopicKind.RELEASES:
                 sent = tally.by_visit.get(body["visit"])
                 if sent is not None and sent.released is None:
                     sent.released = now
