@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import typer
 
-from api import backup_cli, code_cli, history_cli, privacy_cli, serve
+from api import code_cli
 
 
-def register(app: typer.Typer) -> None:
-    """Add the server's commands to a typer app."""
+def register(app: typer.Typer) -> bool:
+    """Add the server's commands to a typer app; False when only ``code`` could be added.
+
+    The server commands need the server extra; an edge box installed without it still has
+    ``code``.
+    """
+    code_cli.register(app)
+    try:
+        from api import backup_cli, history_cli, privacy_cli, serve
+    except ImportError:
+        return False
     serve.register(app)
     history_cli.register(app)
     backup_cli.register(app)
-    code_cli.register(app)
     privacy_cli.register(app)
+    return True

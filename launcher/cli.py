@@ -18,6 +18,7 @@ app = typer.Typer(
 
 def mount(root: typer.Typer) -> None:
     """Add every package's commands that this install can run to ``root``."""
+    from api.commands import register as register_server
     from bench.cli import register as register_bench
     from edge_lane.broker_cli import register as register_broker
     from edge_lane.cli import register as register_edge
@@ -39,13 +40,8 @@ def mount(root: typer.Typer) -> None:
     register_frigate(root)
     register_mobile(root)
     register_broker(root)
-    # The server commands need the server extra; an edge box runs without them.
-    try:
-        from api.commands import register as register_server
-    except ImportError:
-        pass
-    else:
-        register_server(root)
+    # Seeding writes through the server's service settings, so it comes with the server extra.
+    if register_server(root):
         register_seed(root)
     register_projections(root)
     register_bench(root)
