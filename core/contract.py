@@ -329,22 +329,10 @@ class TopicKind(StrEnum):
     TEAM_STATUS = "team_status"
 
 
-# The last level of each topic under ``lanes/{lane}/`` and ``teams/{team}/``.
-_LANE_TOPICS = {
-    "arrivals": TopicKind.ARRIVALS,
-    "departures": TopicKind.DEPARTURES,
-    "acks": TopicKind.ACKS,
-    "releases": TopicKind.RELEASES,
-    "status": TopicKind.LANE_STATUS,
-    "manifest": TopicKind.LANE_MANIFEST,
-    "summary": TopicKind.LANE_SUMMARY,
-}
-_TEAM_TOPICS = {
-    "manifest": TopicKind.TEAM_MANIFEST,
-    "handovers": TopicKind.TEAM_HANDOVERS,
-    "acks": TopicKind.TEAM_ACKS,
-    "status": TopicKind.TEAM_STATUS,
-}
+# The last level of each topic under ``lanes/{lane}/`` and ``teams/{team}/``: the kind's
+# name without its ``lane_`` or ``team_``.
+_TEAM_TOPICS = {k.removeprefix("team_"): k for k in TopicKind if k.startswith("team_")}
+_LANE_TOPICS = {k.removeprefix("lane_"): k for k in TopicKind if k not in _TEAM_TOPICS.values()}
 
 
 @dataclass(frozen=True, slots=True)
