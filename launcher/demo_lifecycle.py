@@ -19,7 +19,7 @@ from core.service import PermitService
 from core.settings import ServiceSettings, StoreSettings
 from core.values import Recipient, ReleaseMethod
 from projections import queries
-from projections.runner import ProjectionRunner
+from projections.bootstrap import runner_for
 from projections.store import ReadModels
 
 _CITIZENS = [
@@ -83,7 +83,7 @@ def run_lifecycle_demo(db: Path, read_models_path: Path, *, permits: int = 3) ->
 
 async def _show_read_models(service: PermitService, path: Path, site: str) -> None:
     async with ReadModels(path) as models:
-        runner = ProjectionRunner(service.recorder, service.mapper.transcoder, models)
+        runner = runner_for(service, models)
         result = await runner.catch_up()
         typer.secho(
             f"\nRead model ({path}): {result.events} event, posisi / position {result.position}",

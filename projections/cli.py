@@ -27,34 +27,29 @@ def projections_rebuild(db: DbOption = None, read_models: ReadModelsOption = Non
 
     from core.service import PermitLog
     from core.settings import StoreSettings
-    from projections.identity import store_identity
-    from projections.runner import ProjectionRunner
-    from projections.store import ReadModels
+    from projections.bootstrap import rebuild
 
     store = StoreSettings.from_environ(os.environ, sqlite_path=db)
     target = read_models or Path(os.environ.get("DRIVETHRU_READ_MODELS", "var/read_models.db"))
     log = PermitLog(store)
 
-    async def rebuild() -> None:
-        async with ReadModels(target) as models:
-            runner = ProjectionRunner(log.recorder, log.mapper.transcoder, models)
-            total = log.recorder.max_notification_id() or 0
-            with typer.progressbar(length=total, label="Membangun ulang / rebuilding") as bar:
-                done = 0
+    async def run() -> None:
+        total = log.recorder.max_notification_id() or 0
+        with typer.progressbar(length=total, label="Membangun ulang / rebuilding") as bar:
+            done = 0
 
-                def progress(position: int, _newest: int) -> None:
-                    nonlocal done
-                    bar.update(position - done)
-                    done = position
+            def progress(position: int, _newest: int) -> None:
+                nonlocal done
+                bar.update(position - done)
+                done = position
 
-                result = await runner.rebuild(progress)
-            await models.record_store_identity(store_identity(log.recorder, store).text)
+            result = await rebuild(log, store, target, progress)
         typer.echo(
             f"{result.events} event -> {target} dalam / in {result.seconds:.1f} s "
             f"({result.events / max(result.seconds, 1e-9):,.0f} event/s)"
         )
 
-    asyncio.run(rebuild())
+    asyncio.run(run())
     log.close()
 
 
