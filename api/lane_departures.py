@@ -43,11 +43,6 @@ class LaneDepartures:
         self.metrics = metrics
         self.warnings = warnings
 
-    def lane_of(self, topic: str) -> str | None:
-        """The lane whose departures ``topic`` carries, else None."""
-        lane = self.topics.lane_of(topic)
-        return lane if lane is not None and topic == self.topics.departures(lane) else None
-
     async def handle(self, lane: str, payload: bytes) -> None:
         """Record a departure from ``lane`` and ack it, whatever happens."""
         try:

@@ -429,11 +429,3 @@ class Topics:
         if kind is None or not name or "+" in name or "#" in name:
             return None
         return kind, name
-
-    def lane_of(self, topic: str) -> str | None:
-        """The lane a topic under this site's ``lanes/`` belongs to, else None."""
-        prefix = f"{self.root}/lanes/"
-        if not topic.startswith(prefix):
-            return None
-        lane, _, _rest = topic[len(prefix) :].partition("/")
-        return lane or None

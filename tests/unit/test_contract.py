@@ -18,6 +18,7 @@ from core.contract import (
     Release,
     ReleasedPermit,
     TeamHandover,
+    TopicKind,
     Topics,
     decode,
     encode,
@@ -168,6 +169,6 @@ def test_topics_are_built_in_one_place() -> None:
     assert topics.shared_arrivals == "$share/drivethru/drivethru/v1/badung/lanes/+/arrivals"
     assert topics.team_handovers("a") == "drivethru/v1/badung/teams/a/handovers"
     assert topics.server_status == "drivethru/v1/badung/server/status"
-    assert topics.lane_of("drivethru/v1/badung/lanes/3/arrivals") == "3"
-    assert topics.lane_of("drivethru/v1/sleman/lanes/3/arrivals") is None
+    assert topics.parse("drivethru/v1/badung/lanes/3/arrivals") == (TopicKind.ARRIVALS, "3")
+    assert topics.parse("drivethru/v1/sleman/lanes/3/arrivals") is None
     assert PlateEvidence(text="DK1", confidence=0.5, frames=1).text == "DK1"
