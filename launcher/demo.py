@@ -31,10 +31,11 @@ import paho.mqtt.client as mqtt
 import typer
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.contract import ANY_NAME, TopicKind, Topics
 from edge_lane.broker import EmbeddedBroker, free_port
 from launcher.demo_site import DemoCar, DemoSite, build_site, write_lane_toml, write_site_toml
 
-ROOT = "drivethru/v1/badung"
+TOPICS = Topics("badung")
 
 
 @dataclass
@@ -221,21 +222,21 @@ def _observe(
     client.username_pw_set("demo", password)
 
     def on_connect(c: mqtt.Client, *_: Any) -> None:
-        c.subscribe(f"{ROOT}/lanes/+/arrivals", qos=1)
-        c.subscribe(f"{ROOT}/lanes/+/releases", qos=1)
+        c.subscribe(TOPICS.all_arrivals, qos=1)
+        c.subscribe(TOPICS.releases(ANY_NAME), qos=1)
 
     def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        parts = message.topic.split("/")
-        if len(parts) != 6 or parts[3] != "lanes":
+        parsed = TOPICS.parse(message.topic)
+        if parsed is None or parsed[0] not in (TopicKind.ARRIVALS, TopicKind.RELEASES):
             return  # route by topic: the embedded broker is generous with retained messages
-        lane, kind = parts[4], parts[5]
+        kind, lane = parsed
         try:
             body = json.loads(message.payload)
         except ValueError:
             return
         now = time.time()
         with tally.lock:
-            if kind == "arrivals":
+            if kind is TopicKind.ARRIVALS:
                 tally.arrivals += 1
                 tally.visits.add(body.get("visit", ""))
                 sent = datetime.fromisoformat(body["at"]).timestamp()

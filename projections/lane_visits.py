@@ -2,8 +2,10 @@
 
 Folded from the `LaneVisit` events: an arrival's outcome (`Arrived` with one, or
 `ArrivalRecorded`) puts the car in its lane; `Left` (the edge's `Departure`) takes it out, and
-its row goes, so the table holds only the cars still there. A departure may come before its
-visit's arrival: the visit's first event then has no outcome, and `Left` follows at once.
+its row goes, so the table holds only the cars still there. A permit of the visit returned to
+the shelf (`ReturnedToStorage`: the car left without it) takes the car out too. A departure
+may come before its visit's arrival: the visit's first event then has no outcome, and `Left`
+follows at once.
 
 Edges that never send departures (older ones, other vendors' devices) would leave their
 cars in forever, so the queue counts a car for `STALE_AFTER` at most, and rows older than
@@ -96,6 +98,11 @@ class PageVisits:
             )
         else:  # Left
             self.statements.append(("DELETE FROM lane_visits WHERE id = ?", (visit_key,)))
+
+    def car_left(self, site: str, lane: str, visit: str) -> None:
+        """A permit released to the visit went back to the shelf: its car left without it."""
+        statement = "DELETE FROM lane_visits WHERE site = ? AND lane = ? AND visit = ?"
+        self.statements.append((statement, (site, lane, visit)))
 
     def rows(self) -> list[tuple[str, tuple[Any, ...]]]:
         """The statements to run, the pruning of old rows last."""

@@ -331,7 +331,9 @@ class PermitFold:
         elif name == "Released":
             row["lane"], row["window"] = state["lane"], state["window"]
             row["visit"] = _text(state["visit"])
-        elif name == "ReturnedToStorage":
+        elif name == "ReturnedToStorage":  # the car left without it
+            if row["lane"] is not None and row["visit"] is not None:
+                changes.visits.car_left(row["site"], row["lane"], row["visit"])
             row["lane"] = row["window"] = row["visit"] = None
         elif name == "HandedOver":
             row["recipient"] = state["recipient"]

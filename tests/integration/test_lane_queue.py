@@ -133,9 +133,13 @@ async def test_cars_in_the_lane_are_the_visits_the_edge_has_not_seen_leave(
 ) -> None:
     service = sqlite_service(tmp_path / "events.db", clock)
     served_permit = ready_permit(service, plate=None)
+    returned_permit = ready_permit(service, plate=None)
     desk = ArrivalDesk(service, ReleasePolicy.CODE)
     lane = Lane(service, clock, "1")
-    cars = {name: uuid.uuid4() for name in ("gone", "waits", "stale", "served", "early", "other")}
+    cars = {
+        name: uuid.uuid4()
+        for name in ("gone", "waits", "stale", "served", "returned", "early", "other")
+    }
 
     def arrive(
         hhmm: str, car: str, code: str | None = None, plate: str | None = "DK1111ZZ"
@@ -157,6 +161,9 @@ async def test_cars_in_the_lane_are_the_visits_the_edge_has_not_seen_leave(
     arrive("09:52", "waits")  # matched nothing, still there
     arrive("09:53", "served", code=served_permit.code.code_sha256)
     lane.hand_over("09:57", served_permit.id)  # served, not seen leaving yet: on its way out
+    arrive("09:54", "returned", code=returned_permit.code.code_sha256)
+    lane.at("09:57")  # the operator puts it back on the shelf: the car left without it
+    service.return_to_storage(returned_permit.id, "op", "mobil pergi / car left", at_lane="1")
     leave("09:55", "gone")
     leave("09:56", "early")  # its departure came first (another replica took the arrival)
     arrive("09:58", "early")
