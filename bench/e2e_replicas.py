@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from bench.e2e_server import (
     peak_rss_mb,
     process_tree,
     seed,
+    server_ready,
     terminate,
     wait_until,
     write_site_toml,
@@ -136,7 +136,7 @@ def replica_processes(
             started.append((process, port, home))
         for process, port, home in started:
             try:
-                wait_until(functools.partial(_ready, port), 90, process, "a replica")
+                wait_until(functools.partial(server_ready, port), 90, process, "a replica")
             except (RuntimeError, TimeoutError) as error:
                 tail = (home / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{error}:\n{tail}") from None
@@ -146,16 +146,6 @@ def replica_processes(
             terminate(process)
         for log in logs:
             log.close()
-
-
-def _ready(port: int) -> bool:
-    with (
-        contextlib.suppress(OSError, ValueError),
-        urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer,
-    ):
-        health = json.loads(answer.read())
-        return bool(health.get("broker_connected") and health.get("warm"))
-    return False
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -108,19 +109,9 @@ def server_process(
     log = (workdir / "server.log").open("ab")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
-    def connected() -> bool:
-        with (
-            contextlib.suppress(OSError, ValueError),
-            urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer,
-        ):
-            health = json.loads(answer.read())
-            # Connected, and the waiting permits loaded as after any start (api/runtime.py).
-            return bool(health.get("broker_connected") and health.get("warm"))
-        return False
-
     try:
         try:
-            wait_until(connected, 60, process, "the server")
+            wait_until(functools.partial(server_ready, port), 60, process, "the server")
         except (RuntimeError, TimeoutError) as error:
             tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{error}:\n{tail}") from None
@@ -165,3 +156,15 @@ def peak_rss_mb(pids: Sequence[int]) -> float:
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1])
     return round(total / 1024, 1)
+
+
+def server_ready(port: int) -> bool:
+    """The server on ``port`` is connected to the broker and has loaded the waiting permits,
+    as after any start (api/runtime.py)."""
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as answer,
+    ):
+        health = json.loads(answer.read())
+        return bool(health.get("broker_connected") and health.get("warm"))
+    return False

@@ -192,12 +192,17 @@ def test_a_plate_the_entry_camera_read_is_on_the_fetch_now_lists_until_released(
             answer = client.get(path, headers=bearer(who))
             return answer.json()["permits"] if answer.status_code == 200 else answer.status_code
 
-        listed: Any = []
-        for _ in range(50):  # the arrivals read model catches up within a moment
-            listed = fetch_now("operator-1")
-            if listed:
-                break
-            time.sleep(0.05)
+        def operator_1_list(empty: bool) -> Any:
+            """Operator 1's list once it is (not) empty: the read models catch up in a moment."""
+            listed: Any = []
+            for _ in range(50):
+                listed = fetch_now("operator-1")
+                if (listed == []) == empty:
+                    break
+                time.sleep(0.05)
+            return listed
+
+        listed = operator_1_list(empty=False)
         assert [(p["id"], p["slot"], p["lane"], p["read_plate"]) for p in listed] == [
             (str(ready.id), "R4-11", "1", "DK808RN")
         ]
@@ -212,12 +217,7 @@ def test_a_plate_the_entry_camera_read_is_on_the_fetch_now_lists_until_released(
             Arrival(site="badung", lane="1", visit=seen.visit, code_sha256=ready.code.code_sha256),
             "1",
         )
-        for _ in range(50):
-            listed = fetch_now("operator-1")
-            if not listed:
-                break
-            time.sleep(0.05)
-        assert listed == []
+        assert operator_1_list(empty=True) == []
 
         # A car the entry camera saw that drives off without coming to the window: off the
         # list once the edge says it left.
@@ -227,16 +227,6 @@ def test_a_plate_the_entry_camera_read_is_on_the_fetch_now_lists_until_released(
             plate=PlateEvidence(text="DK909RN", confidence=0.95, frames=12),
         )  # fmt: skip
         runtime.desk.decide(passing, "1", PlateCandidates("exact", "DK909RN", (other.id,)))
-        for _ in range(50):
-            listed = fetch_now("operator-1")
-            if listed:
-                break
-            time.sleep(0.05)
-        assert [p["id"] for p in listed] == [str(other.id)]
+        assert [p["id"] for p in operator_1_list(empty=False)] == [str(other.id)]
         runtime.desk.depart(Departure(site="badung", lane="1", visit=passing.visit))
-        for _ in range(50):
-            listed = fetch_now("operator-1")
-            if not listed:
-                break
-            time.sleep(0.05)
-        assert listed == []
+        assert operator_1_list(empty=True) == []
