@@ -104,12 +104,20 @@ class PageVisits:
         statement = "DELETE FROM lane_visits WHERE site = ? AND lane = ? AND visit = ?"
         self.statements.append((statement, (site, lane, visit)))
 
-    def rows(self) -> list[tuple[str, tuple[Any, ...]]]:
-        """The statements to run, the pruning of old rows last."""
-        if self.newest is None:
-            return list(self.statements)
-        cutoff = (datetime.fromisoformat(self.newest) - KEEP_FOR).isoformat()
-        return [*self.statements, ("DELETE FROM lane_visits WHERE arrived_at < ?", (cutoff,))]
+    def rows(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """The statements to run in order, each with the parameters of a run of it (one
+        ``executemany``, not a call per car), the pruning of old rows last."""
+        statements = list(self.statements)
+        if self.newest is not None:
+            cutoff = (datetime.fromisoformat(self.newest) - KEEP_FOR).isoformat()
+            statements.append(("DELETE FROM lane_visits WHERE arrived_at < ?", (cutoff,)))
+        runs: list[tuple[str, list[tuple[Any, ...]]]] = []
+        for statement, parameters in statements:
+            if runs and runs[-1][0] == statement:
+                runs[-1][1].append(parameters)
+            else:
+                runs.append((statement, [parameters]))
+        return runs
 
 
 async def cars_in_lanes(

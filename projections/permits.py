@@ -94,8 +94,8 @@ class PageRows:
     """Rows of ``lane_arrivals`` (`projections.arrivals`)."""
     released_to: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(lane, visit) -> the permits this page released to it, for the live events."""
-    visits: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    """Statements on ``lane_visits`` (`projections.lane_visits`), in order."""
+    visits: list[tuple[str, list[tuple[Any, ...]]]] = field(default_factory=list)
+    """Statements on ``lane_visits`` with their parameters (`projections.lane_visits`)."""
 
 
 @dataclass

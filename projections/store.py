@@ -203,8 +203,8 @@ class ReadModels:
                 await conn.executemany(ARRIVAL_INSERT, page.arrivals)
                 lanes = {(row[2], row[3]) for row in page.arrivals}
                 await conn.executemany(ARRIVAL_PRUNE, [(s, n, s, n) for s, n in lanes])
-            for statement, parameters in page.visits:
-                await conn.execute(statement, parameters)
+            for statement, runs in page.visits:
+                await conn.executemany(statement, runs)
             await conn.execute(
                 "INSERT INTO tracking VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
