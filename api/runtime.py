@@ -175,7 +175,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.read_models.close()
     await runtime.runner_models.close()
     if runtime.notifier is not None:
-        runtime.notifier.store.close()
+        runtime.notifier.close()
     runtime.service.close()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from api.notify.channels import build_channel
 from api.notify.fold import StateOpener
+from api.notify.lease import take_lease
 from api.notify.notifier import Notifier
 from api.notify.store import IssuedLinks, NotifyStore
 from api.settings import ServerSettings
@@ -44,6 +45,13 @@ def build_notifier(settings: ServerSettings, service: PermitService) -> Notifier
     if not settings.notify:
         return None
     channels = [build_channel(channel) for channel in settings.notify]
+    lease = take_lease(settings.service.store)
+    if lease is None:
+        log.error(
+            "notifikasi dikirim server lain pada event store ini; server ini tidak mengirim / "
+            "another server sends this event store's notifications: this one sends none"
+        )
+        return None
     path = notify_path(settings.read_models)
     service.add_code_listener(IssuedLinks(path))
     store = NotifyStore(path)
@@ -61,6 +69,7 @@ def build_notifier(settings: ServerSettings, service: PermitService) -> Notifier
         uncollected_days=settings.uncollected_expire_days,
         clock=service.clock,
         open_state=state_opener(service),
+        lease=lease,
     )
     service.add_save_listener(notifier.wake)
     return notifier

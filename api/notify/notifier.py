@@ -22,6 +22,7 @@ from eventsourcing.persistence import ApplicationRecorder
 
 from api.notify.channels import Channel, DeliveryError
 from api.notify.fold import NotificationFold, StateOpener
+from api.notify.lease import Lease
 from api.notify.messages import Recipient, without_link
 from api.notify.settings import NotifyOptions
 from api.notify.store import NotifyStore, OutboxRow
@@ -46,8 +47,11 @@ class Notifier:
         uncollected_days: float,
         clock: Callable[[], datetime],
         open_state: StateOpener | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.store = store
+        self.lease = lease
+        """The store's notifier lease (`api.notify.lease`) this notifier holds, if any."""
         self.channels = {channel.name: channel for channel in channels}
         self.options = options
         self.clock = clock
@@ -55,6 +59,12 @@ class Notifier:
         self.fold = NotificationFold(self._channels_for, public_url, uncollected_days, open_state)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def close(self) -> None:
+        """Close its file and give up its lease, so another server may send."""
+        self.store.close()
+        if self.lease is not None:
+            self.lease.release()
 
     def _channels_for(self, to: Recipient) -> list[str]:
         return [name for name, channel in self.channels.items() if channel.reaches(to)]
