@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import OfficeOrLaneDep, OfficerDep, RuntimeDep
@@ -195,11 +195,15 @@ def submit(body: SubmitIn, runtime: RuntimeDep, _caller: OfficerDep) -> PermitOu
 
 @router.get("")
 async def list_by_status(
-    runtime: RuntimeDep, _caller: OfficeOrLaneDep, status: str = "ready", site: str | None = None
+    runtime: RuntimeDep,
+    _caller: OfficeOrLaneDep,
+    status: str = "ready",
+    site: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[dict[str, object]]:
-    """Applications at one stage, from the read models."""
+    """Applications at one stage, from the read models: the ``limit`` longest at it."""
     rows = await queries.permits_by_status(
-        runtime.read_models.conn, site or runtime.settings.site, status
+        runtime.read_models.conn, site or runtime.settings.site, status, limit
     )
     return [_row(row) for row in rows]
 

@@ -161,7 +161,7 @@ def test_a_backup_taken_while_the_store_is_written_restores_and_replays_the_same
             wait_for(lambda: client.get("/healthz").json()["projection_position"] == len(backed_up))
             permits = sorted({event[1] for event in backed_up if event[3].startswith(PERMIT)})
             served = states(client, permits)
-            ready = {row["id"] for row in client.get("/api/applications").json()}
+            ready = {row["id"] for row in client.get("/api/applications?limit=5000").json()}
     finally:
         server.stop()
     rebuilt = drivethru("projections", "rebuild", "--db", str(restored / "events.db"),
