@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -29,6 +29,16 @@ class StoreSettings(BaseModel):
     postgres_dbname: str = "drivethru"
     postgres_user: str = "drivethru"
     postgres_password: SecretStr = SecretStr("")
+
+    def postgres_connection(self) -> dict[str, Any]:
+        """The keyword arguments of ``psycopg.connect`` for this PostgreSQL store."""
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "dbname": self.postgres_dbname,
+            "user": self.postgres_user,
+            "password": self.postgres_password.get_secret_value(),
+        }
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment the `eventsourcing` library reads its persistence from."""

@@ -103,14 +103,7 @@ class PostgresKeyStore:
     def __init__(self, settings: StoreSettings) -> None:
         import psycopg  # only where the store is PostgreSQL
 
-        self._conn: Any = psycopg.connect(
-            host=settings.postgres_host,
-            port=settings.postgres_port,
-            dbname=settings.postgres_dbname,
-            user=settings.postgres_user,
-            password=settings.postgres_password.get_secret_value(),
-            autocommit=True,
-        )
+        self._conn: Any = psycopg.connect(**settings.postgres_connection(), autocommit=True)
         self._conn.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} ("
             "subject TEXT PRIMARY KEY, key BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL"

@@ -71,14 +71,7 @@ def take_lease(store: StoreSettings) -> Lease | None:
         return _FileLease(fd)
     import psycopg  # only where the store is PostgreSQL
 
-    conn = psycopg.connect(
-        host=store.postgres_host,
-        port=store.postgres_port,
-        dbname=store.postgres_dbname,
-        user=store.postgres_user,
-        password=store.postgres_password.get_secret_value(),
-        autocommit=True,
-    )
+    conn = psycopg.connect(**store.postgres_connection(), autocommit=True)
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
     if row is None or not row[0]:
         conn.close()

@@ -41,10 +41,7 @@ def stored_text(store: StoreSettings) -> str:
         with sqlite3.connect(store.sqlite_path) as conn:
             rows = conn.execute("SELECT state FROM stored_events").fetchall()
     else:
-        with psycopg.connect(
-            host=store.postgres_host, port=store.postgres_port, dbname=store.postgres_dbname,
-            user=store.postgres_user, password=store.postgres_password.get_secret_value(),
-        ) as conn:  # fmt: skip
+        with psycopg.connect(**store.postgres_connection()) as conn:
             rows = conn.execute("SELECT state FROM drivethru_events").fetchall()
     return "\n".join(bytes(row[0]).decode() for row in rows)
 
