@@ -18,8 +18,12 @@ from core.code_index import PickupCodeIndex
 from core.codes import PickupCode, hash_code_text, mask_nik, nik_hash
 from core.errors import CodeRefusedError, InvalidInputError
 from core.identity import nik_tail_hash
+from core.permit import PermitApplication
 from core.service_store import PermitStore
 from core.values import CodeHolder, IssuedCode, Recipient, code_index_id
+
+IssueCommand = Callable[[PermitApplication, str, datetime, datetime], object]
+"""A permit command that takes a new code: (permit, code hash, expires at, now)."""
 
 
 class CodeCommands(PermitStore):
@@ -37,29 +41,31 @@ class CodeCommands(PermitStore):
         ``code`` is for codes made elsewhere (a migration, the demo's repeatable run); a code
         already in use anywhere is refused by the store, as its index id is taken.
         """
-        code = code or PickupCode.generate()
-        now = self.clock()
-        expires_at = now + self.settings.code_ttl
-        issued = IssuedCode(permit_id, code.text, code.sha256, expires_at)
-        self._tell_code(issued)
-        self._change(
+        return self._issue(
             permit_id,
-            lambda p: p.stage(by, slot, code.sha256, expires_at, now),
-            self._index_for(code, permit_id),
+            code or PickupCode.generate(),
+            lambda p, sha256, expires_at, now: p.stage(by, slot, sha256, expires_at, now),
         )
-        return issued
 
     def reissue_code(self, permit_id: UUID, by: str, reason: str) -> IssuedCode:
         """A new pickup code for a lost, leaked or expired one; the old code stops working at
         once, and an expired permit is READY again until the new code's expiry."""
-        code = PickupCode.generate()
+        return self._issue(
+            permit_id,
+            PickupCode.generate(),
+            lambda p, sha256, expires_at, now: p.reissue_code(by, sha256, expires_at, reason, now),
+        )
+
+    def _issue(self, permit_id: UUID, code: PickupCode, command: IssueCommand) -> IssuedCode:
+        """Issue ``code`` to the permit through ``command``, valid for the site's code
+        lifetime; the code listeners hear of it first (a notifier keeps its link)."""
         now = self.clock()
         expires_at = now + self.settings.code_ttl
         issued = IssuedCode(permit_id, code.text, code.sha256, expires_at)
         self._tell_code(issued)
         self._change(
             permit_id,
-            lambda p: p.reissue_code(by, code.sha256, expires_at, reason, now),
+            lambda p: command(p, code.sha256, expires_at, now),
             self._index_for(code, permit_id),
         )
         return issued
