@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from core.settings import StoreSettings
 from tests.services import (
     BrokerEndpoint,
     EmbeddedBroker,
@@ -73,3 +77,21 @@ def broker(request: pytest.FixtureRequest) -> BrokerEndpoint:
         return BrokerEndpoint("mosquitto", server.host, server.port, MQTT_USERS)
     embedded: EmbeddedBroker = request.getfixturevalue("embedded_broker")
     return BrokerEndpoint("embedded", embedded.host, embedded.port, MQTT_USERS)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
+    """An empty event store: a SQLite file, then a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        yield StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
+        return
+    server = request.getfixturevalue("postgres")
+    dbname = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    yield StoreSettings(
+        backend="postgres",
+        postgres_host=server.host,
+        postgres_port=server.port,
+        postgres_dbname=dbname,
+        postgres_user=server.user,
+        postgres_password=SecretStr(server.password),
+    )

@@ -6,12 +6,9 @@ import logging
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from api.notify.bootstrap import build_notifier
 from api.notify.lease import take_lease
@@ -30,19 +27,6 @@ lease = take_lease(store.model_copy(update={"postgres_password": SecretStr(sys.a
 print("held" if lease is not None else "refused", flush=True)
 time.sleep(600)
 """
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
-    if request.param == "sqlite":
-        yield StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
-        return
-    server = request.getfixturevalue("postgres")
-    yield StoreSettings(
-        backend="postgres", postgres_host=server.host, postgres_port=server.port,
-        postgres_dbname=server.create_database(f"t_{uuid.uuid4().hex[:12]}"),
-        postgres_user=server.user, postgres_password=SecretStr(server.password),
-    )  # fmt: skip
 
 
 def test_the_lease_is_held_once_and_free_again_when_released(store: StoreSettings) -> None:

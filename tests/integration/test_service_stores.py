@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from core.errors import AlreadyHandedOverError
 from core.permit import PermitApplication
@@ -24,23 +22,6 @@ from core.values import PermitStatus, Recipient, ReleaseMethod
 from tests.factories import DELEGATE_NIK, FrozenClock, ready_permit, submit
 
 StoreFactory = Callable[[], StoreSettings]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
-    if request.param == "sqlite":
-        yield StoreSettings(backend="sqlite", sqlite_path=tmp_path / "events.db")
-        return
-    server = request.getfixturevalue("postgres")
-    dbname = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
-    yield StoreSettings(
-        backend="postgres",
-        postgres_host=server.host,
-        postgres_port=server.port,
-        postgres_dbname=dbname,
-        postgres_user=server.user,
-        postgres_password=SecretStr(server.password),
-    )
 
 
 def open_service(store: StoreSettings) -> PermitService:
