@@ -24,15 +24,12 @@ from projections import queries
 from projections.store import ReadModels
 from tests.factories import DELEGATE_NIK, SOLE_WRITER, FrozenClock, ready_permit
 from tests.integration.test_projections import build, dump
-from tests.integration.test_service_stores import open_service, store
+from tests.integration.test_service_stores import open_service
 
 NAME = "I Wayan Sudirta"
 DELEGATE = "Ketut Arta Wibawa"
 PHONE = "+6281234567890"
 EMAIL = "wayan.sudirta@example.id"
-
-
-__all__ = ["store"]  # the fixture, used by name: SQLite and a real PostgreSQL
 
 
 def stored_text(store: StoreSettings) -> str:
