@@ -24,15 +24,7 @@ from api.backup import (
     rewind_notifier,
 )
 from core.settings import StoreSettings
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Berkas SQLite event store / event store SQLite file."),
-]
-
-
-def _read_models(path: Path | None) -> Path:
-    return path or Path(os.environ.get("DRIVETHRU_READ_MODELS", "var/read_models.db"))
+from projections.cli import DbOption, read_models_path
 
 
 def _report(result: BackupResult | RestoreResult) -> None:
@@ -78,7 +70,7 @@ def register(app: typer.Typer) -> None:
         them from the restored events; the notifier's position is brought back to the backup.
         """
         store = StoreSettings.from_environ(os.environ, sqlite_path=db)
-        models = _read_models(read_models)
+        models = read_models_path(read_models)
         try:
             if store.backend == "sqlite":
                 result = restore_sqlite(backup, store.sqlite_path, models, replace=replace)

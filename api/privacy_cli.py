@@ -17,6 +17,7 @@ import typer
 
 from api.history_cli import permit_id_of
 from core.errors import DrivethruError
+from projections.cli import DbOption, ReadModelsOption, read_models_path
 
 privacy_app = typer.Typer(
     help="Data pribadi (UU PDP) / a data subject's requests: export and erasure.",
@@ -25,14 +26,6 @@ privacy_app = typer.Typer(
 PermitArgument = Annotated[
     str, typer.Option("--permit", help="Nomor izin atau id / permit number or id.")
 ]
-DbOption = Annotated[Path | None, typer.Option("--db", help="Event store SQLite file.")]
-ReadModelsOption = Annotated[
-    Path | None, typer.Option("--read-models", help="Read-model SQLite file.")
-]
-
-
-def _read_models(path: Path | None) -> Path:
-    return path or Path(os.environ.get("DRIVETHRU_READ_MODELS", "var/read_models.db"))
 
 
 @privacy_app.command("erase")
@@ -49,7 +42,7 @@ def erase(
     from api.serve import service_settings
     from core.service import PermitService
 
-    models = _read_models(read_models)
+    models = read_models_path(read_models)
     try:
         permit_id = permit_id_of(permit, models)
     except DrivethruError as error:
@@ -80,7 +73,7 @@ def export(
     from core.service import PermitLog
     from core.settings import StoreSettings
 
-    models = _read_models(read_models)
+    models = read_models_path(read_models)
     store = StoreSettings.from_environ(os.environ, sqlite_path=db)
     log = PermitLog(store)
     try:

@@ -7,14 +7,7 @@ from typing import Annotated
 
 import typer
 
-DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Berkas SQLite event store / event store SQLite file."),
-]
-ReadModelsOption = Annotated[
-    Path | None,
-    typer.Option("--read-models", help="Berkas SQLite read model / read-model SQLite file."),
-]
+from projections.cli import DbOption, ReadModelsOption
 
 
 def demo(

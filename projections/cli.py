@@ -18,6 +18,12 @@ ReadModelsOption = Annotated[
     Path | None,
     typer.Option("--read-models", help="Berkas SQLite read model / read-model SQLite file."),
 ]
+"""The event store and read-model options every command that opens them shares."""
+
+
+def read_models_path(path: Path | None) -> Path:
+    """``--read-models``, else ``DRIVETHRU_READ_MODELS``, else the server's default."""
+    return path or Path(os.environ.get("DRIVETHRU_READ_MODELS", "var/read_models.db"))
 
 
 @projections_app.command("rebuild")
@@ -30,7 +36,7 @@ def projections_rebuild(db: DbOption = None, read_models: ReadModelsOption = Non
     from projections.bootstrap import rebuild
 
     store = StoreSettings.from_environ(os.environ, sqlite_path=db)
-    target = read_models or Path(os.environ.get("DRIVETHRU_READ_MODELS", "var/read_models.db"))
+    target = read_models_path(read_models)
     log = PermitLog(store)
 
     async def run() -> None:
